@@ -1,0 +1,16 @@
+package io.github.sqonnx;
+
+/**
+ * The one exception type sq-onnx raises for bad input and failed operations. Its message is a single
+ * line naming the model file, the node or tensor concerned, and the reason, so that the command line
+ * can print it as is.
+ */
+public class SqOnnxException extends RuntimeException {
+  public SqOnnxException(String message) {
+    super(message);
+  }
+
+  public SqOnnxException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

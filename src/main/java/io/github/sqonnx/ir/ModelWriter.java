@@ -1,0 +1,103 @@
+package io.github.sqonnx.ir;
+
+import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
+import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
+import io.github.sqonnx.onnx.proto.Onnx.ModelProto;
+import io.github.sqonnx.onnx.proto.Onnx.NodeProto;
+import io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto;
+import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
+import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * Turns the IR back into a ModelProto. Every message starts from the proto it was read from, and
+ * only what the IR models is set again, so an unchanged model serialises to the same bytes.
+ */
+final class ModelWriter {
+  private ModelWriter() {}
+
+  /** @param initializer writes one initializer's TensorProto (embedded or with external data) */
+  static ModelProto toProto(Model model, Function<Value, TensorProto> initializer) {
+    ModelProto.Builder b = model.template.toBuilder();
+    b.setGraph(graph(model.graph, initializer));
+    if (model.opsetsChanged) {
+      Map<String, OperatorSetIdProto> original = new HashMap<>();
+      for (OperatorSetIdProto op : model.template.getOpsetImportList()) {
+        original.put(op.getDomain().equals("ai.onnx") ? "" : op.getDomain(), op);
+      }
+      b.clearOpsetImport();
+      model.opsets.forEach((domain, version) -> {
+        OperatorSetIdProto was = original.get(domain);
+        OperatorSetIdProto.Builder ob = was != null ? was.toBuilder() : OperatorSetIdProto.newBuilder().setDomain(domain);
+        b.addOpsetImport(ob.setVersion(version));
+      });
+    }
+    return b.build();
+  }
+
+  private static GraphProto graph(Graph g, Function<Value, TensorProto> initializer) {
+    GraphProto.Builder b = g.template.toBuilder();
+    if (!Objects.equals(b.getName(), g.name)) {
+      b.setName(g.name);
+    }
+    b.clearNode();
+    for (Node n : g.nodes) {
+      b.addNode(node(n));
+    }
+    b.clearInput();
+    for (Value v : g.inputs) {
+      b.addInput(info(v.info, v.name));
+    }
+    b.clearInitializer();
+    for (Value v : g.initializers) {
+      b.addInitializer(initializer.apply(v));
+    }
+    b.clearValueInfo();
+    for (Value v : g.valueInfoOrder) {
+      b.addValueInfo(info(v.info, v.name));
+    }
+    b.addAllValueInfo(g.orphanValueInfo);
+    b.clearOutput();
+    for (int i = 0; i < g.outputs.size(); i++) {
+      b.addOutput(info(g.outputInfo.get(i), g.outputs.get(i).name));
+    }
+    return b.build();
+  }
+
+  private static ValueInfoProto info(ValueInfoProto declared, String name) {
+    if (declared == null) {
+      return ValueInfoProto.newBuilder().setName(name).build();
+    }
+    return declared.getName().equals(name) ? declared : declared.toBuilder().setName(name).build();
+  }
+
+  static NodeProto node(Node n) {
+    NodeProto.Builder b = n.template != null ? n.template.toBuilder() : NodeProto.newBuilder();
+    b.clearInput();
+    for (Value v : n.inputs) {
+      b.addInput(v == null ? "" : v.name);
+    }
+    b.clearOutput();
+    for (Value v : n.outputs) {
+      b.addOutput(v == null ? "" : v.name);
+    }
+    b.clearAttribute();
+    for (AttributeProto a : n.attributes.values()) {
+      b.addAttribute(a);
+    }
+    String templateDomain = b.getDomain().equals("ai.onnx") ? "" : b.getDomain();
+    if (!templateDomain.equals(n.domain)) {
+      b.setDomain(n.domain);
+    }
+    if (!b.getOpType().equals(n.opType)) {
+      b.setOpType(n.opType);
+    }
+    if (!b.getName().equals(n.name)) {
+      b.setName(n.name);
+    }
+    return b.build();
+  }
+}

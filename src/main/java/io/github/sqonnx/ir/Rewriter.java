@@ -1,0 +1,295 @@
+package io.github.sqonnx.ir;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
+import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The one way to change a graph. Each method keeps use lists, names and subgraph captures consistent
+ * and records what it did, so a pass can report its changes and tests can check them.
+ */
+public final class Rewriter {
+  /** One recorded change: what kind, and on what. */
+  public record Change(String kind, String subject) {
+    @Override
+    public String toString() {
+      return kind + " " + subject;
+    }
+  }
+
+  private final Graph graph;
+  private final List<Change> changes = new ArrayList<>();
+
+  public Rewriter(Graph graph) {
+    this.graph = graph;
+  }
+
+  public Rewriter(Model model) {
+    this(model.graph());
+  }
+
+  public Graph graph() {
+    return graph;
+  }
+
+  public List<Change> changes() {
+    return Collections.unmodifiableList(changes);
+  }
+
+  private void record(String kind, Object subject) {
+    changes.add(new Change(kind, String.valueOf(subject)));
+  }
+
+  /** Starts a new node of {@code opType} in the default domain. */
+  public NodeBuilder op(String opType) {
+    return new NodeBuilder(opType);
+  }
+
+  /** A node under construction; it joins the graph when placed. */
+  public final class NodeBuilder {
+    private final String opType;
+    private String domain = "";
+    private String nameHint;
+    private final List<Value> inputs = new ArrayList<>();
+    private final List<AttributeProto> attributes = new ArrayList<>();
+    private final List<String> outputHints = new ArrayList<>();
+
+    private NodeBuilder(String opType) {
+      this.opType = opType;
+    }
+
+    public NodeBuilder domain(String d) {
+      this.domain = d;
+      return this;
+    }
+
+    public NodeBuilder name(String hint) {
+      this.nameHint = hint;
+      return this;
+    }
+
+    /** Inputs in order; null for an omitted optional input. */
+    public NodeBuilder inputs(Value... values) {
+      inputs.addAll(Arrays.asList(values));
+      return this;
+    }
+
+    public NodeBuilder attr(AttributeProto a) {
+      attributes.add(a);
+      return this;
+    }
+
+    /** Names (hints, made unique) of the outputs; one output named after the node if never called. */
+    public NodeBuilder outputs(String... hints) {
+      outputHints.addAll(Arrays.asList(hints));
+      return this;
+    }
+
+    public Node insertBefore(Node anchor) {
+      return place(graph.indexOf(anchor));
+    }
+
+    public Node insertAfter(Node anchor) {
+      return place(graph.indexOf(anchor) + 1);
+    }
+
+    /** Appends at the end of the node list. */
+    public Node append() {
+      return place(graph.nodes.size());
+    }
+
+    private Node place(int position) {
+      String name = graph.names.freshNode(nameHint != null ? nameHint : opType);
+      Node node = new Node(graph, opType, domain, name, null);
+      for (AttributeProto a : attributes) {
+        node.attributes.put(a.getName(), a);
+      }
+      for (int i = 0; i < inputs.size(); i++) {
+        graph.setInput(node, i, inputs.get(i));
+      }
+      List<String> hints = outputHints.isEmpty() ? List.of(name + "_out") : outputHints;
+      for (int i = 0; i < hints.size(); i++) {
+        graph.setOutput(node, i, hints.get(i) == null ? null : graph.newValue(hints.get(i)));
+      }
+      graph.insertNode(position, node);
+      record("add-node", node);
+      return node;
+    }
+  }
+
+  public void setInput(Node node, int index, Value value) {
+    requireLive(node);
+    graph.setInput(node, index, value);
+    record("set-input", node + "[" + index + "] = " + value);
+  }
+
+  /**
+   * Points every node input and subgraph capture that reads {@code old} at {@code replacement}.
+   * Graph outputs keep {@code old}; see {@link #replaceGraphOutput}.
+   */
+  public void replaceAllUsesWith(Value old, Value replacement) {
+    if (old == replacement) {
+      return;
+    }
+    for (Value.Use use : List.copyOf(old.uses)) {
+      if (use.isCapture()) {
+        int k = -1 - use.index();
+        Node n = use.node();
+        n.captures.set(k, replacement);
+        old.uses.remove(use);
+        replacement.uses.add(use);
+        n.attributes.replaceAll((key, a) -> Subgraphs.renameCapture(a, old.name, replacement.name));
+      } else {
+        graph.setInput(use.node(), use.index(), replacement);
+      }
+    }
+    record("replace-uses", old + " -> " + replacement);
+  }
+
+  /**
+   * Makes {@code replacement} the graph output that {@code old} was, under the old value's name
+   * (callers of the model see the same interface); {@code old} is renamed.
+   */
+  public void replaceGraphOutput(Value old, Value replacement) {
+    int i = graph.outputs.indexOf(old);
+    if (i < 0) {
+      throw new IllegalArgumentException(old + " is not a graph output");
+    }
+    if (replacement.isGraphInput() || replacement.isGraphOutput() || replacement.isInitializer()) {
+      throw new SqOnnxException(graph.name + ": " + replacement + " cannot take the name of graph output " + old);
+    }
+    String outName = old.name;
+    rename(old, graph.names.freshValue(outName + "_pre"));
+    rename(replacement, outName);
+    graph.outputs.set(i, replacement);
+    record("replace-output", outName);
+  }
+
+  private void rename(Value v, String newName) {
+    String was = v.name;
+    graph.values.remove(was);
+    v.name = newName;
+    graph.values.put(newName, v);
+    graph.names.claimValue(newName);
+    for (Value.Use use : v.uses) {
+      if (use.isCapture()) {
+        use.node().attributes.replaceAll((key, a) -> Subgraphs.renameCapture(a, was, newName));
+      }
+    }
+  }
+
+  /** Removes a node; refused while any of its outputs is used or is a graph output. */
+  public void removeNode(Node node) {
+    requireLive(node);
+    graph.removeNode(node);
+    record("remove-node", node);
+  }
+
+  /** Removes nodes whose outputs nothing reads, repeatedly; returns how many. */
+  public int removeDeadNodes() {
+    int removed = 0;
+    boolean again = true;
+    while (again) {
+      again = false;
+      for (int i = graph.nodes.size() - 1; i >= 0; i--) {
+        Node n = graph.nodes.get(i);
+        boolean dead = true;
+        for (Value out : n.outputs) {
+          dead &= out == null || (out.uses.isEmpty() && !out.isGraphOutput());
+        }
+        if (dead) {
+          removeNode(n);
+          removed++;
+          again = true;
+        }
+      }
+    }
+    return removed;
+  }
+
+  public void setAttribute(Node node, AttributeProto attribute) {
+    requireLive(node);
+    node.attributes.put(attribute.getName(), attribute);
+    record("set-attribute", node + "." + attribute.getName());
+  }
+
+  public void removeAttribute(Node node, String name) {
+    requireLive(node);
+    if (node.attributes.remove(name) != null) {
+      record("remove-attribute", node + "." + name);
+    }
+  }
+
+  /** Adds an initializer holding {@code tensor}, named after the hint (made unique). */
+  public Value addInitializer(String nameHint, Tensor tensor) {
+    Value v = graph.newValue(nameHint);
+    v.constant = tensor;
+    graph.initializers.add(v);
+    record("add-initializer", v);
+    return v;
+  }
+
+  /** Removes an initializer that nothing reads any more. */
+  public void removeInitializer(Value v) {
+    if (v.constant == null || !graph.initializers.contains(v)) {
+      throw new IllegalArgumentException(v + " is not an initializer of graph '" + graph.name + "'");
+    }
+    if (!v.uses.isEmpty() || v.isGraphOutput()) {
+      throw new SqOnnxException("cannot remove initializer " + v + ": still used by " + (v.uses.isEmpty() ? "the graph outputs" : v.uses.get(0).node()));
+    }
+    graph.initializers.remove(v);
+    if (v.graphInput) {
+      graph.inputs.remove(v);
+    }
+    graph.values.remove(v.name);
+    graph.valueInfoOrder.remove(v);
+    record("remove-initializer", v);
+  }
+
+  /** A writable view of a float initializer; the first edit copies it (copy-on-write). */
+  public FloatView editFloats(Value constant) {
+    record("edit-weights", constant);
+    return requireConstant(constant).editFloats(graph.model().storage);
+  }
+
+  public LongView editLongs(Value constant) {
+    record("edit-weights", constant);
+    return requireConstant(constant).editLongs(graph.model().storage);
+  }
+
+  /** Declares (or replaces) the type of a value, e.g. for outputs of new nodes. */
+  public void setType(Value v, ValueInfoProto info) {
+    boolean had = v.info != null;
+    v.info = info.toBuilder().setName(v.name).build();
+    if (!had && !v.graphInput && !v.isGraphOutput()) {
+      graph.valueInfoOrder.add(v);
+    }
+    record("set-type", v);
+  }
+
+  public void setOpset(String domain, long version) {
+    String d = domain.equals("ai.onnx") ? "" : domain;
+    Long was = graph.model().opsets.put(d, version);
+    if (was == null || was != version) {
+      graph.model().opsetsChanged = true;
+      record("set-opset", (d.isEmpty() ? "ai.onnx" : d) + "=" + version);
+    }
+  }
+
+  private Tensor requireConstant(Value v) {
+    if (v.constant == null || v.graph != graph) {
+      throw new IllegalArgumentException(v + " is not an initializer of graph '" + graph.name + "'");
+    }
+    return v.constant;
+  }
+
+  private void requireLive(Node n) {
+    if (n.removed || n.graph != graph) {
+      throw new IllegalArgumentException(n + " is not in graph '" + graph.name + "'");
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package io.github.sqonnx.ir;
+
+import io.github.sqonnx.onnx.proto.Onnx.StringStringEntryProto;
+import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
+
+/** Writes an initializer's TensorProto: as read when unchanged, else with raw_data or external data. */
+final class TensorWriter {
+  private TensorWriter() {}
+
+  /** Unchanged embedded tensors are written as read (typed fields stay typed); others as raw_data. */
+  static TensorProto embedded(Value v) {
+    if (keepsTemplate(v)) {
+      return named(v.constant.template, v.name);
+    }
+    return cleared(v).setRawData(v.constant.bytes().toByteString()).build();
+  }
+
+  /** Whether the tensor can be written exactly as it was read, data included. */
+  static boolean keepsTemplate(Value v) {
+    Tensor t = v.constant;
+    return t.isPristine() && !t.isExternal() && t.template != null;
+  }
+
+  static TensorProto external(Value v, String location, long offset, long length) {
+    return cleared(v)
+        .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+        .addExternalData(entry("location", location))
+        .addExternalData(entry("offset", Long.toString(offset)))
+        .addExternalData(entry("length", Long.toString(length)))
+        .build();
+  }
+
+  private static StringStringEntryProto entry(String k, String value) {
+    return StringStringEntryProto.newBuilder().setKey(k).setValue(value).build();
+  }
+
+  private static TensorProto named(TensorProto p, String name) {
+    return p.getName().equals(name) ? p : p.toBuilder().setName(name).build();
+  }
+
+  private static TensorProto.Builder cleared(Value v) {
+    Tensor t = v.constant;
+    TensorProto.Builder b;
+    if (t.template != null) {
+      b = t.template.toBuilder()
+          .clearFloatData().clearInt32Data().clearStringData().clearInt64Data().clearDoubleData()
+          .clearUint64Data().clearRawData().clearExternalData().clearDataLocation();
+    } else {
+      b = TensorProto.newBuilder().setDataType(t.dataType().code());
+      for (long d : t.dims()) {
+        b.addDims(d);
+      }
+    }
+    if (!b.getName().equals(v.name)) {
+      b.setName(v.name);
+    }
+    return b;
+  }
+}
