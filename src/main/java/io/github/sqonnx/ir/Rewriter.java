@@ -182,6 +182,23 @@ public final class Rewriter {
     }
   }
 
+  /** Adds a graph input (a value callers feed) declared by {@code info}, under its exact name. */
+  public Value addGraphInput(ValueInfoProto info) {
+    Value v = graph.defineValue(info.getName(), graph.name);
+    v.graphInput = true;
+    v.info = info;
+    graph.inputs.add(v);
+    record("add-input", v);
+    return v;
+  }
+
+  /** Makes {@code v} a graph output, declared by {@code info} (its name is taken from {@code v}). */
+  public void addGraphOutput(Value v, ValueInfoProto info) {
+    graph.outputs.add(v);
+    graph.outputInfo.add(info.toBuilder().setName(v.name).build());
+    record("add-output", v);
+  }
+
   /** Removes a node; refused while any of its outputs is used or is a graph output. */
   public void removeNode(Node node) {
     requireLive(node);
