@@ -116,6 +116,9 @@ final class ModelReader {
       }
       graph.outputs.add(v);
       graph.outputInfo.add(out);
+      if (v.info == null) {
+        v.info = out; // the value's type, for readers; the writer keeps outputInfo separately
+      }
     }
     return graph;
   }

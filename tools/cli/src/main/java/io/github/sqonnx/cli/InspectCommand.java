@@ -1,0 +1,36 @@
+package io.github.sqonnx.cli;
+
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Validator;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "inspect", description = {
+    "Prints a model's opsets, inputs and outputs, op histogram and initializer sizes.",
+    "Example: sq-onnx inspect model.onnx --json"})
+final class InspectCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "the model to inspect")
+  Path model;
+
+  @Option(names = "--json", description = "machine-readable output")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    try (Model m = ModelIO.load(model)) {
+      Validator.validate(m);
+      ModelSummary s = ModelSummary.of(m);
+      spec.commandLine().getOut().print(json ? s.toJson() : s.toText());
+      spec.commandLine().getOut().flush();
+    }
+    return Main.OK;
+  }
+}
