@@ -44,6 +44,13 @@ public final class Models {
         .build();
   }
 
+  /** A tensor value declaration with element type only, shape unknown (not even its rank). */
+  public static ValueInfoProto tensorInfoAnyShape(String name, DataType type) {
+    return ValueInfoProto.newBuilder().setName(name)
+        .setType(TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(type.code())))
+        .build();
+  }
+
   /** The TensorProto.DataType enum value for a type (for Cast's "to" attribute and similar). */
   public static TensorProto.DataType protoType(DataType type) {
     return TensorProto.DataType.forNumber(type.code());

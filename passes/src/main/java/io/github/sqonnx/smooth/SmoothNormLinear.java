@@ -1,0 +1,175 @@
+package io.github.sqonnx.smooth;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.FloatView;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.RewriteRule;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * SmoothQuant's pattern: a norm feeding Linears.
+ * <pre>
+ *   norm(γ, β) → X → Linear(W₁), Linear(W₂), [residual Add]
+ *   ⇒ norm(γ/s, β/s) → X/s → Linear(diag(s)·W₁), Linear(diag(s)·W₂), [Mul(X/s, s) → residual Add]
+ * </pre>
+ * s_j = max|X_j|^α / max|W_j|^(1−α), with max|W_j| over all Linears of the site. The residual Mul
+ * appears only where the norm output also feeds a residual Add (post-LN encoders such as BERT).
+ */
+final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
+  private final AlphaChoice alpha;
+
+  SmoothNormLinear(AlphaChoice alpha) {
+    this.alpha = alpha;
+  }
+
+  @Override
+  public String name() {
+    return "smooth-norm-linear";
+  }
+
+  @Override
+  public Set<String> rootOps() {
+    return Set.of("MatMul", "Gemm");
+  }
+
+  @Override
+  public String site(Node root) {
+    return root.input(0) == null ? root.toString() : root.input(0).name();
+  }
+
+  /** The site of X = root's activation input, matched once: at the first Linear reading X. */
+  @Override
+  public Optional<NormLinearSite> match(Node root, PassContext context) {
+    Value x = root.input(0);
+    if (x == null) {
+      return Optional.empty();
+    }
+    Linear.Result self = Linear.of(root, x);
+    if (self.linear().isEmpty()) {
+      return Optional.empty(); // not a Linear (e.g. attention Q·Kᵀ): other rules' business
+    }
+    List<Node> consumers = x.consumers();
+    for (Node c : consumers) {
+      if (c != root && Linear.of(c, x).linear().isPresent() && isBefore(c, root)) {
+        return Optional.empty(); // an earlier Linear of the same X is this site's root
+      }
+    }
+    String[] why = new String[1];
+    Absorber absorber = Absorber.find(x, why);
+    String problem = absorber == null ? why[0] : null;
+    List<Linear> linears = new ArrayList<>();
+    List<Node> residuals = new ArrayList<>();
+    for (Node c : consumers) {
+      Linear.Result r = Linear.of(c, x);
+      if (r.linear().isPresent()) {
+        linears.add(r.linear().get());
+      } else if (c.opType().equals("Add") && c.domain().isEmpty()) {
+        residuals.add(c);
+      } else if (problem == null) {
+        problem = x + " is also read by " + c + ", which is neither a Linear nor a residual Add";
+      }
+    }
+    if (x.isGraphOutput() && problem == null) {
+      problem = x + " is a graph output";
+    }
+    return Optional.of(new NormLinearSite(x, absorber, linears, residuals, problem));
+  }
+
+  private static boolean isBefore(Node a, Node b) {
+    List<Node> nodes = a.graph().nodes();
+    return nodes.indexOf(a) < nodes.indexOf(b);
+  }
+
+  @Override
+  public Optional<String> check(NormLinearSite site, PassContext context) {
+    if (site.problem() != null) {
+      return Optional.of(site.problem());
+    }
+    long k = site.absorber().channels();
+    for (Linear l : site.linears()) {
+      if (l.channels() != k) {
+        return Optional.of(l.node() + " has " + l.channels() + " input channels but the norm has " + k);
+      }
+    }
+    Optional<TensorStats> stats = context.get(ActivationStats.class).flatMap(s -> s.get(site.x().name()));
+    if (stats.isEmpty()) {
+      return Optional.of("no calibration statistics for " + site.x());
+    }
+    if (stats.get().channels() != k) {
+      return Optional.of("calibration saw " + stats.get().channels() + " channels of " + site.x() + ", the norm has " + k);
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
+    TensorStats stats = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow();
+    float[] actMax = stats.channelAbsMax();
+    float[] wMax = new float[actMax.length];
+    for (Linear l : site.linears()) {
+      Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
+    }
+    double a = alpha.alphaFor(site, actMax, context);
+    float[] s = Scales.compute(actMax, wMax, a);
+    site.absorber().absorb(s, rw);
+    for (Linear l : site.linears()) {
+      scaleInputChannels(l, s, rw);
+    }
+    if (!site.residuals().isEmpty()) {
+      Value sv = rw.addInitializer(site.x().name() + "_smooth_scale", Tensor.ofFloats(new long[] {s.length}, s));
+      Node first = site.residuals().get(0);
+      for (Node r : site.residuals()) {
+        if (isBefore(r, first)) {
+          first = r;
+        }
+      }
+      Node mul = rw.op("Mul").name(site.x().name() + "_unsmooth").inputs(site.x(), sv)
+          .outputs(site.x().name() + "_unsmoothed").insertBefore(first);
+      for (Node r : site.residuals()) {
+        for (int i = 0; i < r.inputs().size(); i++) {
+          if (r.input(i) == site.x()) {
+            rw.setInput(r, i, mul.output(0));
+          }
+        }
+      }
+    }
+    context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
+    return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
+        site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");
+  }
+
+  static void scaleInputChannels(Linear l, float[] s, Rewriter rw) {
+    Tensor w = l.weight().constant().orElseThrow();
+    long rows = w.dim(0);
+    long cols = w.dim(1);
+    FloatView v = rw.editFloats(l.weight());
+    for (long r = 0; r < rows; r++) {
+      for (long c = 0; c < cols; c++) {
+        int j = (int) (l.inputAxis() == 0 ? r : c);
+        long i = r * cols + c;
+        v.set(i, v.get(i) * s[j]);
+      }
+    }
+  }
+
+  private static float max(float[] s) {
+    float m = 0;
+    for (float v : s) {
+      m = Math.max(m, v);
+    }
+    return m;
+  }
+
+  static boolean isFloat(Tensor t) {
+    return t.dataType() == DataType.FLOAT;
+  }
+}
