@@ -34,8 +34,19 @@ final class ModelReader {
         throw new SqOnnxException(where + ": opset domain '" + op.getDomain() + "' is imported twice");
       }
     }
+    if (proto.getOpsetImportCount() == 0 && proto.getIrVersion() >= 3) {
+      // the ONNX checker's rule too; a file cut right after its graph also looks like this
+      throw new SqOnnxException(where + ": the model imports no opset (ir_version " + proto.getIrVersion()
+          + " requires opset_import; is the file truncated?)");
+    }
     Path dir = file == null ? null : file.toAbsolutePath().getParent();
     model.graph = readGraph(model, proto.getGraph(), dir, where);
+    // External tensors the IR keeps as protos (Constant values, subgraph initializers...) are
+    // checked like initializers: a hostile location must not pass just because it is nested.
+    ExternalData.mapNested(proto, (t, w) -> {
+      TensorReader.read(t, dir, w);
+      return t;
+    }, where);
     return model;
   }
 

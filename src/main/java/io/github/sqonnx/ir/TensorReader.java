@@ -2,8 +2,6 @@ package io.github.sqonnx.ir;
 
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -25,18 +23,16 @@ final class TensorReader {
       dims[i] = t.getDims(i);
     }
     long count = Tensor.elementCount(dims, where);
+    if (type.hasFixedWidth() && type.byteSize(count) < 0) {
+      throw new SqOnnxException(where + ": shape " + java.util.Arrays.toString(dims) + " of " + type
+          + " is too large (over 2^63 bytes)");
+    }
     if (t.hasDataLocation() && t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       if (!type.hasFixedWidth()) {
         throw new SqOnnxException(where + ": external data of type " + type + " is not supported");
       }
       ExternalData ext = ExternalData.resolve(t, modelDir, where, type.byteSize(count));
-      return new Tensor(type, dims, t, true, () -> {
-        try {
-          return Storage.map(ext.file, ext.offset, ext.length);
-        } catch (IOException e) {
-          throw new UncheckedIOException(where + ": cannot map external data", e);
-        }
-      });
+      return new Tensor(type, dims, t, true, () -> ext.map(where));
     }
     if (t.hasRawData()) {
       if (type.hasFixedWidth() && t.getRawData().size() != type.byteSize(count)) {

@@ -30,6 +30,26 @@ final class TensorWriter {
         .build();
   }
 
+  /** A nested tensor (attribute, subgraph) that had external data, now with its bytes embedded. */
+  static TensorProto nestedEmbedded(TensorProto t, TensorBytes bytes) {
+    return clearedData(t.toBuilder()).setRawData(bytes.toByteString()).build();
+  }
+
+  /** A nested tensor that had external data, now pointing into the saved model's data file. */
+  static TensorProto nestedExternal(TensorProto t, String location, long offset, long length) {
+    return clearedData(t.toBuilder())
+        .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+        .addExternalData(entry("location", location))
+        .addExternalData(entry("offset", Long.toString(offset)))
+        .addExternalData(entry("length", Long.toString(length)))
+        .build();
+  }
+
+  private static TensorProto.Builder clearedData(TensorProto.Builder b) {
+    return b.clearFloatData().clearInt32Data().clearStringData().clearInt64Data().clearDoubleData()
+        .clearUint64Data().clearRawData().clearExternalData().clearDataLocation();
+  }
+
   private static StringStringEntryProto entry(String k, String value) {
     return StringStringEntryProto.newBuilder().setKey(k).setValue(value).build();
   }
@@ -42,9 +62,7 @@ final class TensorWriter {
     Tensor t = v.constant;
     TensorProto.Builder b;
     if (t.template != null) {
-      b = t.template.toBuilder()
-          .clearFloatData().clearInt32Data().clearStringData().clearInt64Data().clearDoubleData()
-          .clearUint64Data().clearRawData().clearExternalData().clearDataLocation();
+      b = clearedData(t.template.toBuilder());
     } else {
       b = TensorProto.newBuilder().setDataType(t.dataType().code());
       for (long d : t.dims()) {

@@ -83,6 +83,21 @@ public final class Value {
     return Optional.ofNullable(constant);
   }
 
+  /**
+   * The value if it is known before running: an initializer, or the output of a Constant node
+   * (value, value_float(s), value_int(s) attributes). Exporters write small shapes and scalars as
+   * Constant nodes, so shape reasoning needs both. Read-only; edit initializers through a Rewriter.
+   */
+  public Optional<Tensor> constantValue() {
+    if (constant != null) {
+      return Optional.of(constant);
+    }
+    if (producer == null || !producer.opType.equals("Constant") || !producer.domain.isEmpty()) {
+      return Optional.empty();
+    }
+    return ConstantNodes.value(producer);
+  }
+
   public boolean isInitializer() {
     return constant != null || sparseConstant != null;
   }

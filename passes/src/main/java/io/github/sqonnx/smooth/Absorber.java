@@ -11,9 +11,13 @@ import java.util.List;
 /**
  * The op that produces X and can absorb diag(s)⁻¹ into its own per-channel constants, so smoothing
  * adds no node: the LayerNormalization op (γ, β), the affine tail of a decomposed LayerNorm
- * (Mul by γ, Add of β, as PyTorch exports it), RMSNorm's Mul by γ, or SimplifiedLayerNormalization.
+ * (Mul by γ, Add of β, as PyTorch exports it), RMSNorm's Mul by γ, SimplifiedLayerNormalization, or
+ * a preceding Linear's output columns and bias, reached through ops that commute with a positive
+ * per-channel scale: Relu (positively homogeneous) and an elementwise Mul by another tensor (SwiGLU's
+ * silu(gate)·up). {@code constants} are vectors per channel; {@code matrices} are 2-D weights whose
+ * {@code axis} indexes output channels.
  */
-record Absorber(String kind, Node producer, List<Value> constants) {
+record Absorber(String kind, Node producer, List<Value> constants, List<Linear> producers) {
 
   /** What can absorb a scale on {@code x}, or null with the reason in {@code why[0]}. */
   static Absorber find(Value x, String[] why) {
@@ -52,10 +56,15 @@ record Absorber(String kind, Node producer, List<Value> constants) {
       case "Mul": {
         int c = constantIndex(p);
         if (c < 0) {
-          why[0] = x + " comes from " + p + " with no constant factor";
-          return null;
+          return throughLinear(x, x, "", why);
         }
         return checked("RMSNorm (decomposed)", p, List.of(p.input(c)), x, why);
+      }
+      case "Relu": case "MatMul": case "Gemm":
+        return throughLinear(x, x, "", why);
+      case "Reshape": {
+        Value v = AttentionContext.valueSide(x, why);
+        return v == null ? null : throughLinear(x, v, "attention P·V ← ", why);
       }
       default:
         why[0] = x + " comes from " + p + ", which cannot absorb a per-channel scale";
@@ -99,20 +108,91 @@ record Absorber(String kind, Node producer, List<Value> constants) {
         return null;
       }
     }
-    return new Absorber(kind, p, constants);
+    return new Absorber(kind, p, constants, List.of());
+  }
+
+  /**
+   * X reached from a Linear's output through Relu / elementwise Mul: the Linear's output columns
+   * (and bias) absorb 1/s. Each intermediate tensor must have no other reader.
+   */
+  private static Absorber throughLinear(Value x, Value start, String path, String[] why) {
+    Value v = start;
+    for (int depth = 0; depth < 4; depth++) {
+      Node p = v.producer().orElse(null);
+      if (p == null) {
+        break;
+      }
+      if (p.opType().equals("Relu") && p.domain().isEmpty()) {
+        v = p.input(0);
+        path += "Relu ← ";
+      } else if (p.opType().equals("Mul") && p.domain().isEmpty() && constantIndex(p) < 0) {
+        // silu(gate)·up: scale the side that comes straight from a Linear
+        Value side = linearSide(p);
+        if (side == null) {
+          why[0] = x + " comes from " + p + ", neither of whose operands is a Linear output";
+          return null;
+        }
+        v = side;
+        path += "Mul ← ";
+      } else {
+        Linear.Output out = Linear.Output.of(v);
+        if (out.linear() == null) {
+          why[0] = x + " comes from " + p + ": " + out.reason();
+          return null;
+        }
+        if (v != x && AttentionContext.valueReaders(v) != 1) {
+          why[0] = "the output " + v + " of " + out.linear().node() + " is read elsewhere too";
+          return null;
+        }
+        List<Value> consts = out.bias() == null ? List.of() : List.of(out.bias());
+        for (Value c : consts) {
+          if (c.uses().size() != 1) {
+            why[0] = "the bias " + c + " of " + out.linear().node() + " is shared with another node";
+            return null;
+          }
+        }
+        return new Absorber("Linear output (" + path + out.linear().node().opType() + ")", p, consts,
+            List.of(out.linear()));
+      }
+      if (v == null || AttentionContext.valueReaders(v) != 1) {
+        why[0] = x + ": an intermediate tensor on the way to the producing Linear is read elsewhere";
+        return null;
+      }
+    }
+    why[0] = x + " does not come from a norm or a Linear";
+    return null;
+  }
+
+  private static Value linearSide(Node mul) {
+    for (int i = 1; i >= 0; i--) {
+      if (mul.input(i) != null && Linear.Output.of(mul.input(i)).linear() != null) {
+        return mul.input(i);
+      }
+    }
+    return null;
   }
 
   long channels() {
+    if (!producers.isEmpty()) {
+      return producers.get(0).outputChannels();
+    }
     return constants.get(0).constant().orElseThrow().dim(0);
   }
 
-  /** Divides every per-channel constant by s. */
+  /** Divides every per-channel constant, and the producing Linear's output channels, by s. */
   void absorb(float[] s, Rewriter rw) {
     for (Value c : constants) {
       FloatView v = rw.editFloats(c);
       for (int j = 0; j < s.length; j++) {
         v.set(j, v.get(j) / s[j]);
       }
+    }
+    float[] inv = new float[s.length];
+    for (int j = 0; j < s.length; j++) {
+      inv[j] = 1 / s[j];
+    }
+    for (Linear l : producers) {
+      SmoothNormLinear.scaleChannels(l.weight(), 1 - l.inputAxis(), inv, rw);
     }
   }
 }

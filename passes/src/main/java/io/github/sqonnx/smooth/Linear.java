@@ -48,6 +48,54 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
     return new Result(Optional.of(new Linear(node, x, w, axis)), "");
   }
 
+  /** Number of output channels N. */
+  long outputChannels() {
+    return weight.constant().orElseThrow().dim(1 - inputAxis);
+  }
+
+  /**
+   * The Linear whose output (after its bias Add, if any) is {@code v}: MatMul, MatMul → Add(const),
+   * or Gemm (with a 1-D bias C, or none). {@code linear} is null with the reason otherwise.
+   */
+  record Output(Linear linear, Value bias, String reason) {
+    static Output of(Value v) {
+      Node p = v.producer().orElse(null);
+      if (p == null) {
+        return new Output(null, null, v + " is not computed by a node");
+      }
+      Value bias = null;
+      Node mm = p;
+      if (p.opType().equals("Add") && p.domain().isEmpty()) {
+        int c = p.input(1) != null && p.input(1).constant().isPresent() ? 1
+            : p.input(0) != null && p.input(0).constant().isPresent() ? 0 : -1;
+        if (c < 0) {
+          return new Output(null, null, p + " adds two computed tensors");
+        }
+        bias = p.input(c);
+        mm = p.input(1 - c).producer().orElse(null);
+        if (mm == null || !mm.opType().equals("MatMul") || p.input(1 - c).uses().size() != 1) {
+          return new Output(null, null, p + " is not the bias Add of a MatMul");
+        }
+      } else if (p.opType().equals("Gemm") && p.input(2) != null) {
+        bias = p.input(2);
+      }
+      if (!p.opType().equals("Add") && !p.opType().equals("MatMul") && !p.opType().equals("Gemm")) {
+        return new Output(null, null, p + " is not a Linear");
+      }
+      Result r = Linear.of(mm, mm.input(0));
+      if (r.linear().isEmpty()) {
+        return new Output(null, null, r.reason());
+      }
+      if (bias != null) {
+        Tensor b = bias.constant().orElse(null);
+        if (b == null || b.rank() != 1 || b.dim(0) != r.linear().get().outputChannels()) {
+          return new Output(null, null, "the bias " + bias + " of " + mm + " is not a constant vector per output channel");
+        }
+      }
+      return new Output(r.linear().get(), bias, "");
+    }
+  }
+
   /** Number of input channels K. */
   long channels() {
     return weight.constant().orElseThrow().dim(inputAxis);

@@ -46,21 +46,21 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     return root.input(0) == null ? root.toString() : root.input(0).name();
   }
 
-  /** The site of X = root's activation input, matched once: at the first Linear reading X. */
+  /**
+   * The site of X = root's activation input, matched once: at the first MatMul/Gemm reading X. A
+   * MatMul that is not a Linear (attention Q·Kᵀ) is no site unless X comes from a norm, where the
+   * user expects smoothing and must hear why there is none.
+   */
   @Override
   public Optional<NormLinearSite> match(Node root, PassContext context) {
     Value x = root.input(0);
     if (x == null) {
       return Optional.empty();
     }
-    Linear.Result self = Linear.of(root, x);
-    if (self.linear().isEmpty()) {
-      return Optional.empty(); // not a Linear (e.g. attention Q·Kᵀ): other rules' business
-    }
     List<Node> consumers = x.consumers();
     for (Node c : consumers) {
-      if (c != root && Linear.of(c, x).linear().isPresent() && isBefore(c, root)) {
-        return Optional.empty(); // an earlier Linear of the same X is this site's root
+      if (c != root && rootOps().contains(c.opType()) && c.input(0) == x && isBefore(c, root)) {
+        return Optional.empty(); // an earlier MatMul/Gemm of the same X is this site's root
       }
     }
     String[] why = new String[1];
@@ -74,9 +74,17 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
         linears.add(r.linear().get());
       } else if (c.opType().equals("Add") && c.domain().isEmpty()) {
         residuals.add(c);
+      } else if (rootOps().contains(c.opType())) {
+        if (absorber == null && c == root) {
+          return Optional.empty(); // e.g. attention Q·Kᵀ fed by a Transpose: not a smoothing site
+        }
+        problem = problem != null ? problem : r.reason();
       } else if (problem == null) {
         problem = x + " is also read by " + c + ", which is neither a Linear nor a residual Add";
       }
+    }
+    if (linears.isEmpty() && problem == null) {
+      problem = "no Linear reads " + x;
     }
     if (x.isGraphOutput() && problem == null) {
       problem = x + " is a graph output";
@@ -148,13 +156,18 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   }
 
   static void scaleInputChannels(Linear l, float[] s, Rewriter rw) {
-    Tensor w = l.weight().constant().orElseThrow();
+    scaleChannels(l.weight(), l.inputAxis(), s, rw);
+  }
+
+  /** Multiplies a 2-D weight by s[j] along {@code axis} (rows for 0, columns for 1). */
+  static void scaleChannels(Value weight, int axis, float[] s, Rewriter rw) {
+    Tensor w = weight.constant().orElseThrow();
     long rows = w.dim(0);
     long cols = w.dim(1);
-    FloatView v = rw.editFloats(l.weight());
+    FloatView v = rw.editFloats(weight);
     for (long r = 0; r < rows; r++) {
       for (long c = 0; c < cols; c++) {
-        int j = (int) (l.inputAxis() == 0 ? r : c);
+        int j = (int) (axis == 0 ? r : c);
         long i = r * cols + c;
         v.set(i, v.get(i) * s[j]);
       }

@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -43,7 +44,7 @@ final class Emitter {
     nextOutputName = name;
   }
 
-  Node node(String scope, String op, int outputs, AttributeProto[] attrs, Value... inputs) {
+  Node node(String scope, String op, int outputs, List<AttributeProto> attrs, Value... inputs) {
     String name = nodeName(scope, op);
     String[] outs = new String[outputs];
     for (int i = 0; i < outputs; i++) {
@@ -62,11 +63,15 @@ final class Emitter {
 
   /** A single-output node. */
   Value op(String scope, String op, Value... inputs) {
-    return node(scope, op, 1, new AttributeProto[0], inputs).output(0);
+    return node(scope, op, 1, List.of(), inputs).output(0);
   }
 
   Value op(String scope, String op, AttributeProto attr, Value... inputs) {
-    return node(scope, op, 1, new AttributeProto[] {attr}, inputs).output(0);
+    return node(scope, op, 1, List.of(attr), inputs).output(0);
+  }
+
+  Value op(String scope, String op, List<AttributeProto> attrs, Value... inputs) {
+    return node(scope, op, 1, attrs, inputs).output(0);
   }
 
   Value init(String name, Tensor t) {
@@ -127,8 +132,8 @@ final class Emitter {
     Arrays.fill(sizes, size);
     AttributeProto axis = Attr.of("axis", -1L);
     Node n = opset < 13
-        ? node(scope, "Split", parts, new AttributeProto[] {axis, Attr.ints("split", sizes)}, x)
-        : node(scope, "Split", parts, new AttributeProto[] {axis}, x, ints(scope, sizes));
+        ? node(scope, "Split", parts, List.of(axis, Attr.ints("split", sizes)), x)
+        : node(scope, "Split", parts, List.of(axis), x, ints(scope, sizes));
     return n.outputs().toArray(new Value[0]);
   }
 

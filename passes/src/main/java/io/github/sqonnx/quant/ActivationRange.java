@@ -1,0 +1,73 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.calib.TensorStats;
+
+/** Chooses a static activation range [lo, hi] from calibration statistics. */
+final class ActivationRange {
+  private ActivationRange() {}
+
+  static double[] choose(TensorStats s, RangeMethod method, double percentile, Target target) {
+    switch (method) {
+      case MINMAX:
+        return new double[] {s.min(), s.max()};
+      case PERCENTILE:
+        return clipped(s, s.absPercentile(percentile));
+      case MSE:
+        return clipped(s, mseClip(s, target));
+      default:
+        throw new AssertionError(method);
+    }
+  }
+
+  /** The range clipped to [-c, c]: only the side(s) that pass the clip move. */
+  static double[] clipped(TensorStats s, double c) {
+    return new double[] {Math.max(s.min(), -c), Math.min(s.max(), c)};
+  }
+
+  /**
+   * The clip c minimising the expected squared error over the |x| histogram: values below c cost the
+   * rounding error step²/12, values above it cost (|x| - c)². Candidates are the bin edges from the
+   * 99th percentile to the maximum (clipping more than 1% of values never pays for an activation).
+   */
+  static double mseClip(TensorStats s, Target target) {
+    long[] h = s.histogram();
+    double absMax = s.absMax();
+    if (absMax == 0) {
+      return 0;
+    }
+    double best = absMax;
+    double bestErr = Double.MAX_VALUE;
+    double start = s.absPercentile(0.99);
+    for (int b = 0; b < TensorStats.BINS; b++) {
+      double c = Math.min(TensorStats.binUpper(b), absMax);
+      if (c < start) {
+        continue;
+      }
+      double err = error(s, h, c, target);
+      if (err < bestErr) {
+        bestErr = err;
+        best = c;
+      }
+      if (c >= absMax) {
+        break;
+      }
+    }
+    return best;
+  }
+
+  private static double error(TensorStats s, long[] h, double c, Target target) {
+    double[] r = clipped(s, c);
+    QParams q = QParams.forRange(r[0], r[1], target);
+    double step2 = (double) q.scale() * q.scale() / 12;
+    double err = 0;
+    for (int b = 0; b < h.length; b++) {
+      if (h[b] == 0) {
+        continue;
+      }
+      double lower = b == 0 ? 0 : TensorStats.binUpper(b - 1);
+      double mid = Math.min((lower + TensorStats.binUpper(b)) / 2, s.absMax());
+      err += h[b] * (mid > c ? (mid - c) * (mid - c) : step2);
+    }
+    return err;
+  }
+}
