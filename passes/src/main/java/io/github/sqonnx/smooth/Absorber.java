@@ -20,7 +20,7 @@ import java.util.List;
 record Absorber(String kind, Node producer, List<Value> constants, List<Linear> producers) {
 
   /** What can absorb a scale on {@code x}, or null with the reason in {@code why[0]}. */
-  static Absorber find(Value x, String[] why) {
+  static Absorber find(Value x, boolean throughLinears, String[] why) {
     Node p = x.producer().orElse(null);
     if (p == null) {
       why[0] = x + " is a graph input or constant, nothing can absorb the scale";
@@ -38,6 +38,12 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         }
         return checked("LayerNormalization", p, inputsFrom(p, 1), x, why);
       }
+      case "RMSNormalization":
+        if (p.attrInt("axis", -1) != -1) {
+          why[0] = p + " normalises from axis " + p.attrInt("axis", -1) + ", not only the last";
+          return null;
+        }
+        return checked("RMSNormalization", p, inputsFrom(p, 1), x, why);
       case "SimplifiedLayerNormalization":
         return checked("RMSNorm op", p, inputsFrom(p, 1), x, why);
       case "Add": {
@@ -56,13 +62,16 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
       case "Mul": {
         int c = constantIndex(p);
         if (c < 0) {
-          return throughLinear(x, x, "", why);
+          return throughLinears ? throughLinear(x, x, "", why) : off(x, p, why);
         }
         return checked("RMSNorm (decomposed)", p, List.of(p.input(c)), x, why);
       }
       case "Relu": case "MatMul": case "Gemm":
-        return throughLinear(x, x, "", why);
+        return throughLinears ? throughLinear(x, x, "", why) : off(x, p, why);
       case "Reshape": {
+        if (!throughLinears) {
+          return off(x, p, why);
+        }
         Value v = AttentionContext.valueSide(x, why);
         return v == null ? null : throughLinear(x, v, "attention P·V ← ", why);
       }
@@ -70,6 +79,11 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         why[0] = x + " comes from " + p + ", which cannot absorb a per-channel scale";
         return null;
     }
+  }
+
+  private static Absorber off(Value x, Node p, String[] why) {
+    why[0] = x + " comes from " + p + "; smoothing through a preceding Linear is switched off (linear-linear=false)";
+    return null;
   }
 
   private static List<Value> inputsFrom(Node n, int first) {

@@ -26,9 +26,11 @@ import java.util.Set;
  */
 final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   private final AlphaChoice alpha;
+  private final boolean throughLinears;
 
-  SmoothNormLinear(AlphaChoice alpha) {
+  SmoothNormLinear(AlphaChoice alpha, boolean throughLinears) {
     this.alpha = alpha;
+    this.throughLinears = throughLinears;
   }
 
   @Override
@@ -64,7 +66,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
       }
     }
     String[] why = new String[1];
-    Absorber absorber = Absorber.find(x, why);
+    Absorber absorber = Absorber.find(x, throughLinears, why);
     String problem = absorber == null ? why[0] : null;
     List<Linear> linears = new ArrayList<>();
     List<Node> residuals = new ArrayList<>();

@@ -2,7 +2,9 @@ package io.github.sqonnx.smooth;
 
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.pass.Pass;
+import io.github.sqonnx.pass.RewriteRule;
 import io.github.sqonnx.pass.RulePass;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,9 +12,14 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /**
- * The SmoothQuant smoothing pass, built from options: {@code alpha} (default 0.5) and
- * {@code alpha:REGEX} for sites whose tensor name matches REGEX. Needs ActivationStats in the
- * PassContext; records the scales in a SmoothingRecord when one is there.
+ * The SmoothQuant smoothing pass, built from options:
+ * <ul>
+ *   <li>{@code alpha} (default 0.5), and {@code alpha:REGEX} for sites whose tensor name matches REGEX;
+ *   <li>{@code linear-linear} (default true): also smooth Linears fed by another Linear through
+ *       Relu, SwiGLU's Mul or attention's P·V (the paper smooths only norm → Linear);
+ *   <li>{@code qk} (default true) and {@code qk-alpha} (default 0.5): balance attention's Q·Kᵀ operands.
+ * </ul>
+ * Needs ActivationStats in the PassContext; records the scales in a SmoothingRecord when one is there.
  */
 public final class SmoothPass {
   public static final String NAME = "smooth";
@@ -22,9 +29,18 @@ public final class SmoothPass {
   public static Pass create(Map<String, String> options) {
     double global = 0.5;
     Map<Pattern, Double> perSite = new LinkedHashMap<>();
+    boolean linearLinear = true;
+    boolean qk = true;
+    double qkAlpha = 0.5;
     for (Map.Entry<String, String> e : options.entrySet()) {
       String k = e.getKey();
-      if (k.equals("alpha")) {
+      if (k.equals("linear-linear")) {
+        linearLinear = bool(e.getValue(), k);
+      } else if (k.equals("qk")) {
+        qk = bool(e.getValue(), k);
+      } else if (k.equals("qk-alpha")) {
+        qkAlpha = number(e.getValue(), k);
+      } else if (k.equals("alpha")) {
         global = number(e.getValue(), k);
       } else if (k.startsWith("alpha:")) {
         try {
@@ -33,10 +49,24 @@ public final class SmoothPass {
           throw new SqOnnxException("smooth: option '" + k + "' is not a valid regular expression");
         }
       } else {
-        throw new SqOnnxException("smooth: unknown option '" + k + "' (known: alpha, alpha:REGEX)");
+        throw new SqOnnxException("smooth: unknown option '" + k
+            + "' (known: alpha, alpha:REGEX, linear-linear, qk, qk-alpha)");
       }
     }
-    return new RulePass(NAME, List.of(new SmoothNormLinear(new AlphaChoice(global, perSite))));
+    AlphaChoice.global(qkAlpha); // range check
+    List<RewriteRule<?>> rules = new ArrayList<>();
+    rules.add(new SmoothNormLinear(new AlphaChoice(global, perSite), linearLinear));
+    if (qk) {
+      rules.add(new BalanceQueryKey(qkAlpha));
+    }
+    return new RulePass(NAME, rules);
+  }
+
+  private static boolean bool(String v, String key) {
+    if (!v.equals("true") && !v.equals("false")) {
+      throw new SqOnnxException("smooth: option " + key + " = '" + v + "' is not true or false");
+    }
+    return Boolean.parseBoolean(v);
   }
 
   private static double number(String v, String key) {

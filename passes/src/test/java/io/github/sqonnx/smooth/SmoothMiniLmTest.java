@@ -42,7 +42,12 @@ class SmoothMiniLmTest {
         batches.add(Feeds.random(ort, i, 2, 24, 20000));
       }
     }
-    ActivationStats stats = DirectStats.collect(model, DirectStats.linearInputs(model), batches, tmp);
+    List<String> tensors = new ArrayList<>(DirectStats.linearInputs(model));
+    for (int l = 0; l < 6; l++) {
+      tensors.add("/encoder/layer." + l + "/attention/self/query/Add_output_0");
+      tensors.add("/encoder/layer." + l + "/attention/self/key/Add_output_0");
+    }
+    ActivationStats stats = DirectStats.collect(model, tensors, batches, tmp);
     Path out = tmp.resolve("smoothed.onnx");
     PassResult result;
     SmoothingRecord record = new SmoothingRecord();
@@ -52,7 +57,9 @@ class SmoothMiniLmTest {
       assertEquals(List.of(), Validator.problems(m));
       ModelIO.save(m, out);
     }
-    long applied = result.findings().stream().filter(Finding::applied).count();
+    long applied = result.findings().stream().filter(f -> f.applied() && f.rule().equals("smooth-norm-linear")).count();
+    long balanced = result.findings().stream().filter(f -> f.applied() && f.rule().equals("balance-query-key")).count();
+    assertEquals(6, balanced, result.findings().toString());
     // 6 layers x (Q/K/V after a LayerNorm, FFN input after a LayerNorm, output projection after P·V).
     assertEquals(18, applied, result.findings().toString());
     // The FFN down-projections read GELU output: reported, not silently skipped.
@@ -65,6 +72,6 @@ class SmoothMiniLmTest {
       assertTrue(c.relL2() <= 1e-5, "relative L2 " + c.relL2());
       assertTrue(!c.bitIdentical(), "smoothing must have changed the weights");
     }
-    assertEquals(18, record.sites().size());
+    assertEquals(24, record.sites().size());
   }
 }

@@ -1,0 +1,251 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Attr;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Graph;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Builds the quantization subgraphs the rules share: constants, Q/DQ pairs, weight DQs, dynamic
+ * quantizers and the integer matmul chain. One instance per pass run: it remembers the per-token
+ * quantizers it made so that consumers of one tensor share them.
+ *
+ * <p>Shared quantizers are placed right after the producer of the tensor they quantize, so they come
+ * before every consumer, whichever rule (and so whichever order) asks for them.
+ */
+final class QuantGraph {
+  final QuantOptions options;
+  private final Map<Value, Value[]> perRow = new IdentityHashMap<>();
+  /** Linears left float by {@link QuantOptions#skipFirstLast()}, fixed before any rewrite. */
+  private final Set<Node> firstLast = new HashSet<>();
+
+  QuantGraph(QuantOptions options, Graph graph) {
+    this.options = options;
+    if (options.skipFirstLast()) {
+      List<LinearSite> linears = new ArrayList<>();
+      for (Node n : graph.nodes()) {
+        LinearSite.match(n).filter(l -> l.problem().isEmpty()).ifPresent(linears::add);
+      }
+      if (!linears.isEmpty()) {
+        // the first and last Linear, with those reading the same input (Q, K and V go together)
+        for (LinearSite end : List.of(linears.get(0), linears.get(linears.size() - 1))) {
+          for (LinearSite l : linears) {
+            if (l.activation() == end.activation()) {
+              firstLast.add(l.node());
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Why the user's options leave {@code n} in float, or empty. */
+  Optional<String> excluded(Node n) {
+    if (options.excludeOps().contains(n.opType())) {
+      return Optional.of("op type " + n.opType() + " is excluded");
+    }
+    if (options.exclude() != null && options.exclude().matcher(n.name()).find()) {
+      return Optional.of("excluded by name pattern '" + options.exclude().pattern() + "'");
+    }
+    if (firstLast.contains(n)) {
+      return Optional.of("first or last Linear, left float (skipFirstLast)");
+    }
+    return Optional.empty();
+  }
+
+  /** Whether the options ask for per-token quantization of this Linear's input. */
+  boolean perTokenAt(Node n) {
+    return options.scheme() == Scheme.O1 || (options.perTokenAt() != null && options.perTokenAt().matcher(n.name()).find());
+  }
+
+  // ---- constants ----
+
+  static Value scalar(Rewriter rw, String hint, float v) {
+    return rw.addInitializer(hint, Tensor.ofFloats(new long[0], new float[] {v}));
+  }
+
+  static Value scalar(Rewriter rw, String hint, DataType type, long v) {
+    return rw.addInitializer(hint, Tensor.ofLongs(type, new long[0], new long[] {v}));
+  }
+
+  static Value int64s(Rewriter rw, String hint, long... v) {
+    return rw.addInitializer(hint, Tensor.ofLongs(DataType.INT64, new long[] {v.length}, v));
+  }
+
+  static Value floats(Rewriter rw, String hint, float[] v) {
+    return rw.addInitializer(hint, Tensor.ofFloats(new long[] {v.length}, v));
+  }
+
+  // ---- placement ----
+
+  /** Places a node so that it follows the definition of {@code after} (and precedes its uses). */
+  static Node placeAfter(Rewriter.NodeBuilder b, Value after) {
+    Optional<Node> p = after.producer();
+    if (p.isPresent()) {
+      return b.insertAfter(p.get());
+    }
+    Graph g = after.graph();
+    return g.nodeCount() == 0 ? b.append() : b.insertBefore(g.nodes().get(0));
+  }
+
+  // ---- static Q/DQ ----
+
+  /**
+   * x → Q → DQ → (input of {@code consumer}); returns the DQ output. On the CPU target one Q per
+   * tensor is shared by all its consumers, each with its own DQ (ORT fuses a node unit only when its
+   * DQ feeds nothing else); on TensorRT every consumer gets its own Q→DQ pair.
+   */
+  Value qdq(Rewriter rw, Value x, QParams p, Node consumer) {
+    Node q = options.target() == Target.CPU ? sharedQ(x, p).orElse(null) : null;
+    if (q == null) {
+      Value s = scalar(rw, x.name() + "_scale", p.scale());
+      Value zp = scalar(rw, x.name() + "_zero_point", p.type(), p.zeroPoint());
+      Rewriter.NodeBuilder b = rw.op("QuantizeLinear").name(x.name() + "_QuantizeLinear").inputs(x, s, zp)
+          .outputs(x.name() + "_quantized");
+      q = options.target() == Target.CPU ? placeAfter(b, x) : b.insertBefore(consumer);
+    }
+    return rw.op("DequantizeLinear").name(x.name() + "_DequantizeLinear")
+        .inputs(q.output(0), q.input(1), q.input(2)).outputs(x.name() + "_dequantized").insertBefore(consumer).output(0);
+  }
+
+  /** A QuantizeLinear already reading {@code x} with the same scale and zero point. */
+  private static Optional<Node> sharedQ(Value x, QParams p) {
+    for (Node n : x.consumers()) {
+      if (n.opType().equals("QuantizeLinear") && n.input(0) == x && n.inputs().size() == 3
+          && scalarEquals(n.input(1), p.scale()) && scalarEquals(n.input(2), p.zeroPoint())
+          && n.input(2).elementType().orElse(null) == p.type()) {
+        return Optional.of(n);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static boolean scalarEquals(Value v, double x) {
+    return v != null && v.constant().filter(t -> t.elementCount() == 1).map(t ->
+        t.dataType() == DataType.FLOAT ? t.floats().get(0) == x : t.longs().get(0) == x).orElse(false);
+  }
+
+  // ---- weights ----
+
+  /** Stores {@code w} as int8 with a DequantizeLinear (explicit zero zero-points) before {@code consumer}. */
+  Value weightDq(Rewriter rw, WeightQuant w, String hint, Node consumer) {
+    Value data = rw.addInitializer(hint + "_quantized", Tensor.ofRaw(DataType.INT8, w.dims(), w.data()));
+    Value[] sz = weightScaleAndZero(rw, w, hint);
+    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(hint + "_DequantizeLinear").inputs(data, sz[0], sz[1])
+        .outputs(hint + "_dequantized");
+    if (w.perChannel()) {
+      b.attr(Attr.of("axis", (long) w.axis()));
+    }
+    return b.insertBefore(consumer).output(0);
+  }
+
+  /** The scale (scalar or per channel) and the int8 zero zero-point of the same shape. */
+  static Value[] weightScaleAndZero(Rewriter rw, WeightQuant w, String hint) {
+    if (!w.perChannel()) {
+      return new Value[] {scalar(rw, hint + "_scale", w.scales()[0]), scalar(rw, hint + "_zero_point", DataType.INT8, 0)};
+    }
+    int n = w.scales().length;
+    return new Value[] {floats(rw, hint + "_scale", w.scales()),
+        rw.addInitializer(hint + "_zero_point", Tensor.ofLongs(DataType.INT8, new long[] {n}, new long[n]))};
+  }
+
+  // ---- dynamic quantizers ----
+
+  /** DynamicQuantizeLinear(x) → {uint8 x, scale, zero point}, shared by all consumers of x. */
+  Value[] dynamicPerTensor(Rewriter rw, Value x) {
+    for (Node n : x.consumers()) {
+      if (n.opType().equals("DynamicQuantizeLinear")) {
+        return new Value[] {n.output(0), n.output(1), n.output(2)};
+      }
+    }
+    Node d = placeAfter(rw.op("DynamicQuantizeLinear").name(x.name() + "_DynamicQuantizeLinear").inputs(x)
+        .outputs(x.name() + "_quantized", x.name() + "_scale", x.name() + "_zero_point"), x);
+    return new Value[] {d.output(0), d.output(1), d.output(2)};
+  }
+
+  /**
+   * Per-row (per-token) symmetric quantization of x [..., K] from standard ops, as uint8 with zero
+   * point 128 (ORT's integer GEMMs take uint8 activations):
+   * <pre>
+   *   s   = ReduceMax(Abs(x), axes=[-1], keepdims=1) · (1/127), at least MIN_SCALE   [..., 1]
+   *   x2  = Flatten(x, axis=-1); s1 = Reshape(s, [-1])                                 [M, K], [M]
+   *   q2  = QuantizeLinear(x2, s1, Expand(128, Shape(s1)), axis=0)                      per-row scale
+   *   q   = Reshape(q2, Shape(x))
+   * </pre>
+   * Returns {q, s, zero point 128 (scalar)}. Per-axis QuantizeLinear needs opset 13.
+   */
+  Value[] perRow(Rewriter rw, Value x) {
+    Value[] known = perRow.get(x);
+    if (known != null) {
+      return known;
+    }
+    String h = x.name();
+    Node abs = placeAfter(rw.op("Abs").name(h + "_row_abs").inputs(x).outputs(h + "_abs"), x);
+    Node max = placeAfter(rw.op("ReduceMax").name(h + "_row_max").inputs(abs.output(0))
+        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_absmax"), abs.output(0));
+    Node floor = placeAfter(rw.op("Max").name(h + "_row_floor").inputs(max.output(0), scalar(rw, h + "_min_absmax", QParams.MIN_SCALE * 127))
+        .outputs(h + "_row_absmax_pos"), max.output(0));
+    Node scale = placeAfter(rw.op("Mul").name(h + "_row_scale").inputs(floor.output(0), scalar(rw, h + "_inv127", 1f / 127))
+        .outputs(h + "_row_scale"), floor.output(0));
+    Value s = scale.output(0);
+    // Flatten at the last axis: [d0, ..., K] → [d0·…, K], whatever the rank
+    Node x2 = placeAfter(rw.op("Flatten").name(h + "_rows").inputs(x).attr(Attr.of("axis", -1L))
+        .outputs(h + "_rows"), s);
+    Node s1 = placeAfter(rw.op("Reshape").name(h + "_row_scale_flat").inputs(s, int64s(rw, h + "_flat_shape", -1))
+        .outputs(h + "_row_scale_flat"), x2.output(0));
+    Node shape = placeAfter(rw.op("Shape").name(h + "_row_scale_shape").inputs(s1.output(0)).outputs(h + "_row_scale_shape"), s1.output(0));
+    Value zp128 = scalar(rw, h + "_zero_point_128", DataType.UINT8, 128);
+    Node zps = placeAfter(rw.op("Expand").name(h + "_row_zero_points").inputs(zp128, shape.output(0))
+        .outputs(h + "_row_zero_points"), shape.output(0));
+    Node q2 = placeAfter(rw.op("QuantizeLinear").name(h + "_row_quantize").inputs(x2.output(0), s1.output(0), zps.output(0))
+        .attr(Attr.of("axis", 0L)).outputs(h + "_rows_quantized"), zps.output(0));
+    Node xs = placeAfter(rw.op("Shape").name(h + "_shape").inputs(x).outputs(h + "_shape"), q2.output(0));
+    Node q = placeAfter(rw.op("Reshape").name(h + "_row_quantized").inputs(q2.output(0), xs.output(0))
+        .outputs(h + "_row_quantized"), xs.output(0));
+    Value[] out = {q.output(0), s, zp128};
+    perRow.put(x, out);
+    return out;
+  }
+
+  // ---- integer matmul ----
+
+  /**
+   * MatMulInteger(a, b, azp, bzp) → Cast(float) → Mul(·, Mul(aScale, bScale)), before {@code site}:
+   * the chain ORT's MatMulIntegerToFloatFusion turns into one com.microsoft.MatMulIntegerToFloat
+   * (DynamicQuantizeMatMul when a single DynamicQuantizeLinear feeds it). Returns the float result.
+   */
+  static Value integerMatMul(Rewriter rw, Node site, Value a, Value b, Value azp, Value bzp, Value aScale, Value bScale) {
+    String h = site.name().isEmpty() ? site.opType() : site.name();
+    Node mm = rw.op("MatMulInteger").name(h + "_quant").inputs(a, b, azp, bzp).outputs(h + "_int32").insertBefore(site);
+    Node cast = rw.op("Cast").name(h + "_int32_cast").inputs(mm.output(0)).attr(Attr.of("to", (long) DataType.FLOAT.code()))
+        .outputs(h + "_int32_float").insertBefore(site);
+    Node scales = rw.op("Mul").name(h + "_scales_mul").inputs(aScale, bScale).outputs(h + "_scales").insertBefore(site);
+    return rw.op("Mul").name(h + "_output_scale_mul").inputs(cast.output(0), scales.output(0)).outputs(h + "_scaled")
+        .insertBefore(site).output(0);
+  }
+
+  /** Makes {@code replacement} stand for {@code old} everywhere (graph outputs keep their name). */
+  static void replace(Rewriter rw, Value old, Value replacement) {
+    rw.replaceAllUsesWith(old, replacement);
+    if (old.isGraphOutput()) {
+      rw.replaceGraphOutput(old, replacement);
+    }
+  }
+
+  /** Removes an initializer nothing reads any more (the float weight once its int8 copy is in). */
+  static void dropIfUnused(Rewriter rw, Value v) {
+    if (v.isInitializer() && v.uses().isEmpty() && !v.isGraphOutput() && v.graph().initializers().contains(v)) {
+      rw.removeInitializer(v);
+    }
+  }
+}

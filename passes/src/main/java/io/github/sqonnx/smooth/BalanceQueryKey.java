@@ -1,0 +1,139 @@
+package io.github.sqonnx.smooth;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.RewriteRule;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Balances the two activation operands of attention's Q·Kᵀ so both quantize per-tensor well:
+ * <pre>
+ *   Q = x·Wq + bq → split heads → MatMul(Q, Kᵀ) ← split heads ← K = x·Wk + bk
+ *   ⇒ Q' = x·(Wq/s) + bq/s,  K' = x·(Wk·s) + bk·s   (Q'·K'ᵀ = Q·Kᵀ exactly)
+ * </pre>
+ * per projection channel c (a head's dimension), s_c = max|Q_c|^α / max|K_c|^(1−α). Needs calibration
+ * statistics of the two projection outputs. Rotary embeddings between would need s equal within each
+ * rotated pair; such graphs do not match here (the trace stops at anything but Reshape/Transpose).
+ */
+final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
+  private final double alpha;
+
+  BalanceQueryKey(double alpha) {
+    this.alpha = alpha;
+  }
+
+  @Override
+  public String name() {
+    return "balance-query-key";
+  }
+
+  @Override
+  public Set<String> rootOps() {
+    return Set.of("MatMul");
+  }
+
+  @Override
+  public Optional<QueryKeySite> match(Node root, PassContext context) {
+    Value a = root.input(0);
+    Value b = root.input(1);
+    if (a == null || b == null || a.constantValue().isPresent() || b.constantValue().isPresent()) {
+      return Optional.empty();
+    }
+    Node tq = producer(a, "Transpose");
+    Node tk = producer(b, "Transpose");
+    if (tq == null || tk == null || !tq.attrInts("perm").equals(List.of(0L, 2L, 1L, 3L))
+        || !tk.attrInts("perm").equals(List.of(0L, 2L, 3L, 1L))) {
+      return Optional.empty(); // not Q·Kᵀ (P·V has Softmax on the left)
+    }
+    Node rq = producer(tq.input(0), "Reshape");
+    Node rk = producer(tk.input(0), "Reshape");
+    if (rq == null || rk == null) {
+      return Optional.of(new QueryKeySite(root, null, null, "Q or K does not come from a head-splitting Reshape"));
+    }
+    List<Long> dq = AttentionContext.trailingConstants(rq.input(1));
+    List<Long> dk = AttentionContext.trailingConstants(rk.input(1));
+    if (dq.size() < 2 || dk.size() < 2 || !dq.subList(dq.size() - 2, dq.size()).equals(dk.subList(dk.size() - 2, dk.size()))) {
+      return Optional.of(new QueryKeySite(root, null, null, "Q and K are not split into the same heads"));
+    }
+    for (Value v : List.of(a, b, tq.input(0), tk.input(0), rq.input(0), rk.input(0))) {
+      if (AttentionContext.valueReaders(v) != 1) {
+        return Optional.of(new QueryKeySite(root, null, null, v + " is read outside Q·Kᵀ"));
+      }
+    }
+    Linear.Output q = Linear.Output.of(rq.input(0));
+    Linear.Output k = Linear.Output.of(rk.input(0));
+    String problem = q.linear() == null ? "Q: " + q.reason() : k.linear() == null ? "K: " + k.reason() : null;
+    if (problem == null && q.linear().outputChannels() != k.linear().outputChannels()) {
+      problem = "Q and K projections have different widths";
+    }
+    return Optional.of(new QueryKeySite(root, q, k, problem));
+  }
+
+  private static Node producer(Value v, String op) {
+    Node p = v == null ? null : v.producer().orElse(null);
+    return p != null && p.opType().equals(op) && p.domain().isEmpty() ? p : null;
+  }
+
+  @Override
+  public Optional<String> check(QueryKeySite site, PassContext context) {
+    if (site.problem() != null) {
+      return Optional.of(site.problem());
+    }
+    for (Value v : List.of(output(site.query()), output(site.key()))) {
+      if (stats(context, v).isEmpty()) {
+        return Optional.of("no calibration statistics for " + v);
+      }
+    }
+    for (Value b : new Value[] {site.query().bias(), site.key().bias()}) {
+      if (b != null && b.uses().size() != 1) {
+        return Optional.of("bias " + b + " is shared");
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The projection's output tensor: after the bias Add when there is one. */
+  static Value output(Linear.Output o) {
+    Node mm = o.linear().node();
+    Value out = mm.output(0);
+    if (o.bias() != null && mm.opType().equals("MatMul")) {
+      out = out.consumers().get(0).output(0);
+    }
+    return out;
+  }
+
+  private static Optional<TensorStats> stats(PassContext context, Value v) {
+    return context.get(ActivationStats.class).flatMap(s -> s.get(v.name()));
+  }
+
+  @Override
+  public String rewrite(QueryKeySite site, Rewriter rw, PassContext context) {
+    float[] qMax = stats(context, output(site.query())).orElseThrow().channelAbsMax();
+    float[] kMax = stats(context, output(site.key())).orElseThrow().channelAbsMax();
+    float[] s = Scales.compute(qMax, kMax, alpha);
+    float[] inv = new float[s.length];
+    for (int j = 0; j < s.length; j++) {
+      inv[j] = 1 / s[j];
+    }
+    scaleOutputs(site.query(), inv, rw);
+    scaleOutputs(site.key(), s, rw);
+    context.get(SmoothingRecord.class).ifPresent(r -> r.add(output(site.key()).name(), alpha, s));
+    return String.format("alpha %.2f over %d channels", alpha, s.length);
+  }
+
+  private static void scaleOutputs(Linear.Output o, float[] f, Rewriter rw) {
+    SmoothNormLinear.scaleChannels(o.linear().weight(), 1 - o.linear().inputAxis(), f, rw);
+    if (o.bias() != null) {
+      io.github.sqonnx.ir.FloatView b = rw.editFloats(o.bias());
+      for (int j = 0; j < f.length; j++) {
+        b.set(j, b.get(j) * f[j]);
+      }
+    }
+  }
+}
