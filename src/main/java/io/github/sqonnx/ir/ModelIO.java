@@ -14,6 +14,7 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -114,6 +115,16 @@ public final class ModelIO {
     }
   }
 
+  /** An I/O failure in words, without Java class names. */
+  private static String reason(IOException e) {
+    if (e instanceof FileSystemException) {
+      FileSystemException f = (FileSystemException) e;
+      String why = f.getReason() != null ? f.getReason() : e.getClass().getSimpleName();
+      return (f.getFile() != null ? Path.of(f.getFile()).getFileName() + ": " : "") + firstLine(why);
+    }
+    return firstLine(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+  }
+
   private static String firstLine(String s) {
     if (s == null) {
       return "unknown error";
@@ -199,11 +210,12 @@ public final class ModelIO {
         throw e;
       }
     } catch (AccessDeniedException e) {
-      throw new SqOnnxException(where + ": permission denied writing " + e.getFile());
+      throw new SqOnnxException(where + ": permission denied writing in " + dir);
     } catch (IOException e) {
-      throw new SqOnnxException(where + ": cannot write: " + firstLine(String.valueOf(e)), e);
+      throw new SqOnnxException(where + ": cannot write in " + dir + ": " + reason(e), e);
     } catch (SqOnnxException e) {
-      throw oneLine(e);
+      // e.g. an input's external data has gone: name the output, then the input's problem
+      throw oneLine(e.getMessage().startsWith(where + ":") ? e : new SqOnnxException(where + ": cannot save: " + e.getMessage(), e));
     } catch (RuntimeException e) {
       throw oneLine(new SqOnnxException(where + ": cannot save model: " + e, e));
     } finally {

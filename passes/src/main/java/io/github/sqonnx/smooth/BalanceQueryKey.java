@@ -95,7 +95,16 @@ final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
         return Optional.of("bias " + b + " is shared");
       }
     }
+    if (StaleStats.trivial(scales(site, context), 1e-3)) {
+      return Optional.of("already balanced: every scale is within 1e-3 of 1");
+    }
     return Optional.empty();
+  }
+
+  private float[] scales(QueryKeySite site, PassContext context) {
+    float[] qMax = stats(context, output(site.query())).orElseThrow().channelAbsMax();
+    float[] kMax = stats(context, output(site.key())).orElseThrow().channelAbsMax();
+    return Scales.compute(qMax, kMax, alpha);
   }
 
   /** The projection's output tensor: after the bias Add when there is one. */
@@ -114,15 +123,15 @@ final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
 
   @Override
   public String rewrite(QueryKeySite site, Rewriter rw, PassContext context) {
-    float[] qMax = stats(context, output(site.query())).orElseThrow().channelAbsMax();
-    float[] kMax = stats(context, output(site.key())).orElseThrow().channelAbsMax();
-    float[] s = Scales.compute(qMax, kMax, alpha);
+    float[] s = scales(site, context);
     float[] inv = new float[s.length];
     for (int j = 0; j < s.length; j++) {
       inv[j] = 1 / s[j];
     }
     scaleOutputs(site.query(), inv, rw);
     scaleOutputs(site.key(), s, rw);
+    StaleStats.divide(context, output(site.query()).name(), s);
+    StaleStats.divide(context, output(site.key()).name(), inv);
     context.get(SmoothingRecord.class).ifPresent(r -> r.add(output(site.key()).name(), alpha, s));
     return String.format("alpha %.2f over %d channels", alpha, s.length);
   }

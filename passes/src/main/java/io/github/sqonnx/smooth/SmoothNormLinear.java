@@ -117,19 +117,26 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (stats.get().channels() != k) {
       return Optional.of("calibration saw " + stats.get().channels() + " channels of " + site.x() + ", the norm has " + k);
     }
+    if (StaleStats.trivial(scales(site, context), 1e-3)) {
+      return Optional.of("already smooth: every scale is within 1e-3 of 1");
+    }
     return Optional.empty();
   }
 
-  @Override
-  public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
-    TensorStats stats = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow();
-    float[] actMax = stats.channelAbsMax();
+  private float[] scales(NormLinearSite site, PassContext context) {
+    float[] actMax = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow().channelAbsMax();
     float[] wMax = new float[actMax.length];
     for (Linear l : site.linears()) {
       Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
     }
+    return Scales.compute(actMax, wMax, alpha.alphaFor(site, actMax, context));
+  }
+
+  @Override
+  public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
+    float[] actMax = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow().channelAbsMax();
     double a = alpha.alphaFor(site, actMax, context);
-    float[] s = Scales.compute(actMax, wMax, a);
+    float[] s = scales(site, context);
     site.absorber().absorb(s, rw);
     for (Linear l : site.linears()) {
       scaleInputChannels(l, s, rw);
@@ -152,6 +159,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
         }
       }
     }
+    StaleStats.divide(context, site.x().name(), s);
     context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");

@@ -119,48 +119,76 @@ class TransformerBehaviourTest {
   }
 
   /**
-   * Right padding: outputs at real positions do not depend on the tokens at padded positions; a real
-   * token does change them (so the check is not vacuous).
+   * Outputs at real positions do not depend on the tokens at padded positions, with right padding
+   * and with left padding (for decoders only left padding puts padded keys before real queries,
+   * where the causal mask alone would not hide them). A real token does change them, so the check is
+   * not vacuous.
    */
   @ParameterizedTest
   @EnumSource(Kind.class)
   void paddedTokensDoNotReachRealPositions(Kind kind) {
     TransformerSpec spec = Runs.small().kind(kind).layers(2).outlierChannels(2).build();
     Path f = Runs.save(spec, tmp, "pad");
-    int batch = 2;
     int seq = 10;
-    int real = 6;
     try (OrtRunner r = new OrtRunner(f)) {
-      Map<String, HostTensor> feeds = Feeds.random(r, 4, batch, seq, spec.vocab());
-      long[] mask = new long[batch * seq];
-      Arrays.fill(mask, 1);
-      Arrays.fill(mask, real, seq, 0); // row 0: positions 6..9 are padding
-      feeds.put("attention_mask", HostTensor.ofLongs(HostTensor.Kind.INT64, new long[] {batch, seq}, mask));
-      HostTensor a = r.run(feeds).get("last_hidden_state");
+      for (boolean left : new boolean[] {false, true}) {
+        boolean[] padded = new boolean[seq];
+        for (int p = 0; p < 4; p++) {
+          padded[left ? p : seq - 1 - p] = true;
+        }
+        checkPadding(r, spec, padded, left ? "left" : "right");
+      }
+    }
+  }
 
-      long[] ids = feeds.get("input_ids").longs().clone();
-      for (int p = real; p < seq; p++) {
+  /** Row 0 of a batch of 2 is padded where {@code padded}; row 1 is not padded. */
+  private static void checkPadding(OrtRunner r, TransformerSpec spec, boolean[] padded, String layout) {
+    int seq = padded.length;
+    int h = spec.hidden();
+    long[] shape = {2, seq};
+    Map<String, HostTensor> feeds = Feeds.random(r, 4, 2, seq, spec.vocab());
+    long[] mask = new long[2 * seq];
+    Arrays.fill(mask, 1);
+    for (int p = 0; p < seq; p++) {
+      mask[p] = padded[p] ? 0 : 1;
+    }
+    feeds.put("attention_mask", HostTensor.ofLongs(HostTensor.Kind.INT64, shape, mask));
+    HostTensor a = r.run(feeds).get("last_hidden_state");
+
+    long[] ids = feeds.get("input_ids").longs().clone();
+    for (int p = 0; p < seq; p++) {
+      if (padded[p]) {
         ids[p] = (ids[p] + 1 + p) % spec.vocab();
       }
-      feeds.put("input_ids", HostTensor.ofLongs(HostTensor.Kind.INT64, new long[] {batch, seq}, ids));
-      HostTensor b = r.run(feeds).get("last_hidden_state");
-      assertTrue(Runs.allFinite(a) && Runs.allFinite(b));
-      int h = spec.hidden();
-      float[] realA = Arrays.copyOfRange(a.floats(), 0, real * h);
-      float[] realB = Arrays.copyOfRange(b.floats(), 0, real * h);
-      assertArrayEquals(realA, realB, 1e-5f, "row 0 real positions moved when padding tokens changed");
-      assertArrayEquals(Arrays.copyOfRange(a.floats(), seq * h, 2 * seq * h),
-          Arrays.copyOfRange(b.floats(), seq * h, 2 * seq * h), 1e-5f, "row 1 moved");
-
-      ids[0] = (ids[0] + 1) % spec.vocab();
-      feeds.put("input_ids", HostTensor.ofLongs(HostTensor.Kind.INT64, new long[] {batch, seq}, ids));
-      HostTensor c = r.run(feeds).get("last_hidden_state");
-      float[] realC = Arrays.copyOfRange(c.floats(), 0, real * h);
-      double diff = 0;
-      for (int i = (real - 1) * h; i < real * h; i++) {
-        diff = Math.max(diff, Math.abs(realC[i] - realB[i]));
-      }
-      assertTrue(diff > 1e-3, "changing the first real token must reach the last real position (" + diff + ")");
     }
+    feeds.put("input_ids", HostTensor.ofLongs(HostTensor.Kind.INT64, shape, ids));
+    HostTensor b = r.run(feeds).get("last_hidden_state");
+    assertTrue(Runs.allFinite(a) && Runs.allFinite(b), layout + ": non-finite output");
+    for (int row = 0; row < 2; row++) {
+      for (int p = 0; p < seq; p++) {
+        if (row == 1 || !padded[p]) {
+          int at = (row * seq + p) * h;
+          assertArrayEquals(Arrays.copyOfRange(a.floats(), at, at + h), Arrays.copyOfRange(b.floats(), at, at + h),
+              1e-5f, layout + " padding: real position " + p + " of row " + row + " moved when padded tokens changed");
+        }
+      }
+    }
+
+    int first = 0;
+    int last = seq - 1;
+    while (padded[first]) {
+      first++;
+    }
+    while (padded[last]) {
+      last--;
+    }
+    ids[first] = (ids[first] + 1) % spec.vocab();
+    feeds.put("input_ids", HostTensor.ofLongs(HostTensor.Kind.INT64, shape, ids));
+    HostTensor c = r.run(feeds).get("last_hidden_state");
+    double diff = 0;
+    for (int i = last * h; i < (last + 1) * h; i++) {
+      diff = Math.max(diff, Math.abs(c.floats()[i] - b.floats()[i]));
+    }
+    assertTrue(diff > 1e-3, layout + ": changing the first real token must reach the last one (" + diff + ")");
   }
 }

@@ -1,0 +1,35 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+
+/**
+ * O2 attention batched matmul: both operands quantized per tensor at run time.
+ * <pre>
+ *   before:  A ─────────────► MatMul ◄───────────── B
+ *   after:   DynamicQuantizeLinear(A) ─► (A_q, s_a, zp_a);  DynamicQuantizeLinear(B) ─► (B_q, s_b, zp_b)
+ *            MatMulInteger(A_q, B_q, zp_a, zp_b) ─► Cast(float) ─► Mul(·, Mul(s_a, s_b))
+ * </pre>
+ */
+final class DynamicPerTensorAttentionMatMul extends AttentionRule {
+  DynamicPerTensorAttentionMatMul(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "dynamic-per-tensor-attention-matmul";
+  }
+
+  @Override
+  public String rewrite(Node n, Rewriter rw, PassContext ctx) {
+    Value[] a = qg.dynamicPerTensor(rw, n.input(0));
+    Value[] b = qg.dynamicPerTensor(rw, n.input(1));
+    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], b[1]);
+    QuantGraph.replace(rw, n.output(0), y);
+    rw.removeNode(n);
+    return "A and B uint8 per-tensor dynamic";
+  }
+}

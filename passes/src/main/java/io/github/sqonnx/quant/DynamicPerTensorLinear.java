@@ -1,0 +1,41 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+
+/**
+ * O2 Linear: the activation quantized per tensor at run time (uint8, scale and zero point from its
+ * min and max), the weight int8 offline.
+ * <pre>
+ *   before:  x ─────────────────────────────────────► MatMul ◄── W (float [K, N]) ─► (Add bias)
+ *   after:   x ─► DynamicQuantizeLinear ─► (x_q, s_x, zp_x)
+ *            MatMulInteger(x_q, W_q, zp_x, 0) ─► Cast(float) ─► Mul(·, Mul(s_x, s_w)) ─► Add(·, bias)
+ * </pre>
+ * ORT fuses MatMulInteger→Cast→Mul(→Add with the bias second) into MatMulIntegerToFloat, and with a
+ * DynamicQuantizeLinear that feeds only this node into DynamicQuantizeMatMul. The quantizer is shared
+ * by all Linears reading x (Q, K and V quantize their input once).
+ */
+final class DynamicPerTensorLinear extends LinearRule {
+  DynamicPerTensorLinear(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "dynamic-per-tensor-linear";
+  }
+
+  @Override
+  boolean handles(Node n) {
+    return !qg.perTokenAt(n);
+  }
+
+  @Override
+  public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
+    Value[] q = qg.dynamicPerTensor(rw, s.activation());
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], true);
+    return "x uint8 per-tensor dynamic; weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
+  }
+}

@@ -1,0 +1,73 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+
+/**
+ * The weight side of the dynamic (O1, O2) Linear forms: the int8 weight in [K, N] layout
+ * (transposed offline for Gemm transB=1, Gemm's alpha folded into its scales) feeding
+ * MatMulInteger → Cast → Mul, then Gemm's bias as a float Add.
+ */
+final class IntegerLinear {
+  private IntegerLinear() {}
+
+  /**
+   * Replaces the Linear {@code s} by the integer chain over the quantized activation {@code aq} (zero
+   * point {@code azp}, scale {@code as}); returns the weight quantization for the report.
+   */
+  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, Value aq, Value azp, Value as, boolean fuseBias) {
+    Node node = s.node();
+    WeightQuant wq = WeightQuant.of(s.w(), qg.options.perChannelWeights() ? s.outputAxis() : -1, s.transB(),
+        node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
+    float alpha = s.isGemm() ? node.attrFloat("alpha", 1f) : 1f;
+    if (alpha != 1f) {
+      float[] sc = wq.scales().clone();
+      for (int i = 0; i < sc.length; i++) {
+        sc[i] *= alpha;
+      }
+      wq = new WeightQuant(wq.dims(), wq.data(), sc, wq.axis());
+    }
+    String h = s.weight().name();
+    Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    Value y = QuantGraph.integerMatMul(rw, node, aq, data, azp, sz[1], as, sz[0]);
+    if (s.isGemm() && node.input(2) != null) {
+      y = gemmBias(rw, node, y);
+    }
+    Value old = node.output(0);
+    Value weight = s.weight();
+    Value bias = s.isGemm() ? node.input(2) : null;
+    QuantGraph.replace(rw, old, y);
+    rw.removeNode(node);
+    QuantGraph.dropIfUnused(rw, weight);
+    if (bias != null) {
+      QuantGraph.dropIfUnused(rw, bias);
+    }
+    LinearRule.orderBias(rw, y, fuseBias);
+    return wq;
+  }
+
+  /** y + β·C, with β folded into a constant C. */
+  private static Value gemmBias(Rewriter rw, Node gemm, Value y) {
+    Value c = gemm.input(2);
+    float beta = gemm.attrFloat("beta", 1f);
+    Value scaled = c;
+    if (beta != 1f) {
+      if (c.constant().filter(t -> t.dataType() == DataType.FLOAT).isPresent()) {
+        Tensor t = c.constant().get();
+        float[] v = t.floats().toArray();
+        for (int i = 0; i < v.length; i++) {
+          v[i] *= beta;
+        }
+        scaled = rw.addInitializer(c.name() + "_beta", Tensor.ofFloats(t.dims(), v));
+      } else {
+        scaled = rw.op("Mul").name(c.name() + "_beta").inputs(c, QuantGraph.scalar(rw, c.name() + "_beta_value", beta))
+            .insertBefore(gemm).output(0);
+      }
+    }
+    return rw.op("Add").name(Qdq.name(gemm) + "_bias").inputs(y, scaled).insertBefore(gemm).output(0);
+  }
+}

@@ -1,0 +1,37 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+
+/**
+ * O1 attention batched matmul: the left operand (queries, or softmax rows) quantized per row at run
+ * time, the right one (Kᵀ or V) per tensor: a per-column B scale would need a B quantizer that
+ * ONNX's per-axis QuantizeLinear cannot express on a 4-D tensor without extra transposes.
+ * <pre>
+ *   before:  A ─────────────► MatMul ◄───────────── B
+ *   after:   (A_q, s_rows, 128) = per-row quantizer(A);  (B_q, s_b, zp_b) = DynamicQuantizeLinear(B)
+ *            MatMulInteger(A_q, B_q, 128, zp_b) ─► Cast(float) ─► Mul(·, Mul(s_rows, s_b))
+ * </pre>
+ */
+final class PerTokenAttentionMatMul extends AttentionRule {
+  PerTokenAttentionMatMul(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "per-token-attention-matmul";
+  }
+
+  @Override
+  public String rewrite(Node n, Rewriter rw, PassContext ctx) {
+    Value[] a = qg.perRow(rw, n.input(0));
+    Value[] b = qg.dynamicPerTensor(rw, n.input(1));
+    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], b[1]);
+    QuantGraph.replace(rw, n.output(0), y);
+    rw.removeNode(n);
+    return "A uint8 per-row dynamic; B uint8 per-tensor dynamic";
+  }
+}

@@ -1,0 +1,42 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+
+/**
+ * O1 Linear (or any Linear named by perToken): the activation quantized per token (row) at run time,
+ * symmetric, from standard ops; ONNX Runtime has no per-token INT8 GEMM.
+ * <pre>
+ *   before:  x [.., K] ───────────────────────────────► MatMul ◄── W (float [K, N])
+ *   after:   s   = max(ReduceMax(|x|, axis -1), ε) / 127                          [.., 1]
+ *            x_q = Reshape(QuantizeLinear(Flatten(x), s as [M], 128, axis 0))     uint8, zero point 128
+ *            MatMulInteger(x_q, W_q, 128, 0) ─► Cast(float) ─► Mul(·, Mul(s, s_w))
+ * </pre>
+ * ORT fuses the chain into MatMulIntegerToFloat with a per-row A scale, which it applies after the
+ * integer GEMM. The bias Add is kept out of that kernel (bias first), since ORT would scale a fused
+ * bias by the row scale too.
+ */
+final class PerTokenLinear extends LinearRule {
+  PerTokenLinear(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "per-token-linear";
+  }
+
+  @Override
+  boolean handles(Node n) {
+    return qg.perTokenAt(n);
+  }
+
+  @Override
+  public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
+    Value[] q = qg.perRow(rw, s.activation());
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], false);
+    return "x uint8 per-token dynamic (zero point 128); weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
+  }
+}

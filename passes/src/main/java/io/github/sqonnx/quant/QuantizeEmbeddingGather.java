@@ -1,0 +1,92 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.ir.Attr;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.RewriteRule;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Weight-only int8 storage of an embedding table: the Gather reads int8 rows, which are then
+ * dequantized. Only the gathered rows are dequantized at run time, so this costs almost nothing and
+ * is where most of a small encoder's bytes are (MiniLM's token table is half the model).
+ * <pre>
+ *   before:  E (float [V, D]) ─► Gather(·, ids) ─► y
+ *   after:   E_q (int8 [V, D]) ─► Gather(·, ids) ─► DQ(s[D], 0, axis=-1) ─► y      (per-tensor: scalar s)
+ * </pre>
+ */
+final class QuantizeEmbeddingGather implements RewriteRule<Node> {
+  private final QuantGraph qg;
+
+  QuantizeEmbeddingGather(QuantGraph qg) {
+    this.qg = qg;
+  }
+
+  @Override
+  public String name() {
+    return "quantize-embedding-gather";
+  }
+
+  @Override
+  public Set<String> rootOps() {
+    return Set.of("Gather");
+  }
+
+  @Override
+  public Optional<Node> match(Node root, PassContext context) {
+    Value table = root.input(0);
+    if (table == null || table.constant().isEmpty() || table.constant().get().rank() != 2
+        || root.input(1) == null || Qdq.isConstantLike(root.input(1))) {
+      return Optional.empty();
+    }
+    return Optional.of(root);
+  }
+
+  @Override
+  public Optional<String> check(Node n, PassContext context) {
+    Tensor t = n.input(0).constant().orElseThrow();
+    if (!qg.options.embeddings()) {
+      return Optional.of("embedding tables are left float (embeddings=false)");
+    }
+    if (qg.options.target() == Target.TENSORRT) {
+      return Optional.of("embedding tables stay float on TensorRT (weight-only DQ after Gather is not a TensorRT Q/DQ form)");
+    }
+    if (t.dataType() != DataType.FLOAT) {
+      return Optional.of("table '" + n.input(0).name() + "' is " + t.dataType() + ", not float32");
+    }
+    if (n.attrInt("axis", 0) != 0) {
+      return Optional.of("Gather along axis " + n.attrInt("axis", 0) + ", not the rows of the table");
+    }
+    if (n.input(0).uses().size() != 1 || n.input(0).isGraphOutput()) {
+      return Optional.of("table '" + n.input(0).name() + "' is also read elsewhere (tied weights); left float");
+    }
+    return qg.excluded(n);
+  }
+
+  @Override
+  public String rewrite(Node n, Rewriter rw, PassContext ctx) {
+    Value table = n.input(0);
+    boolean perColumn = qg.options.perChannelWeights();
+    WeightQuant wq = WeightQuant.of(table.constant().orElseThrow(), perColumn ? 1 : -1, false,
+        n.graph().model().displayName() + ": table '" + table.name() + "'");
+    Value data = rw.addInitializer(table.name() + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, table.name());
+    rw.setInput(n, 0, data);
+    QuantGraph.dropIfUnused(rw, table);
+    Value gathered = n.output(0);
+    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(Qdq.name(n) + "_DequantizeLinear")
+        .inputs(null, sz[0], sz[1]).outputs(gathered.name() + "_dequantized");
+    if (perColumn) {
+      b.attr(Attr.of("axis", -1L));
+    }
+    Node dq = b.insertAfter(n);
+    QuantGraph.replace(rw, gathered, dq.output(0));
+    rw.setInput(dq, 0, gathered);
+    return "table int8 " + (perColumn ? "per-column" : "per-tensor");
+  }
+}

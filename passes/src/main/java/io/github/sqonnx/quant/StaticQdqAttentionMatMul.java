@@ -1,0 +1,58 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * O3 attention batched matmul: both activation operands get static per-tensor Q/DQ.
+ * <pre>
+ *   before:  A ───────────────► MatMul ◄─────────────── B        (Q·Kᵀ or P·V)
+ *   after:   A ─► Q ─► DQ ─► MatMul ◄─ DQ ◄─ Q ◄─ B
+ * </pre>
+ * The softmax output P lies in [0, 1]: with zero included its uint8 scale is 1/255.
+ */
+final class StaticQdqAttentionMatMul extends AttentionRule {
+  StaticQdqAttentionMatMul(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "static-qdq-attention-matmul";
+  }
+
+  @Override
+  Optional<String> checkMore(Node n, PassContext ctx) {
+    Optional<ActivationStats> stats = ctx.get(ActivationStats.class);
+    if (stats.isEmpty()) {
+      return Optional.of("no calibration statistics given (static O3 needs activation ranges)");
+    }
+    for (Value v : n.inputs()) {
+      if (stats.get().get(v.name()).isEmpty()) {
+        return Optional.of("no calibration statistics for tensor '" + v.name() + "'");
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public String rewrite(Node n, Rewriter rw, PassContext ctx) {
+    ActivationStats stats = ctx.get(ActivationStats.class).orElseThrow();
+    QuantOptions o = qg.options;
+    StringBuilder report = new StringBuilder();
+    for (int i = 0; i < 2; i++) {
+      Value v = n.input(i);
+      double[] r = ActivationRange.choose(stats.get(v.name()).orElseThrow(), o.range(), o.percentile(), o.target());
+      QParams p = QParams.forRange(r[0], r[1], o.target());
+      rw.setInput(n, i, qg.qdq(rw, v, p, n));
+      report.append(String.format(Locale.ROOT, "%s%s %s scale %.4g zp %d", i == 0 ? "" : "; ", i == 0 ? "A" : "B",
+          p.type(), p.scale(), p.zeroPoint()));
+    }
+    return report.toString();
+  }
+}

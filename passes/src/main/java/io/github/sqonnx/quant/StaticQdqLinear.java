@@ -1,0 +1,111 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.ir.Attr;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.PassContext;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * O3 Linear: static per-tensor activation Q/DQ from calibration ranges, int8 symmetric weight stored
+ * quantized with a DequantizeLinear.
+ * <pre>
+ *   before:  x ──────────────────────► MatMul ◄── W (float [K, N])
+ *   after:   x ─► Q(s, zp) ─► DQ(s, zp) ─► MatMul ◄── DQ(s_w[N], 0, axis=1) ◄── W_q (int8 [K, N])
+ * </pre>
+ * CPU target: uint8 activation, explicit zero points, the Q shared by all consumers of x and one DQ
+ * per consumer; ORT turns the unit into MatMulIntegerToFloat (DQ→Gemm with an int32 bias DQ into
+ * QGemm). TensorRT: int8 with zero point 0, a Q→DQ pair per consumer, float bias.
+ */
+final class StaticQdqLinear extends LinearRule {
+  StaticQdqLinear(QuantGraph qg) {
+    super(qg);
+  }
+
+  @Override
+  public String name() {
+    return "static-qdq-linear";
+  }
+
+  @Override
+  boolean handles(Node n) {
+    return !qg.perTokenAt(n);
+  }
+
+  @Override
+  Optional<String> checkMore(LinearSite s, PassContext ctx) {
+    Optional<ActivationStats> stats = ctx.get(ActivationStats.class);
+    if (stats.isEmpty()) {
+      return Optional.of("no calibration statistics given (static O3 needs activation ranges)");
+    }
+    if (stats.get().get(s.activation().name()).isEmpty()) {
+      return Optional.of("no calibration statistics for tensor '" + s.activation().name() + "'");
+    }
+    if (s.isGemm() && qg.options.target() == Target.CPU && s.node().input(2) != null) {
+      Value c = s.node().input(2);
+      long n = s.w().dim(s.outputAxis());
+      if (c.constant().isEmpty() || c.constant().get().dataType() != DataType.FLOAT
+          || (c.constant().get().elementCount() != n && c.constant().get().elementCount() != 1)) {
+        return Optional.of("Gemm bias '" + c.name() + "' is not a constant float of N or 1 values (ORT fuses DQ→Gemm only with an int32 bias)");
+      }
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
+    QuantOptions o = qg.options;
+    ActivationStats stats = ctx.get(ActivationStats.class).orElseThrow();
+    double[] r = ActivationRange.choose(stats.get(s.activation().name()).orElseThrow(), o.range(), o.percentile(), o.target());
+    QParams p = QParams.forRange(r[0], r[1], o.target());
+    Node node = s.node();
+    WeightQuant wq = WeightQuant.of(s.w(), o.perChannelWeights() ? s.outputAxis() : -1, false,
+        node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
+    Value x = qg.qdq(rw, s.activation(), p, node);
+    Value w = qg.weightDq(rw, wq, s.weight().name(), node);
+    Value oldWeight = s.weight();
+    rw.setInput(node, 0, x);
+    rw.setInput(node, 1, w);
+    QuantGraph.dropIfUnused(rw, oldWeight);
+    if (s.isGemm() && o.target() == Target.CPU && node.input(2) != null) {
+      int32Bias(rw, node, p.scale(), wq);
+    }
+    if (o.target() == Target.CPU && !s.isGemm()) {
+      orderBias(rw, node.output(0), true);
+    }
+    return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s", p.type(),
+        p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");
+  }
+
+  /** C → DQ(int32 round(β·C / (s_x·s_w)), s_x·s_w), β → 1: the bias form ORT's QGemm fusion takes. */
+  private static void int32Bias(Rewriter rw, Node gemm, float sx, WeightQuant wq) {
+    Value c = gemm.input(2);
+    Tensor ct = c.constant().orElseThrow();
+    float beta = gemm.attrFloat("beta", 1f);
+    int n = (int) (wq.perChannel() ? wq.scales().length : ct.elementCount());
+    long[] q = new long[n];
+    float[] scale = new float[n];
+    for (int i = 0; i < n; i++) {
+      scale[i] = sx * wq.scales()[wq.perChannel() ? i : 0];
+      double v = beta * ct.floats().get(ct.elementCount() == 1 ? 0 : i);
+      q[i] = Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, Math.round(v / scale[i])));
+    }
+    String h = c.name();
+    Value data = rw.addInitializer(h + "_quantized", Tensor.ofLongs(DataType.INT32, new long[] {n}, q));
+    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(h + "_DequantizeLinear").outputs(h + "_dequantized");
+    if (wq.perChannel()) {
+      b.inputs(data, QuantGraph.floats(rw, h + "_scale", scale)).attr(Attr.of("axis", 0L));
+    } else {
+      b.inputs(data, QuantGraph.scalar(rw, h + "_scale", scale[0]));
+    }
+    Value dq = b.insertBefore(gemm).output(0);
+    rw.setInput(gemm, 2, dq);
+    rw.setAttribute(gemm, Attr.of("beta", 1f));
+    QuantGraph.dropIfUnused(rw, c);
+  }
+}

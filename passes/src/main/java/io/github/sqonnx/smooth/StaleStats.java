@@ -1,0 +1,42 @@
+package io.github.sqonnx.smooth;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.pass.PassContext;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Keeps the statistics in the PassContext true after a site is smoothed: X became X/s, so its
+ * per-channel maxima are max|X_j| / s_j (exact). Per-tensor min, max and the histogram cannot be
+ * derived; they become the symmetric bound and an empty histogram, and whoever needs them
+ * (percentile or MSE ranges) recalibrates the smoothed model. A second smoothing run then sees
+ * scales of 1 and changes nothing.
+ */
+final class StaleStats {
+  private StaleStats() {}
+
+  static void divide(PassContext context, String tensor, float[] s) {
+    context.get(ActivationStats.class).ifPresent(all -> all.get(tensor).ifPresent(t -> {
+      float[] c = t.channelAbsMax();
+      float m = 0;
+      for (int j = 0; j < c.length; j++) {
+        c[j] /= s[j];
+        m = Math.max(m, c[j]);
+      }
+      Map<String, TensorStats> next = new TreeMap<>(all.tensors());
+      next.put(tensor, new TensorStats(c, -m, m, t.count(), null));
+      context.with(ActivationStats.class, new ActivationStats(all.model(), all.samples(), next));
+    }));
+  }
+
+  /** True when every scale is within {@code tol} of 1: the site is already smooth. */
+  static boolean trivial(float[] s, double tol) {
+    for (float v : s) {
+      if (Math.abs(v - 1) > tol) {
+        return false;
+      }
+    }
+    return true;
+  }
+}
