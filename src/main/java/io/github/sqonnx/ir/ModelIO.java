@@ -120,7 +120,7 @@ public final class ModelIO {
     if (e instanceof FileSystemException) {
       FileSystemException f = (FileSystemException) e;
       String why = f.getReason() != null ? f.getReason() : e.getClass().getSimpleName();
-      return (f.getFile() != null ? Path.of(f.getFile()).getFileName() + ": " : "") + firstLine(why);
+      return firstLine(why); // the file it names is a temporary one, of no interest to the user
     }
     return firstLine(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
   }

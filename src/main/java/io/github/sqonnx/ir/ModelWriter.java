@@ -7,7 +7,12 @@ import io.github.sqonnx.onnx.proto.Onnx.NodeProto;
 import io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
@@ -56,15 +61,46 @@ final class ModelWriter {
       b.addInitializer(initializer.apply(v));
     }
     b.clearValueInfo();
-    for (Value v : g.valueInfoOrder) {
-      b.addValueInfo(info(v.info, v.name));
-    }
-    b.addAllValueInfo(g.orphanValueInfo);
+    b.addAllValueInfo(valueInfo(g));
     b.clearOutput();
     for (int i = 0; i < g.outputs.size(); i++) {
       b.addOutput(info(g.outputInfo.get(i), g.outputs.get(i).name));
     }
     return b.build();
+  }
+
+  /**
+   * value_info in file order: entries read from the file stay where they were (orphans included, so
+   * an unchanged graph writes the same bytes), entries of removed values are dropped, and values
+   * typed since loading follow at the end.
+   */
+  private static List<ValueInfoProto> valueInfo(Graph g) {
+    Set<ValueInfoProto> orphans = Collections.newSetFromMap(new IdentityHashMap<>());
+    orphans.addAll(g.orphanValueInfo);
+    Set<Value> pending = Collections.newSetFromMap(new IdentityHashMap<>());
+    pending.addAll(g.valueInfoOrder);
+    List<ValueInfoProto> out = new ArrayList<>(g.valueInfoOrder.size() + orphans.size());
+    for (ValueInfoProto vi : g.template.getValueInfoList()) {
+      if (orphans.remove(vi)) {
+        out.add(vi);
+        continue;
+      }
+      Value v = g.values.get(vi.getName());
+      if (v != null && pending.remove(v)) {
+        out.add(info(v.info, v.name));
+      }
+    }
+    for (Value v : g.valueInfoOrder) {
+      if (pending.remove(v)) {
+        out.add(info(v.info, v.name));
+      }
+    }
+    for (ValueInfoProto vi : g.orphanValueInfo) {
+      if (orphans.remove(vi)) {
+        out.add(vi); // none unless the list was added to after loading; kept in its order
+      }
+    }
+    return out;
   }
 
   private static ValueInfoProto info(ValueInfoProto declared, String name) {

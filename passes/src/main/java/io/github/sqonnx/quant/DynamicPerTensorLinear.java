@@ -35,7 +35,7 @@ final class DynamicPerTensorLinear extends LinearRule {
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
     Value[] q = qg.dynamicPerTensor(rw, s.activation());
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], true);
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], null);
     return "x uint8 per-tensor dynamic; weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

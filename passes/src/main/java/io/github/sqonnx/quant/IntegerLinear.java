@@ -16,9 +16,10 @@ final class IntegerLinear {
 
   /**
    * Replaces the Linear {@code s} by the integer chain over the quantized activation {@code aq} (zero
-   * point {@code azp}, scale {@code as}); returns the weight quantization for the report.
+   * point {@code azp}, scale {@code as}, and when not null the row ratio {@code rows} applied after
+   * the GEMM); returns the weight quantization for the report.
    */
-  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, Value aq, Value azp, Value as, boolean fuseBias) {
+  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, Value aq, Value azp, Value as, Value rows) {
     Node node = s.node();
     WeightQuant wq = WeightQuant.of(s.w(), qg.options.perChannelWeights() ? s.outputAxis() : -1, s.transB(),
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
@@ -33,7 +34,8 @@ final class IntegerLinear {
     String h = s.weight().name();
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
     Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, h);
-    Value y = QuantGraph.integerMatMul(rw, node, aq, data, azp, sz[1], as, sz[0]);
+    Value y = rows == null ? QuantGraph.integerMatMul(rw, node, aq, data, azp, sz[1], as, sz[0])
+        : QuantGraph.integerMatMulPerRow(rw, node, aq, data, azp, sz[1], as, sz[0], rows);
     if (s.isGemm() && node.input(2) != null) {
       y = gemmBias(rw, node, y);
     }
@@ -46,7 +48,7 @@ final class IntegerLinear {
     if (bias != null) {
       QuantGraph.dropIfUnused(rw, bias);
     }
-    LinearRule.orderBias(rw, y, fuseBias);
+    LinearRule.biasSecond(rw, y);
     return wq;
   }
 

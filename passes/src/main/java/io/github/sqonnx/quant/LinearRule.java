@@ -39,29 +39,22 @@ abstract class LinearRule implements RewriteRule<LinearSite> {
   }
 
   /**
-   * Puts the constant bias of the Add that follows {@code y} on the side ORT looks at: its
-   * MatMulIntegerToFloatFusion folds Add(y, bias) — bias second — into the integer GEMM. With
-   * {@code fuse} false the bias goes first, which keeps the Add out of the fused kernel (needed where
-   * the activation scale is per row: ORT applies a non-scalar A scale after adding the bias, so a
-   * fused bias would be scaled too).
+   * Writes the Add that follows {@code y} with its constant bias second, Add(y, bias): the form ORT's
+   * MatMulIntegerToFloatFusion checks for when it folds the bias into the integer GEMM (exporters
+   * often write Add(bias, y)).
    */
-  static void orderBias(Rewriter rw, Value y, boolean fuse) {
+  static void biasSecond(Rewriter rw, Value y) {
     if (y.uses().size() != 1 || y.isGraphOutput()) {
       return;
     }
     Node add = y.uses().get(0).node();
-    if (!add.opType().equals("Add") || add.inputs().size() != 2) {
+    if (!add.opType().equals("Add") || add.inputs().size() != 2 || add.input(1) == y && add.input(0) == y) {
       return;
     }
-    int yAt = add.input(0) == y ? 0 : 1;
-    Value other = add.input(1 - yAt);
-    if (!other.isInitializer() || other == y) {
-      return;
-    }
-    int want = fuse ? 0 : 1;
-    if (yAt != want) {
-      rw.setInput(add, want, y);
-      rw.setInput(add, 1 - want, other);
+    if (add.input(1) == y && add.input(0).isInitializer()) {
+      Value bias = add.input(0);
+      rw.setInput(add, 0, y);
+      rw.setInput(add, 1, bias);
     }
   }
 }

@@ -11,8 +11,8 @@ import io.github.sqonnx.pass.PassContext;
  * ONNX's per-axis QuantizeLinear cannot express on a 4-D tensor without extra transposes.
  * <pre>
  *   before:  A ─────────────► MatMul ◄───────────── B
- *   after:   (A_q, s_rows, 128) = per-row quantizer(A);  (B_q, s_b, zp_b) = DynamicQuantizeLinear(B)
- *            MatMulInteger(A_q, B_q, 128, zp_b) ─► Cast(float) ─► Mul(·, Mul(s_rows, s_b))
+ *   after:   (A_q, 128, c, r) = per-row quantizer(A), row scale c·r;  (B_q, s_b, zp_b) = DynamicQuantizeLinear(B)
+ *            MatMulInteger(A_q, B_q, 128, zp_b) ─► Cast(float) ─► Mul(·, Mul(c, s_b)) ─► Mul(·, r)
  * </pre>
  */
 final class PerTokenAttentionMatMul extends AttentionRule {
@@ -29,7 +29,7 @@ final class PerTokenAttentionMatMul extends AttentionRule {
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
     Value[] a = qg.perRow(rw, n.input(0));
     Value[] b = qg.dynamicPerTensor(rw, n.input(1));
-    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], b[1]);
+    Value y = QuantGraph.integerMatMulPerRow(rw, n, a[0], b[0], a[1], b[2], a[2], b[1], a[3]);
     QuantGraph.replace(rw, n.output(0), y);
     rw.removeNode(n);
     return "A uint8 per-row dynamic; B uint8 per-tensor dynamic";

@@ -10,13 +10,12 @@ import io.github.sqonnx.pass.PassContext;
  * symmetric, from standard ops; ONNX Runtime has no per-token INT8 GEMM.
  * <pre>
  *   before:  x [.., K] ───────────────────────────────► MatMul ◄── W (float [K, N])
- *   after:   s   = max(ReduceMax(|x|, axis -1), ε) / 127                          [.., 1]
+ *   after:   s   = max(ReduceMax(|x|, axis -1), ε) / 127 = c · r   (c scalar)        [.., 1]
  *            x_q = Reshape(QuantizeLinear(Flatten(x), s as [M], 128, axis 0))     uint8, zero point 128
- *            MatMulInteger(x_q, W_q, 128, 0) ─► Cast(float) ─► Mul(·, Mul(s, s_w))
+ *            MatMulInteger(x_q, W_q, 128, 0) ─► Cast(float) ─► Mul(·, Mul(c, s_w)) ─► Mul(·, r)
  * </pre>
- * ORT fuses the chain into MatMulIntegerToFloat with a per-row A scale, which it applies after the
- * integer GEMM. The bias Add is kept out of that kernel (bias first), since ORT would scale a fused
- * bias by the row scale too.
+ * ORT fuses MatMulInteger→Cast→Mul into MatMulIntegerToFloat; the row Mul and the bias Add stay
+ * separate, as they must (see {@link QuantGraph#integerMatMulPerRow}).
  */
 final class PerTokenLinear extends LinearRule {
   PerTokenLinear(QuantGraph qg) {
@@ -36,7 +35,7 @@ final class PerTokenLinear extends LinearRule {
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
     Value[] q = qg.perRow(rw, s.activation());
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], false);
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[1], q[2], q[3]);
     return "x uint8 per-token dynamic (zero point 128); weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

@@ -177,12 +177,14 @@ final class QuantGraph {
    * Per-row (per-token) symmetric quantization of x [..., K] from standard ops, as uint8 with zero
    * point 128 (ORT's integer GEMMs take uint8 activations):
    * <pre>
-   *   s   = ReduceMax(Abs(x), axes=[-1], keepdims=1) · (1/127), at least MIN_SCALE   [..., 1]
-   *   x2  = Flatten(x, axis=-1); s1 = Reshape(s, [-1])                                 [M, K], [M]
-   *   q2  = QuantizeLinear(x2, s1, Expand(128, Shape(s1)), axis=0)                      per-row scale
-   *   q   = Reshape(q2, Shape(x))
+   *   s   = max(ReduceMax(Abs(x), axes=[-1], keepdims=1), ε) · (1/127)            [..., 1]
+   *   q   = Reshape(QuantizeLinear(Flatten(x, -1), Reshape(s, [-1]),
+   *                                Expand(128, [M]), axis=0), Shape(x))          uint8 [..., K]
+   *   c   = ReduceMax(s) (a scalar),  r = s / c                                     [..., 1]
    * </pre>
-   * Returns {q, s, zero point 128 (scalar)}. Per-axis QuantizeLinear needs opset 13.
+   * The row scale is split as c · r so that the integer GEMM takes the scalar c and r is applied
+   * after it (see {@link #integerMatMulPerRow}). Returns {q, zero point 128, c, r}. Per-axis
+   * QuantizeLinear needs opset 13.
    */
   Value[] perRow(Rewriter rw, Value x) {
     Value[] known = perRow.get(x);
@@ -212,9 +214,17 @@ final class QuantGraph {
     Node xs = placeAfter(rw.op("Shape").name(h + "_shape").inputs(x).outputs(h + "_shape"), q2.output(0));
     Node q = placeAfter(rw.op("Reshape").name(h + "_row_quantized").inputs(q2.output(0), xs.output(0))
         .outputs(h + "_row_quantized"), xs.output(0));
-    Value[] out = {q.output(0), s, zp128};
+    Node c = placeAfter(rw.op("ReduceMax").name(h + "_scale_max").inputs(s).attr(Attr.of("keepdims", 0L))
+        .outputs(h + "_scale_max"), q.output(0));
+    Node r = placeAfter(rw.op("Div").name(h + "_row_ratio").inputs(s, c.output(0)).outputs(h + "_row_ratio"), c.output(0));
+    Value[] out = {q.output(0), zp128, c.output(0), r.output(0)};
     perRow.put(x, out);
     return out;
+  }
+
+  /** The row scale s of {@link #perRow}'s result (c · r), for tests and reports. */
+  static String rowScaleName(Value x) {
+    return x.name() + "_row_scale";
   }
 
   // ---- integer matmul ----
@@ -232,6 +242,24 @@ final class QuantGraph {
     Node scales = rw.op("Mul").name(h + "_scales_mul").inputs(aScale, bScale).outputs(h + "_scales").insertBefore(site);
     return rw.op("Mul").name(h + "_output_scale_mul").inputs(cast.output(0), scales.output(0)).outputs(h + "_scaled")
         .insertBefore(site).output(0);
+  }
+
+  /**
+   * The per-row form of {@link #integerMatMul}: the GEMM takes the scalar {@code c}, the row ratio
+   * {@code r} multiplies its result.
+   * <pre>
+   *   MatMulInteger(a, b, 128, bzp) ─► Cast ─► Mul(·, Mul(c, s_b)) ─► Mul(·, r)
+   * </pre>
+   * Why not hand ORT the row scale itself: its MatMulIntegerToFloat applies a non-scalar A scale
+   * after the GEMM, and its fusion also folds a following bias Add into the GEMM (swapping a
+   * constant-first Add), so the bias would be scaled by the row scale too. Measured on MiniLM: the
+   * optimized session then disagreed with the unoptimized one (cosine 0.60). Here the GEMM's child
+   * is the row Mul, so no bias is folded.
+   */
+  static Value integerMatMulPerRow(Rewriter rw, Node site, Value a, Value b, Value azp, Value bzp, Value c, Value bScale, Value r) {
+    Value y = integerMatMul(rw, site, a, b, azp, bzp, c, bScale);
+    String h = site.name().isEmpty() ? site.opType() : site.name();
+    return rw.op("Mul").name(h + "_row_scale_mul").inputs(y, r).outputs(h + "_row_scaled").insertBefore(site).output(0);
   }
 
   /** Makes {@code replacement} stand for {@code old} everywhere (graph outputs keep their name). */

@@ -76,7 +76,7 @@ final class StaticQdqLinear extends LinearRule {
       int32Bias(rw, node, p.scale(), wq);
     }
     if (o.target() == Target.CPU && !s.isGemm()) {
-      orderBias(rw, node.output(0), true);
+      biasSecond(rw, node.output(0));
     }
     return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s", p.type(),
         p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");

@@ -59,6 +59,15 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
    */
   record Output(Linear linear, Value bias, String reason) {
     static Output of(Value v) {
+      Node reshape = v.producer().orElse(null);
+      if (reshape != null && reshape.opType().equals("Reshape") && reshape.domain().isEmpty()
+          && AttentionContext.valueReaders(reshape.input(0)) == 1) {
+        // Gemm form: [B*S, N] → Reshape [B, S, N]. The channel axis survives when the target ends in N.
+        Output inner = of(reshape.input(0));
+        if (inner.linear() != null && keepsLastAxis(reshape, inner.linear().outputChannels())) {
+          return inner;
+        }
+      }
       Node p = v.producer().orElse(null);
       if (p == null) {
         return new Output(null, null, v + " is not computed by a node");
@@ -94,6 +103,12 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
       }
       return new Output(r.linear().get(), bias, "");
     }
+  }
+
+  /** Whether a Reshape's target ends in the constant {@code channels}: it only merges or splits leading axes. */
+  static boolean keepsLastAxis(Node reshape, long channels) {
+    java.util.List<Long> dims = AttentionContext.trailingConstants(reshape.input(1));
+    return !dims.isEmpty() && dims.get(dims.size() - 1) == channels;
   }
 
   /** Number of input channels K. */

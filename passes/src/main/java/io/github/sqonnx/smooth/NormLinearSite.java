@@ -9,4 +9,15 @@ import java.util.List;
  * (they share one s), and the residual Adds that also read it (they get X back through a Mul by s).
  * {@code problem} holds the first reason the site cannot be smoothed, or null.
  */
-record NormLinearSite(Value x, Absorber absorber, List<Linear> linears, List<Node> residuals, String problem) {}
+record NormLinearSite(Value x, Absorber absorber, List<Linear> linears, List<Node> residuals, String problem,
+    List<String> statsNames) {
+
+  /**
+   * Names under which calibration may have recorded X's statistics: X itself, or the flattened
+   * [B·S, K] copy a Gemm reads (same elements, same channel axis, so the same per-channel maxima).
+   */
+  java.util.Optional<io.github.sqonnx.calib.TensorStats> stats(io.github.sqonnx.pass.PassContext context) {
+    return context.get(io.github.sqonnx.calib.ActivationStats.class).flatMap(all -> statsNames.stream()
+        .map(all::get).flatMap(java.util.Optional::stream).findFirst());
+  }
+}

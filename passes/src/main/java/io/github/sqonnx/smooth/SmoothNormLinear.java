@@ -55,13 +55,17 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
    */
   @Override
   public Optional<NormLinearSite> match(Node root, PassContext context) {
-    Value x = root.input(0);
+    Value x = siteTensor(root, throughLinears);
     if (x == null) {
       return Optional.empty();
     }
-    List<Node> consumers = x.consumers();
-    for (Node c : consumers) {
-      if (c != root && rootOps().contains(c.opType()) && c.input(0) == x && isBefore(c, root)) {
+    List<String> statsNames = new ArrayList<>(List.of(x.name()));
+    if (x != root.input(0)) {
+      statsNames.add(root.input(0).name());
+    }
+    List<Reader> readers = readers(x);
+    for (Reader rd : readers) {
+      if (rd.node() != root && rootOps().contains(rd.node().opType()) && isBefore(rd.node(), root)) {
         return Optional.empty(); // an earlier MatMul/Gemm of the same X is this site's root
       }
     }
@@ -70,11 +74,12 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     String problem = absorber == null ? why[0] : null;
     List<Linear> linears = new ArrayList<>();
     List<Node> residuals = new ArrayList<>();
-    for (Node c : consumers) {
-      Linear.Result r = Linear.of(c, x);
+    for (Reader rd : readers) {
+      Node c = rd.node();
+      Linear.Result r = Linear.of(c, rd.input());
       if (r.linear().isPresent()) {
         linears.add(r.linear().get());
-      } else if (c.opType().equals("Add") && c.domain().isEmpty()) {
+      } else if (rd.input() == x && c.opType().equals("Add") && c.domain().isEmpty()) {
         residuals.add(c);
       } else if (rootOps().contains(c.opType())) {
         if (absorber == null && c == root) {
@@ -91,7 +96,49 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (x.isGraphOutput() && problem == null) {
       problem = x + " is a graph output";
     }
-    return Optional.of(new NormLinearSite(x, absorber, linears, residuals, problem));
+    return Optional.of(new NormLinearSite(x, absorber, linears, residuals, problem, statsNames));
+  }
+
+  /** A node reading X, directly or through a Reshape that keeps the channel axis (Gemm's [B·S, K]). */
+  record Reader(Node node, Value input) {}
+
+  /**
+   * X for a MatMul/Gemm root: its activation input, or the tensor a Reshape flattened to [B·S, K] for
+   * a Gemm. The flattening keeps channels only if X's last axis is K too, which is known when a norm
+   * with K-sized constants produces X (the attention merge Reshape also ends in K but its input ends
+   * in the head size, so it is not looked through here).
+   */
+  private static Value siteTensor(Node root, boolean throughLinears) {
+    Value in = root.input(0);
+    if (in == null) {
+      return null;
+    }
+    Node p = in.producer().orElse(null);
+    Linear.Result r = Linear.of(root, in);
+    if (p != null && p.opType().equals("Reshape") && p.domain().isEmpty() && r.linear().isPresent()
+        && Linear.keepsLastAxis(p, r.linear().get().channels())) {
+      Absorber a = Absorber.find(p.input(0), throughLinears, new String[1]);
+      if (a != null && a.channels() == r.linear().get().channels()) {
+        return p.input(0);
+      }
+    }
+    return in;
+  }
+
+  private static List<Reader> readers(Value x) {
+    List<Reader> out = new ArrayList<>();
+    for (Node c : x.consumers()) {
+      if (c.opType().equals("Reshape") && c.input(0) == x && !c.output(0).consumers().isEmpty()
+          && c.output(0).consumers().stream().allMatch(g -> Linear.of(g, c.output(0)).linear()
+              .filter(l -> Linear.keepsLastAxis(c, l.channels())).isPresent())) {
+        for (Node g : c.output(0).consumers()) {
+          out.add(new Reader(g, c.output(0)));
+        }
+      } else if (!c.opType().equals("Shape")) {
+        out.add(new Reader(c, x));
+      }
+    }
+    return out;
   }
 
   private static boolean isBefore(Node a, Node b) {
@@ -110,7 +157,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
         return Optional.of(l.node() + " has " + l.channels() + " input channels but the norm has " + k);
       }
     }
-    Optional<TensorStats> stats = context.get(ActivationStats.class).flatMap(s -> s.get(site.x().name()));
+    Optional<TensorStats> stats = site.stats(context);
     if (stats.isEmpty()) {
       return Optional.of("no calibration statistics for " + site.x());
     }
@@ -124,7 +171,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   }
 
   private float[] scales(NormLinearSite site, PassContext context) {
-    float[] actMax = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow().channelAbsMax();
+    float[] actMax = site.stats(context).orElseThrow().channelAbsMax();
     float[] wMax = new float[actMax.length];
     for (Linear l : site.linears()) {
       Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
@@ -134,7 +181,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
 
   @Override
   public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
-    float[] actMax = context.get(ActivationStats.class).orElseThrow().get(site.x().name()).orElseThrow().channelAbsMax();
+    float[] actMax = site.stats(context).orElseThrow().channelAbsMax();
     double a = alpha.alphaFor(site, actMax, context);
     float[] s = scales(site, context);
     site.absorber().absorb(s, rw);
@@ -159,7 +206,9 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
         }
       }
     }
-    StaleStats.divide(context, site.x().name(), s);
+    for (String name : site.statsNames()) {
+      StaleStats.divide(context, name, s);
+    }
     context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");

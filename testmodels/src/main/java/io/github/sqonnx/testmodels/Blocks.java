@@ -31,16 +31,21 @@ final class Blocks {
    */
   Value linear(Scope sc, Value x, int in, int out, float[] w, float[] b) {
     boolean torchLayout = spec.linear() == LinearForm.GEMM_TRANSB1;
-    Value weight = em.init(sc.param() + ".weight",
-        Tensor.ofFloats(torchLayout ? new long[] {out, in} : new long[] {in, out}, torchLayout ? w : transpose(w, out, in)));
+    Tensor t = torchLayout
+        ? Tensor.ofFloats(new long[] {out, in}, w)
+        : Tensor.ofFloats(new long[] {in, out}, transpose(w, out, in));
+    Value weight = em.init(sc.param() + ".weight", t);
     Value bias = b == null ? null : em.init(sc.param() + ".bias", Tensor.ofFloats(new long[] {out}, b));
     if (spec.linear() == LinearForm.MATMUL_ADD) {
       Value y = em.op(sc.node(), "MatMul", x, weight);
       return bias == null ? y : em.op(sc.node(), "Add", bias, y);
     }
     Value flat = em.op(sc.node(), "Reshape", x, em.ints(sc.node(), -1, in));
-    List<AttributeProto> gemm = List.of(Attr.of("alpha", 1f), Attr.of("beta", 1f), Attr.of("transB", torchLayout ? 1L : 0L));
-    Value y = bias == null ? em.op(sc.node(), "Gemm", gemm, flat, weight) : em.op(sc.node(), "Gemm", gemm, flat, weight, bias);
+    List<AttributeProto> gemm =
+        List.of(Attr.of("alpha", 1f), Attr.of("beta", 1f), Attr.of("transB", torchLayout ? 1L : 0L));
+    Value y = bias == null
+        ? em.op(sc.node(), "Gemm", gemm, flat, weight)
+        : em.op(sc.node(), "Gemm", gemm, flat, weight, bias);
     Value shape = em.op(sc.node(), "Concat", Attr.of("axis", 0L),
         em.dim(sc.node(), x, 0), em.dim(sc.node(), x, 1), em.ints(sc.node(), out));
     return em.op(sc.node(), "Reshape", y, shape);

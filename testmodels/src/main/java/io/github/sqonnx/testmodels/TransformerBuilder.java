@@ -7,6 +7,7 @@ import io.github.sqonnx.ir.Models;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
 import io.github.sqonnx.testmodels.Blocks.Scope;
 import io.github.sqonnx.testmodels.TransformerSpec.Kind;
 import io.github.sqonnx.testmodels.TransformerSpec.QkvForm;
@@ -75,7 +76,11 @@ public final class TransformerBuilder {
       case DECODER_PRE_LN: out = opt(ids, mask); break;
       default: out = llama(ids, mask); break;
     }
-    em.rw.addGraphOutput(out, Models.tensorInfo(out.name(), DataType.FLOAT, BATCH_SEQ[0], BATCH_SEQ[1], (long) h));
+    ValueInfoProto info = Models.tensorInfo(out.name(), DataType.FLOAT, BATCH_SEQ[0], BATCH_SEQ[1], (long) h);
+    em.rw.addGraphOutput(out, info);
+    // addGraphOutput records the declaration for the file only; this gives the value its type too,
+    // as a loaded model's outputs have it (no value_info entry: it is a graph output)
+    em.rw.setType(out, info);
   }
 
   private Value input(String name) {
@@ -90,8 +95,7 @@ public final class TransformerBuilder {
     Value types = gather(e.child("token_type_embeddings"), 2, 0.5, false, typeIds);
     Value sum = em.op(e.node(), "Add", words, types);
     Value x = em.op(e.node(), "Add", sum, positions(e, ids));
-    float[][] ln = w.norm("embeddings.LayerNorm", NormRole.PLANT, false);
-    x = blocks.norm(e.child("LayerNorm"), x, ln[0], ln[1], 1e-12f, null);
+    x = norm(e.child("LayerNorm"), x, NormRole.PLANT, 1e-12f, null);
     for (int i = 0; i < spec.layers(); i++) {
       Scope l = new Scope("encoder.layer." + i, "/encoder/layer." + i);
       boolean last = i == spec.layers() - 1;
@@ -113,7 +117,8 @@ public final class TransformerBuilder {
   private Value opt(Value ids, Value mask) {
     Scope d = new Scope("model.decoder", "/model/decoder");
     Value bias = causalBias(d, ids, mask);
-    Value x = em.op(d.node(), "Add", gather(d.child("embed_tokens"), spec.vocab(), 1.0, false, ids), positions(d, ids));
+    Value tokens = gather(d.child("embed_tokens"), spec.vocab(), 1.0, false, ids);
+    Value x = em.op(d.node(), "Add", tokens, positions(d, ids));
     for (int i = 0; i < spec.layers(); i++) {
       Scope l = new Scope("model.decoder.layers." + i, "/model/decoder/layers." + i);
       Scope self = l.child("self_attn");

@@ -60,7 +60,8 @@ public record TransformerSpec(Kind kind, int hidden, int layers, int heads, int 
       throw new IllegalArgumentException("kind, norm, linear and qkv must be given");
     }
     if (hidden <= 0 || layers <= 0 || heads <= 0 || ffn <= 0 || vocab <= 1 || maxSeq <= 0) {
-      throw new IllegalArgumentException("sizes must be positive: " + this);
+      throw new IllegalArgumentException("sizes must be positive (vocab at least 2): hidden " + hidden + ", layers "
+          + layers + ", heads " + heads + ", ffn " + ffn + ", vocab " + vocab + ", maxSeq " + maxSeq);
     }
     if (hidden % heads != 0) {
       throw new IllegalArgumentException("hidden " + hidden + " is not a multiple of heads " + heads);

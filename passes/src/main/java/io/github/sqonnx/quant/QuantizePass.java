@@ -1,0 +1,97 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.pass.Finding;
+import io.github.sqonnx.pass.Pass;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.pass.RewriteRule;
+import io.github.sqonnx.pass.RulePass;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * INT8 quantization of a model's matmuls by {@link QuantOptions}: Linears and attention batched
+ * matmuls in the scheme's form, embedding tables as int8, everything else float. O3 reads
+ * {@link io.github.sqonnx.calib.ActivationStats} from the {@link PassContext}. Raises the opset to 13
+ * first where a form needs per-axis Q/DQ ({@link OpsetUpgrade}); running it again changes nothing.
+ */
+public final class QuantizePass implements Pass {
+  private final QuantOptions options;
+
+  public QuantizePass(QuantOptions options) {
+    this.options = options;
+  }
+
+  /** For {@link io.github.sqonnx.pass.Pipeline#register}: {@code quantize(scheme=O3,...)}. */
+  public static QuantizePass fromSpec(Map<String, String> spec) {
+    return new QuantizePass(QuantOptions.parse(spec));
+  }
+
+  public QuantOptions options() {
+    return options;
+  }
+
+  @Override
+  public String name() {
+    return "quantize";
+  }
+
+  @Override
+  public PassResult run(Model model, PassContext context) {
+    long start = System.nanoTime();
+    List<Rewriter.Change> changes = new ArrayList<>();
+    List<Finding> findings = new ArrayList<>();
+    long opset = model.opsets().getOrDefault("", 0L);
+    long need = neededOpset();
+    if (opset < need) {
+      if (need == 13) {
+        PassResult up = new OpsetUpgrade(13).run(model, context);
+        changes.addAll(up.changes());
+        findings.addAll(up.findings());
+      } else {
+        throw new SqOnnxException(model.displayName() + ": opset " + opset + " is older than " + need
+            + ", which " + options.scheme() + " needs (QuantizeLinear: 10, DynamicQuantizeLinear: 11)");
+      }
+    }
+    QuantGraph qg = new QuantGraph(options, model.graph());
+    PassResult r = new RulePass(name(), rules(qg)).run(model, context);
+    changes.addAll(r.changes());
+    findings.addAll(r.findings());
+    return new PassResult(name(), changes, findings, System.nanoTime() - start);
+  }
+
+  /** 13 where a per-axis QuantizeLinear/DequantizeLinear is built, else what the ops need. */
+  long neededOpset() {
+    boolean perAxis = options.perChannelWeights() || options.scheme() == Scheme.O1 || options.perTokenAt() != null;
+    return perAxis ? 13 : options.scheme().isDynamic() ? 11 : 10;
+  }
+
+  private List<RewriteRule<?>> rules(QuantGraph qg) {
+    List<RewriteRule<?>> rules = new ArrayList<>();
+    switch (options.scheme()) {
+      case O3:
+        rules.add(new StaticQdqLinear(qg));
+        rules.add(new PerTokenLinear(qg));
+        rules.add(new StaticQdqAttentionMatMul(qg));
+        break;
+      case O2:
+        rules.add(new DynamicPerTensorLinear(qg));
+        rules.add(new PerTokenLinear(qg));
+        rules.add(new DynamicPerTensorAttentionMatMul(qg));
+        break;
+      case O1:
+        rules.add(new PerTokenLinear(qg));
+        rules.add(new PerTokenAttentionMatMul(qg));
+        break;
+      default:
+        throw new AssertionError(options.scheme());
+    }
+    rules.add(new QuantizeEmbeddingGather(qg));
+    rules.add(new KeepFloatOps());
+    return rules;
+  }
+}

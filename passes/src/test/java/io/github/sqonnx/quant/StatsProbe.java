@@ -1,0 +1,78 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Models;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Test-side calibration: statistics of every matmul activation operand, from whole tensors that ORT
+ * returns when they are made graph outputs of a copy. Independent of the calibrator under
+ * construction; counts padding tokens too (tests feed unpadded batches).
+ */
+final class StatsProbe {
+  private StatsProbe() {}
+
+  static ActivationStats collect(Path model, List<Map<String, HostTensor>> batches, Path tmp) {
+    Path probe = tmp.resolve(model.getFileName() + ".probe.onnx");
+    List<String> tensors = new ArrayList<>();
+    try (Model m = ModelIO.load(model)) {
+      Rewriter rw = new Rewriter(m);
+      Set<Value> seen = new HashSet<>();
+      for (Node n : m.graph().nodes()) {
+        if (n.opType().equals("MatMul") || n.opType().equals("Gemm")) {
+          for (int i = 0; i < 2; i++) {
+            Value v = n.input(i);
+            if (v != null && !v.isInitializer() && seen.add(v)) {
+              tensors.add(v.name());
+              if (!v.isGraphOutput() && !v.isGraphInput()) {
+                rw.addGraphOutput(v, Models.tensorInfoAnyShape(v.name(), DataType.FLOAT));
+              }
+            }
+          }
+        }
+      }
+      ModelIO.save(m, probe);
+    }
+    Map<String, TensorStats> out = new TreeMap<>();
+    try (OrtRunner ort = new OrtRunner(probe, new OrtRunner.Options(2, true, null, Map.of()))) {
+      for (Map<String, HostTensor> feeds : batches) {
+        Map<String, HostTensor> r = ort.run(feeds, Set.copyOf(tensors));
+        for (String t : tensors) {
+          out.merge(t, of(r.get(t)), TensorStats::merge);
+        }
+      }
+    }
+    return new ActivationStats(model.getFileName().toString(), batches.size(), out);
+  }
+
+  static TensorStats of(HostTensor x) {
+    int c = (int) x.shape()[x.shape().length - 1];
+    float[] cmax = new float[c];
+    long[] hist = new long[TensorStats.BINS];
+    float min = Float.POSITIVE_INFINITY;
+    float max = Float.NEGATIVE_INFINITY;
+    float[] v = x.floats();
+    for (int i = 0; i < v.length; i++) {
+      cmax[i % c] = Math.max(cmax[i % c], Math.abs(v[i]));
+      min = Math.min(min, v[i]);
+      max = Math.max(max, v[i]);
+      hist[TensorStats.bin(v[i])]++;
+    }
+    return new TensorStats(cmax, min, max, v.length, hist);
+  }
+}
