@@ -22,6 +22,16 @@ public final class Attr {
         .setS(ByteString.copyFromUtf8(value)).build();
   }
 
+  /** A tensor attribute (e.g. a Constant node's value), named {@code name}; the tensor is embedded. */
+  public static AttributeProto tensor(String name, Tensor t) {
+    io.github.sqonnx.onnx.proto.Onnx.TensorProto.Builder tp = io.github.sqonnx.onnx.proto.Onnx.TensorProto.newBuilder()
+        .setDataType(t.dataType().code()).setRawData(t.bytes().toByteString());
+    for (long d : t.dims()) {
+      tp.addDims(d);
+    }
+    return AttributeProto.newBuilder().setName(name).setType(AttributeType.TENSOR).setT(tp).build();
+  }
+
   public static AttributeProto ints(String name, long... values) {
     AttributeProto.Builder b = AttributeProto.newBuilder().setName(name).setType(AttributeType.INTS);
     Arrays.stream(values).forEach(b::addInts);

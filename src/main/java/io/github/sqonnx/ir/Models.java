@@ -14,7 +14,7 @@ public final class Models {
 
   /** An empty model (IR version 8 unless the opset needs more) importing ai.onnx at {@code opset}. */
   public static Model empty(String graphName, long opset) {
-    long ir = opset >= 21 ? 10 : opset >= 19 ? 9 : 8;
+    long ir = opset >= 23 ? 11 : opset >= 21 ? 10 : opset >= 19 ? 9 : 8;
     ModelProto proto = ModelProto.newBuilder()
         .setIrVersion(ir)
         .setProducerName("sq-onnx")
@@ -34,7 +34,11 @@ public final class Models {
       if (d instanceof String) {
         db.setDimParam((String) d);
       } else {
-        db.setDimValue(((Number) d).longValue());
+        long v = ((Number) d).longValue();
+        if (v < 0) {
+          throw new IllegalArgumentException(name + ": negative dimension " + v);
+        }
+        db.setDimValue(v);
       }
       shape.addDim(db);
     }

@@ -196,6 +196,9 @@ public final class Rewriter {
   public void addGraphOutput(Value v, ValueInfoProto info) {
     graph.outputs.add(v);
     graph.outputInfo.add(info.toBuilder().setName(v.name).build());
+    if (v.info == null) {
+      v.info = graph.outputInfo.get(graph.outputInfo.size() - 1); // readers see the declared type
+    }
     record("add-output", v);
   }
 

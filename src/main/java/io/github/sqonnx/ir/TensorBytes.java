@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The little-endian bytes of one tensor, held as chunks of at most 1 GiB so that a single tensor may
@@ -20,16 +22,28 @@ final class TensorBytes {
   private final long size;
   private final boolean writable;
 
-  private TensorBytes(ByteBuffer[] chunks, boolean writable) {
+  /**
+   * @param parts the bytes in order: every part but the last a multiple of {@link #CHUNK_SIZE} long
+   *     (one buffer of up to 2 GiB, such as an embedded raw_data, is split here without copying)
+   */
+  private TensorBytes(ByteBuffer[] parts, boolean writable) {
+    List<ByteBuffer> out = new ArrayList<>(parts.length + 1);
     long total = 0;
-    for (int i = 0; i < chunks.length; i++) {
-      chunks[i] = chunks[i].slice().order(ByteOrder.LITTLE_ENDIAN); // position 0 from here on
-      if (i < chunks.length - 1 && chunks[i].remaining() != CHUNK_SIZE) {
-        throw new IllegalArgumentException("inner chunk of " + chunks[i].remaining() + " bytes");
+    for (int i = 0; i < parts.length; i++) {
+      ByteBuffer rest = parts[i].slice(); // position 0 from here on
+      if (i < parts.length - 1 && rest.remaining() % CHUNK_SIZE != 0) {
+        throw new IllegalArgumentException("inner part of " + rest.remaining() + " bytes is not whole chunks");
       }
-      total += chunks[i].remaining();
+      total += rest.remaining();
+      while (rest.remaining() > CHUNK_SIZE) {
+        out.add(rest.slice(0, (int) CHUNK_SIZE).order(ByteOrder.LITTLE_ENDIAN));
+        rest = rest.slice((int) CHUNK_SIZE, rest.remaining() - (int) CHUNK_SIZE);
+      }
+      if (rest.hasRemaining() || (out.isEmpty() && i == parts.length - 1)) {
+        out.add(rest.order(ByteOrder.LITTLE_ENDIAN));
+      }
     }
-    this.chunks = chunks;
+    this.chunks = out.toArray(new ByteBuffer[0]);
     this.size = total;
     this.writable = writable;
   }

@@ -160,7 +160,7 @@ class ModelPropertiesTest {
                 continue;
               }
               Value w = weights.get(step.index() % weights.size());
-              for (float factor : new float[] {1, 2, 0.6f}) {
+              for (float factor : new float[] {1, 2, 0.5f}) {
                 FloatView v = rw.editFloats(w);
                 for (long i = 0; i < v.size(); i++) {
                   v.set(i, v.get(i) * factor);
