@@ -2,6 +2,7 @@ package io.github.sqonnx.smooth;
 
 import io.github.sqonnx.pass.PassContext;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -10,14 +11,23 @@ import java.util.regex.Pattern;
  * pattern (e.g. α 0.8 for the FFN inputs).
  */
 final class AlphaChoice {
+  /** Stands for "auto" in a per-site map or as the global value. */
+  static final double AUTO = -1;
+
   private final double global;
   private final Map<Pattern, Double> perSite;
 
   AlphaChoice(double global, Map<Pattern, Double> perSite) {
-    check(global);
-    perSite.values().forEach(AlphaChoice::check);
+    checkOrAuto(global);
+    perSite.values().forEach(AlphaChoice::checkOrAuto);
     this.global = global;
     this.perSite = new LinkedHashMap<>(perSite);
+  }
+
+  private static void checkOrAuto(double a) {
+    if (a != AUTO) {
+      check(a);
+    }
   }
 
   static AlphaChoice global(double alpha) {
@@ -30,12 +40,23 @@ final class AlphaChoice {
     }
   }
 
-  double alphaFor(NormLinearSite site, float[] actMax, PassContext context) {
+  /** The configured α for a site: a number in [0, 1], or {@link #AUTO}. */
+  double configured(NormLinearSite site) {
     for (Map.Entry<Pattern, Double> e : perSite.entrySet()) {
       if (e.getKey().matcher(site.x().name()).find()) {
         return e.getValue();
       }
     }
     return global;
+  }
+
+  /** The α to use: the configured one, or the search's choice on the site's sampled rows. */
+  double alphaFor(NormLinearSite site, float[] actMax, float[] weightMax, PassContext context) {
+    double a = configured(site);
+    if (a != AUTO) {
+      return a;
+    }
+    List<float[]> rows = site.samples(context).orElseThrow().rows();
+    return AutoAlpha.choose(rows, actMax, site.linears(), weightMax).alpha();
   }
 }

@@ -20,4 +20,10 @@ record NormLinearSite(Value x, Absorber absorber, List<Linear> linears, List<Nod
     return context.get(io.github.sqonnx.calib.ActivationStats.class).flatMap(all -> statsNames.stream()
         .map(all::get).flatMap(java.util.Optional::stream).findFirst());
   }
+
+  /** Sampled rows of X from calibration (for α = auto), under any of its names. */
+  java.util.Optional<io.github.sqonnx.calib.RowSample> samples(io.github.sqonnx.pass.PassContext context) {
+    return context.get(io.github.sqonnx.calib.ActivationSamples.class).flatMap(all -> statsNames.stream()
+        .map(all::get).flatMap(java.util.Optional::stream).filter(r -> r.size() > 0).findFirst());
+  }
 }

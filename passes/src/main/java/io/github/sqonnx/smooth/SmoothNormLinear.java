@@ -27,6 +27,7 @@ import java.util.Set;
 final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   private final AlphaChoice alpha;
   private final boolean throughLinears;
+  private final java.util.Map<Value, Double> chosen = new java.util.IdentityHashMap<>();
 
   SmoothNormLinear(AlphaChoice alpha, boolean throughLinears) {
     this.alpha = alpha;
@@ -164,26 +165,40 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (stats.get().channels() != k) {
       return Optional.of("calibration saw " + stats.get().channels() + " channels of " + site.x() + ", the norm has " + k);
     }
-    if (StaleStats.trivial(scales(site, context), 1e-3)) {
+    if (alpha.configured(site) == AlphaChoice.AUTO && site.samples(context).isEmpty()) {
+      return Optional.of("alpha auto needs sampled rows of " + site.x() + " from calibration");
+    }
+    if (StaleStats.trivial(Scales.compute(actMax(site, context), weightMax(site), alphaOf(site, context)), 1e-3)) {
       return Optional.of("already smooth: every scale is within 1e-3 of 1");
     }
     return Optional.empty();
   }
 
-  private float[] scales(NormLinearSite site, PassContext context) {
-    float[] actMax = site.stats(context).orElseThrow().channelAbsMax();
-    float[] wMax = new float[actMax.length];
+  /** α for a site; an auto search runs once per site and pass run (check and rewrite share it). */
+  private double alphaOf(NormLinearSite site, PassContext context) {
+    return chosen.computeIfAbsent(site.x(), x -> alpha.alphaFor(site, actMax(site, context), weightMax(site), context));
+  }
+
+  private static float[] actMax(NormLinearSite site, PassContext context) {
+    return site.stats(context).orElseThrow().channelAbsMax();
+  }
+
+  /** max|W_j| over all Linears of the site: they share one s. */
+  private static float[] weightMax(NormLinearSite site) {
+    float[] wMax = new float[(int) site.linears().get(0).channels()];
     for (Linear l : site.linears()) {
       Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
     }
-    return Scales.compute(actMax, wMax, alpha.alphaFor(site, actMax, context));
+    return wMax;
   }
 
   @Override
   public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
-    float[] actMax = site.stats(context).orElseThrow().channelAbsMax();
-    double a = alpha.alphaFor(site, actMax, context);
-    float[] s = scales(site, context);
+    float[] actMax = actMax(site, context);
+    float[] wMax = weightMax(site);
+    double a = alphaOf(site, context);
+    chosen.remove(site.x());
+    float[] s = Scales.compute(actMax, wMax, a);
     site.absorber().absorb(s, rw);
     for (Linear l : site.linears()) {
       scaleInputChannels(l, s, rw);

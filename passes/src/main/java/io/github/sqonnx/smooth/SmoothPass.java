@@ -14,7 +14,8 @@ import java.util.regex.PatternSyntaxException;
 /**
  * The SmoothQuant smoothing pass, built from options:
  * <ul>
- *   <li>{@code alpha} (default 0.5), and {@code alpha:REGEX} for sites whose tensor name matches REGEX;
+ *   <li>{@code alpha} (default 0.5; {@code auto} searches a grid per site on calibration rows), and
+ *       {@code alpha:REGEX} for sites whose tensor name matches REGEX;
  *   <li>{@code linear-linear} (default true): also smooth Linears fed by another Linear through
  *       Relu, SwiGLU's Mul or attention's P·V (the paper smooths only norm → Linear);
  *   <li>{@code qk} (default true) and {@code qk-alpha} (default 0.5): balance attention's Q·Kᵀ operands.
@@ -41,10 +42,10 @@ public final class SmoothPass {
       } else if (k.equals("qk-alpha")) {
         qkAlpha = number(e.getValue(), k);
       } else if (k.equals("alpha")) {
-        global = number(e.getValue(), k);
+        global = alpha(e.getValue(), k);
       } else if (k.startsWith("alpha:")) {
         try {
-          perSite.put(Pattern.compile(k.substring(6)), number(e.getValue(), k));
+          perSite.put(Pattern.compile(k.substring(6)), alpha(e.getValue(), k));
         } catch (PatternSyntaxException ex) {
           throw new SqOnnxException("smooth: option '" + k + "' is not a valid regular expression");
         }
@@ -67,6 +68,10 @@ public final class SmoothPass {
       throw new SqOnnxException("smooth: option " + key + " = '" + v + "' is not true or false");
     }
     return Boolean.parseBoolean(v);
+  }
+
+  private static double alpha(String v, String key) {
+    return v.equals("auto") ? AlphaChoice.AUTO : number(v, key);
   }
 
   private static double number(String v, String key) {

@@ -1,6 +1,8 @@
 package io.github.sqonnx.smooth;
 
+import io.github.sqonnx.calib.ActivationSamples;
 import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.RowSample;
 import io.github.sqonnx.calib.TensorStats;
 import io.github.sqonnx.pass.PassContext;
 import java.util.Map;
@@ -17,6 +19,18 @@ final class StaleStats {
   private StaleStats() {}
 
   static void divide(PassContext context, String tensor, float[] s) {
+    context.get(ActivationSamples.class).ifPresent(all -> all.get(tensor).ifPresent(sample -> {
+      RowSample next = new RowSample(sample.capacity());
+      for (float[] row : sample.rows()) {
+        for (int j = 0; j < row.length; j++) {
+          row[j] /= s[j];
+        }
+        next.offer(row);
+      }
+      Map<String, RowSample> m = new TreeMap<>(all.all());
+      m.put(tensor, next);
+      context.with(ActivationSamples.class, new ActivationSamples(m));
+    }));
     context.get(ActivationStats.class).ifPresent(all -> all.get(tensor).ifPresent(t -> {
       float[] c = t.channelAbsMax();
       float m = 0;

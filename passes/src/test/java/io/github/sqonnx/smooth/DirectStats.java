@@ -43,6 +43,31 @@ final class DirectStats {
     return new ActivationStats(model.getFileName().toString(), batches.size(), out);
   }
 
+  /** Up to {@code capacity} rows of each tensor, from the same kind of probe run. */
+  static io.github.sqonnx.calib.ActivationSamples samples(Path model, List<String> tensors,
+      List<Map<String, HostTensor>> batches, Path tmp, int capacity) {
+    Path probe = tmp.resolve("probe-rows.onnx");
+    try (Model m = ModelIO.load(model)) {
+      Rewriter rw = new Rewriter(m);
+      for (String t : tensors) {
+        rw.addGraphOutput(m.graph().requireValue(t), Models.tensorInfoAnyShape(t, DataType.FLOAT));
+      }
+      ModelIO.save(m, probe);
+    }
+    Map<String, io.github.sqonnx.calib.RowSample> out = new TreeMap<>();
+    try (OrtRunner ort = new OrtRunner(probe)) {
+      for (Map<String, HostTensor> feeds : batches) {
+        Map<String, HostTensor> r = ort.run(feeds, java.util.Set.copyOf(tensors));
+        for (String t : tensors) {
+          HostTensor x = r.get(t);
+          out.computeIfAbsent(t, k -> new io.github.sqonnx.calib.RowSample(capacity))
+              .offerAll(x.floats(), (int) x.shape()[x.shape().length - 1]);
+        }
+      }
+    }
+    return new io.github.sqonnx.calib.ActivationSamples(out);
+  }
+
   static TensorStats of(HostTensor x) {
     int c = (int) x.shape()[x.shape().length - 1];
     float[] cmax = new float[c];
