@@ -10,7 +10,8 @@ final class ConstantNodes {
   static Optional<Tensor> value(Node n) {
     AttributeProto a;
     if ((a = n.attributes.get("value")) != null && a.hasT()) {
-      return Optional.of(TensorReader.read(a.getT(), null, "Constant " + Topo.describe(n)));
+      java.nio.file.Path dir = n.graph.model().source().map(f -> f.toAbsolutePath().getParent()).orElse(null);
+      return Optional.of(TensorReader.read(a.getT(), dir, "Constant " + Topo.describe(n)));
     }
     if ((a = n.attributes.get("value_float")) != null) {
       return Optional.of(Tensor.ofFloats(new long[0], new float[] {a.getF()}));

@@ -65,9 +65,9 @@ public final class Graph {
     return Collections.unmodifiableList(outputs);
   }
 
-  /** Values that carry initializer data, in file order. */
+  /** Values that carry initializer data, in file order; a snapshot, like {@link #nodes()}. */
   public List<Value> initializers() {
-    return Collections.unmodifiableList(initializers);
+    return List.copyOf(initializers);
   }
 
   /** Graph inputs that are not initializers: what a caller must feed. */

@@ -42,6 +42,9 @@ public final class ModelIO {
     if (Files.isDirectory(file)) {
       throw new SqOnnxException(where + ": is a directory, not an ONNX model file");
     }
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new SqOnnxException(where + ": is not a regular file (a device or pipe?), not an ONNX model file");
+    }
     Storage storage = new Storage();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
@@ -59,7 +62,7 @@ public final class ModelIO {
       throw new SqOnnxException(where + ": permission denied");
     } catch (IOException e) {
       storage.close();
-      throw new SqOnnxException(where + ": cannot read: " + e.getMessage(), e);
+      throw new SqOnnxException(where + ": cannot read: " + reason(e), e);
     } catch (SqOnnxException e) {
       storage.close();
       throw oneLine(e);
@@ -82,7 +85,11 @@ public final class ModelIO {
   /** A model built from a message in memory (external data is not allowed there). */
   public static Model fromProto(ModelProto proto) {
     String where = "model '" + proto.getGraph().getName() + "'";
-    return ModelReader.read(proto, null, where, new Storage());
+    try {
+      return ModelReader.read(proto, null, where, new Storage());
+    } catch (SqOnnxException e) {
+      throw oneLine(e);
+    }
   }
 
   /** Parses without copying tensor bytes: ByteStrings alias the mapped file. */
@@ -235,9 +242,14 @@ public final class ModelIO {
       TensorBytes bytes = nestedSource(model, t, w, target, dataFile);
       return TensorWriter.nestedEmbedded(t, bytes);
     }, where);
-    int size = proto.getSerializedSize();
+    return checkFits(proto, where);
+  }
+
+  private static ModelProto checkFits(ModelProto proto, String where) {
+    int size = proto.getSerializedSize(); // an int: past 2 GiB it overflows
     if (size < 0 || size > PROTOBUF_LIMIT) {
-      throw new SqOnnxException(where + ": the model does not fit protobuf's 2 GiB limit; save with external data");
+      throw new SqOnnxException(where + ": the model does not fit protobuf's 2 GiB limit; save with external data"
+          + " (or a lower external-data threshold)");
     }
     return proto;
   }
@@ -297,7 +309,7 @@ public final class ModelIO {
         }
       }, where);
       ch.force(true);
-      return proto;
+      return checkFits(proto, where);
     } catch (UncheckedIOException e) {
       throw e.getCause();
     }

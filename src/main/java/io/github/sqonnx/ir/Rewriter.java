@@ -231,6 +231,18 @@ public final class Rewriter {
     return removed;
   }
 
+  /** Removes initializers nothing reads (e.g. after {@link #removeDeadNodes}); returns how many. */
+  public int removeUnusedInitializers() {
+    int n = 0;
+    for (Value v : List.copyOf(graph.initializers)) {
+      if (v.uses.isEmpty() && !v.isGraphOutput() && !v.graphInput) {
+        removeInitializer(v);
+        n++;
+      }
+    }
+    return n;
+  }
+
   public void setAttribute(Node node, AttributeProto attribute) {
     requireLive(node);
     node.attributes.put(attribute.getName(), attribute);

@@ -18,7 +18,8 @@ import java.util.function.Consumer;
  * Nesting depth is bounded so a hostile model cannot overflow the stack.
  */
 final class Subgraphs {
-  static final int MAX_DEPTH = 64;
+  /** Protobuf's 100-level message nesting allows about 32 subgraph levels; stay below so what we save loads. */
+  static final int MAX_DEPTH = 30;
 
   private Subgraphs() {}
 

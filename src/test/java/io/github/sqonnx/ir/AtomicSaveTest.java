@@ -25,9 +25,6 @@ class AtomicSaveTest {
   private static SqOnnxException assertSaveFails(Model m, Path out, SaveOptions options, String fragment) {
     SqOnnxException e = assertThrows(SqOnnxException.class, () -> ModelIO.save(m, out, options));
     String msg = e.getMessage();
-    if (System.getenv("SQ_PRINT_ERRORS") != null) {
-      System.out.println("MSG " + msg);
-    }
     assertTrue(msg.startsWith(out.toString()), () -> "message does not name the output: " + msg);
     assertTrue(msg.contains(fragment), () -> "message lacks '" + fragment + "': " + msg);
     assertTrue(!msg.contains("\n"), msg);

@@ -12,17 +12,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
 import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
 import io.github.sqonnx.onnx.proto.Onnx.ModelProto;
+import io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -100,6 +105,31 @@ class BadInputTest {
   }
 
   @Test
+  void notARegularFile() {
+    Path dev = Path.of("/dev/null");
+    assumeTrue(Files.exists(dev));
+    assertLoadFails(dev, "not a regular file");
+  }
+
+  @Test
+  void fileOverTwoGiB() throws IOException {
+    Path f = tmp.resolve("huge.onnx");
+    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(validModel()));
+      ch.write(ByteBuffer.wrap(new byte[] {0}), 1L << 31); // sparse: takes no disk
+    }
+    assertLoadFails(f, "over protobuf's 2 GiB limit", "external data");
+  }
+
+  @Test
+  void namesWithLineBreaksGiveOneLineMessages() {
+    GraphProto g = linearGraph(4, 3, 1)
+        .setNode(1, node("Add", "evil\nname", List.of("xw", "ghost\r\nline"), List.of("xwb"))).build();
+    SqOnnxException e = assertLoadFails(write(tmp.resolve("evil.onnx"), model(g).build()), "evil\\nname", "not defined");
+    assertTrue(e.getMessage().contains("ghost\\r\\nline"), e.getMessage());
+  }
+
+  @Test
   void missingFile() {
     assertLoadFails(tmp.resolve("nothing-here.onnx"), "no such file");
   }
@@ -145,7 +175,7 @@ class BadInputTest {
   @Test
   void modelWithoutGraph() {
     ModelProto p = ModelProto.newBuilder().setIrVersion(8).setProducerName("x")
-        .addOpsetImport(io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setVersion(17)).build();
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17)).build();
     assertLoadFails(write(tmp.resolve("nograph.onnx"), p), "has no graph");
   }
 

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
+import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
 import io.github.sqonnx.onnx.proto.Onnx.ModelProto;
 import io.github.sqonnx.onnx.proto.Onnx.StringStringEntryProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
@@ -20,7 +22,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -208,11 +209,10 @@ class ExternalDataTest {
     raw.asFloatBuffer().put(values);
     Files.write(dir.resolve("const.bin"), raw.array());
     TensorProto t = ProtoModels.externalFloats("cval", new long[] {300}, "location", "const.bin", "offset", "0", "length", "1200");
-    ModelProto proto = ProtoModels.model(io.github.sqonnx.onnx.proto.Onnx.GraphProto.newBuilder().setName("g")
+    ModelProto proto = ProtoModels.model(GraphProto.newBuilder().setName("g")
         .addInput(ProtoModels.floatInfo("x", 300L))
         .addNode(ProtoModels.node("Constant", "const", List.of(), List.of("c"),
-            io.github.sqonnx.onnx.proto.Onnx.AttributeProto.newBuilder().setName("value")
-                .setType(io.github.sqonnx.onnx.proto.Onnx.AttributeProto.AttributeType.TENSOR).setT(t).build()))
+            AttributeProto.newBuilder().setName("value").setType(AttributeProto.AttributeType.TENSOR).setT(t).build()))
         .addNode(ProtoModels.node("Add", "add", List.of("x", "c"), List.of("y")))
         .addOutput(ProtoModels.floatInfo("y", 300L)).build()).build();
     Path src = ProtoModels.write(dir.resolve("m.onnx"), proto);
@@ -249,9 +249,5 @@ class ExternalDataTest {
       b.putFloat(v.get(i));
     }
     return b.array();
-  }
-
-  static void copy(Path from, Path to) throws IOException {
-    Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
   }
 }

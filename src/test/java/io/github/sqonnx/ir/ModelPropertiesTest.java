@@ -153,6 +153,11 @@ class ModelPropertiesTest {
             }
             case REMOVE_DEAD:
               rw.removeDeadNodes();
+              for (Value w : List.copyOf(g.initializers())) { // a live view, not a snapshot
+                if (w.uses().isEmpty()) {
+                  rw.removeInitializer(w); // weights only dead nodes read
+                }
+              }
               break;
             case SCALE_WEIGHT: {
               List<Value> weights = g.initializers();

@@ -115,7 +115,6 @@ final class ProtoModels {
       }
     });
     assertCleanMessage(e, file);
-    if (System.getenv("SQ_PRINT_ERRORS") != null) System.out.println("MSG " + e.getMessage());
     for (String f : fragments) {
       assertTrue(e.getMessage().contains(f), () -> "message lacks '" + f + "': " + e.getMessage());
     }

@@ -18,7 +18,6 @@ import io.github.sqonnx.onnx.proto.Onnx.SparseTensorProto;
 import io.github.sqonnx.onnx.proto.Onnx.StringStringEntryProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
 import io.github.sqonnx.onnx.proto.Onnx.TrainingInfoProto;
-import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
 import io.github.sqonnx.ort.HostTensor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -267,9 +266,5 @@ class RoundTripTest {
     ModelProto m = build(EnumSet.of(Feature.UNKNOWN_FIELDS));
     assertTrue(m.getGraph().getNode(0).getUnknownFields().hasField(UNKNOWN_FIELD));
     assertTrue(m.getGraph().getNode(0).getUnknownFields().hasField(UNKNOWN_FIELD + 1));
-  }
-
-  static ValueInfoProto info(String name) {
-    return floatInfo(name);
   }
 }
