@@ -63,6 +63,24 @@ public final class SmoothPass {
     return new RulePass(NAME, rules);
   }
 
+  /**
+   * Tensors whose statistics smoothing needs beyond the Linear inputs calibration always covers:
+   * the Q and K projection outputs that {@code qk} balancing reads.
+   */
+  public static java.util.List<String> extraStatsTensors(io.github.sqonnx.ir.Model model) {
+    java.util.Set<String> out = new java.util.LinkedHashSet<>();
+    BalanceQueryKey qk = new BalanceQueryKey(0.5);
+    for (io.github.sqonnx.ir.Node n : model.graph().nodes()) {
+      if (n.opType().equals("MatMul")) {
+        qk.match(n, new io.github.sqonnx.pass.PassContext()).filter(s -> s.problem() == null).ifPresent(s -> {
+          out.add(BalanceQueryKey.output(s.query()).name());
+          out.add(BalanceQueryKey.output(s.key()).name());
+        });
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
   private static boolean bool(String v, String key) {
     if (!v.equals("true") && !v.equals("false")) {
       throw new SqOnnxException("smooth: option " + key + " = '" + v + "' is not true or false");

@@ -1,0 +1,50 @@
+package io.github.sqonnx.api;
+
+import io.github.sqonnx.pass.Finding;
+import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.quant.FusionCheck;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a rewrite did.
+ *
+ * @param output the file written
+ * @param passes each pass's changes and findings, in order
+ * @param alphas α chosen per smoothed site (tensor name → α)
+ * @param fusion for CPU INT8 schemes, which matmuls ONNX Runtime really runs in integer kernels; else null
+ * @param inputBytes size of the input model (with external data)
+ * @param outputBytes size of the output model (with external data)
+ * @param millis time per phase (calibrate, each pass, save, fusion check)
+ */
+public record RewriteResult(Path output, List<PassResult> passes, Map<String, Double> alphas,
+    FusionCheck.Report fusion, long inputBytes, long outputBytes, Map<String, Long> millis) {
+
+  public List<Finding> applied() {
+    return passes.stream().flatMap(p -> p.findings().stream()).filter(Finding::applied).toList();
+  }
+
+  /** Sites a rule looked at and left alone, each with its reason. */
+  public List<Finding> rejected() {
+    return passes.stream().flatMap(p -> p.findings().stream()).filter(f -> !f.applied()).toList();
+  }
+
+  /** A few lines for a terminal. */
+  public String summary() {
+    StringBuilder b = new StringBuilder();
+    for (PassResult p : passes) {
+      long ok = p.findings().stream().filter(Finding::applied).count();
+      b.append(String.format("%-12s %4d applied, %4d left alone, %5d graph changes, %6d ms%n", p.pass(), ok,
+          p.findings().size() - ok, p.changes().size(), p.nanos() / 1_000_000));
+    }
+    b.append(String.format("size         %.1f MB -> %.1f MB (%.2fx smaller)%n", inputBytes / 1e6, outputBytes / 1e6,
+        outputBytes == 0 ? 0 : (double) inputBytes / outputBytes));
+    if (fusion != null) {
+      b.append("integer kernels ").append(fusion.sites().size() - fusion.leftFloat().size()).append('/')
+          .append(fusion.sites().size()).append(" quantized matmuls")
+          .append(fusion.allInteger() ? "" : "; left float: " + fusion.leftFloat()).append('\n');
+    }
+    return b.toString();
+  }
+}

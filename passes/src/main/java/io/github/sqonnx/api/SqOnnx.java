@@ -1,0 +1,174 @@
+package io.github.sqonnx.api;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.Calibrator;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.pass.PassSpec;
+import io.github.sqonnx.pass.Pipeline;
+import io.github.sqonnx.quant.FusionCheck;
+import io.github.sqonnx.quant.QuantizePass;
+import io.github.sqonnx.smooth.SmoothPass;
+import io.github.sqonnx.smooth.SmoothingRecord;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * The one entry point for build pipelines; the CLI and the Maven plugin call it too.
+ *
+ * <pre>{@code
+ * RewriteResult r = SqOnnx.rewrite(Path.of("model.onnx"), Path.of("model-int8.onnx"),
+ *     RewriteOptions.builder()
+ *         .scheme("O3").alpha("0.5")
+ *         .calibration(CalibrationData.text(Path.of("calib.txt"), Path.of("tokenizer.json")))
+ *         .build());
+ * System.out.print(r.summary());
+ * }</pre>
+ */
+public final class SqOnnx {
+  private SqOnnx() {}
+
+  public static RewriteResult rewrite(Path in, Path out, RewriteOptions options) {
+    checkPaths(in, out);
+    if (options.calibration == null && needsCalibration(options)) {
+      throw new SqOnnxException("no calibration data: pass a text file with a tokenizer, a tensor folder, "
+          + "or saved statistics (" + options.scheme + " with smoothing needs activation statistics)");
+    }
+    Consumer<String> log = options.log != null ? options.log : options.quiet ? l -> { } : System.err::println;
+    Map<String, Long> millis = new LinkedHashMap<>();
+    long t0 = System.nanoTime();
+    SmoothingRecord record = new SmoothingRecord();
+    PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(log);
+    List<PassResult> results;
+    try (Model model = ModelIO.load(in)) {
+      List<String> extra = SmoothPass.extraStatsTensors(model);
+      if (needsCalibration(options)) {
+        log.accept("calibrating " + in.getFileName());
+        ctx.with(ActivationStats.class, statistics(in, options, extra));
+        millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
+      }
+      Pipeline pipeline = new Pipeline()
+          .register("smooth", SmoothPass::create)
+          .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra)))
+          .register("quantize", QuantizePass::fromSpec);
+      for (PassSpec spec : options.pipeline()) {
+        pipeline.add(spec);
+      }
+      results = pipeline.run(model, ctx);
+      results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+      long ts = System.nanoTime();
+      ModelIO.save(model, out);
+      millis.put("save", (System.nanoTime() - ts) / 1_000_000);
+    }
+    FusionCheck.Report fusion = null;
+    if (options.scheme != RewriteOptions.Scheme.SMOOTH && options.target.equals("cpu")) {
+      long tf = System.nanoTime();
+      Path dir = tempDir("sq-onnx-fusion");
+      try {
+        fusion = FusionCheck.run(out, dir);
+      } finally {
+        Cleanup.deleteTree(dir);
+      }
+      millis.put("fusion-check", (System.nanoTime() - tf) / 1_000_000);
+    }
+    Map<String, Double> alphas = new LinkedHashMap<>();
+    record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
+    return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+  }
+
+  private static boolean needsCalibration(RewriteOptions o) {
+    boolean smooth = o.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
+    return smooth || o.scheme == RewriteOptions.Scheme.O3;
+  }
+
+  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra) {
+    if (o.calibration instanceof CalibrationData.Stats s) {
+      ActivationStats stats = ActivationStats.read(s.file());
+      if (!stats.model().equals(String.valueOf(model.getFileName()))) {
+        throw new SqOnnxException(s.file() + ": statistics were collected on '" + stats.model() + "', not on '"
+            + model.getFileName() + "'");
+      }
+      return stats;
+    }
+    return calibrator(model, o, extra).run();
+  }
+
+  private static ActivationStats recalibrate(Path smoothed, RewriteOptions o, List<String> extra) {
+    if (o.calibration instanceof CalibrationData.Stats s) {
+      throw new SqOnnxException(s.file() + ": saved statistics cannot be recalibrated after smoothing; "
+          + "give the calibration text or tensors instead (or use scheme smooth)");
+    }
+    return calibrator(smoothed, o, extra).run();
+  }
+
+  static Calibrator.Builder calibrator(Path model, RewriteOptions o, List<String> extra) {
+    Calibrator.Builder b = Calibrator.forModel(model).samples(o.samples).maxLength(o.maxLength)
+        .batchSize(o.batchSize).seed(o.seed).quiet(o.quiet).extraTensors(extra);
+    if (o.calibration instanceof CalibrationData.Text t) {
+      b.text(t.file(), t.tokenizer());
+    } else if (o.calibration instanceof CalibrationData.Tensors t) {
+      b.tensors(t.dir());
+    } else if (o.calibration instanceof CalibrationData.Feeds f) {
+      b.feeds(f.batches());
+    }
+    return b;
+  }
+
+  /** Fails before any work on paths that would fail later. */
+  static void checkPaths(Path in, Path out) {
+    if (!Files.isRegularFile(in)) {
+      throw new SqOnnxException(in + ": no such model file");
+    }
+    Path parent = out.toAbsolutePath().getParent();
+    if (parent == null || !Files.isDirectory(parent)) {
+      throw new SqOnnxException(out + ": output folder does not exist");
+    }
+    try {
+      if (Files.exists(out) && Files.isSameFile(in, out)) {
+        throw new SqOnnxException(out + ": output is the input model; choose another output file");
+      }
+    } catch (IOException e) {
+      throw new SqOnnxException(out + ": cannot check output path: " + e.getMessage());
+    }
+    if (!Files.isWritable(parent)) {
+      throw new SqOnnxException(out + ": output folder is not writable");
+    }
+  }
+
+  static Path tempDir(String prefix) {
+    try {
+      return Files.createTempDirectory(prefix);
+    } catch (IOException e) {
+      throw new SqOnnxException("cannot make a temporary folder: " + e.getMessage());
+    }
+  }
+
+  /** A model's size on disk, counting every file its name starts with (external data too). */
+  static long modelBytes(Path model) {
+    Path dir = model.toAbsolutePath().getParent();
+    String name = model.getFileName().toString();
+    long total = 0;
+    try (Stream<Path> s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String n = p.getFileName().toString();
+        if (n.equals(name) || n.equals(name + ".data")) {
+          total += Files.size(p);
+        }
+      }
+    } catch (IOException e) {
+      return -1;
+    }
+    return total;
+  }
+
+}

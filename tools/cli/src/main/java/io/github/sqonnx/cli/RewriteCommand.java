@@ -1,0 +1,82 @@
+package io.github.sqonnx.cli;
+
+import io.github.sqonnx.api.RewriteOptions;
+import io.github.sqonnx.api.RewriteResult;
+import io.github.sqonnx.api.SqOnnx;
+import io.github.sqonnx.pass.PassSpec;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "rewrite", sortOptions = false, description = {
+    "Smooths (SmoothQuant) and quantizes a model to INT8.",
+    "Example: sq-onnx rewrite model.onnx -o model-int8.onnx --calibration calib.txt --tokenizer tokenizer.json"})
+final class RewriteCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "IN.onnx")
+  Path input;
+
+  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx")
+  Path output;
+
+  @Option(names = "--scheme", defaultValue = "O3", description = "smooth | O1 | O2 | O3 (default: ${DEFAULT-VALUE})")
+  String scheme;
+
+  @Option(names = "--alpha", defaultValue = "0.5", description = "migration strength in [0, 1], or auto (default: ${DEFAULT-VALUE})")
+  String alpha;
+
+  @Option(names = "--no-smooth", description = "quantize without smoothing (for comparison)")
+  boolean noSmooth;
+
+  @Mixin CalibrationOptions calibration;
+
+  @Option(names = "--stats", paramLabel = "stats.json", description = "statistics saved by 'sq-onnx calibrate'")
+  Path stats;
+
+  @Option(names = "--weights", defaultValue = "per-channel", description = "per-tensor | per-channel (default: ${DEFAULT-VALUE})")
+  String weights;
+
+  @Option(names = "--target", defaultValue = "cpu", description = "cpu | tensorrt (default: ${DEFAULT-VALUE})")
+  String target;
+
+  @Option(names = "--exclude", paramLabel = "REGEX", description = "leave nodes whose name matches in float (repeatable)")
+  List<String> exclude = List.of();
+
+  @Option(names = "--pipeline", paramLabel = "PASSES", description = "run exactly these passes, e.g. 'smooth(alpha=0.6),recalibrate,quantize(scheme=O3)'")
+  String pipeline;
+
+  @Option(names = "--report", paramLabel = "report.html", description = "write an HTML report of what was done")
+  Path report;
+
+  @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
+  boolean quiet;
+
+  @Override
+  public Integer call() {
+    RewriteOptions.Builder b = RewriteOptions.builder().scheme(scheme).alpha(alpha).smoothing(!noSmooth)
+        .weights(weights).target(target).calibration(calibration.source(stats)).samples(calibration.samples)
+        .maxLength(calibration.maxLength).batchSize(calibration.batchSize).quiet(quiet);
+    exclude.forEach(b::exclude);
+    if (pipeline != null) {
+      b.pipeline(PassSpec.parseList(pipeline));
+    }
+    RewriteResult r = SqOnnx.rewrite(input, output, b.build());
+    PrintWriter out = spec.commandLine().getOut();
+    out.print(r.summary());
+    out.println("wrote " + output);
+    if (report != null) {
+      Report.write(report, input, r);
+      out.println("report " + report);
+    }
+    out.flush();
+    return Main.OK;
+  }
+}
