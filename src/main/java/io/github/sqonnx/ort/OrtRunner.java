@@ -43,6 +43,7 @@ public final class OrtRunner implements AutoCloseable {
   public OrtRunner(Path model, Options options) {
     this.model = model;
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR); // warnings are ours to report
       so.setIntraOpNumThreads(options.threads());
       so.setInterOpNumThreads(1);
       so.setOptimizationLevel(options.optimize()

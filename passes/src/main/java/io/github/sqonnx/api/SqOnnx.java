@@ -86,6 +86,19 @@ public final class SqOnnx {
     return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
   }
 
+  /**
+   * Runs both models on the same inputs (text through the tokenizer, or seeded random inputs) and
+   * compares every output; also reports which quantized matmuls ONNX Runtime runs in integer kernels.
+   */
+  public static VerifyResult verify(Path reference, Path candidate, VerifyOptions options) {
+    for (Path p : List.of(reference, candidate)) {
+      if (!Files.isRegularFile(p)) {
+        throw new SqOnnxException(p + ": no such model file");
+      }
+    }
+    return Verifier.run(reference, candidate, options);
+  }
+
   private static boolean needsCalibration(RewriteOptions o) {
     boolean smooth = o.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
     return smooth || o.scheme == RewriteOptions.Scheme.O3;

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The sq-onnx command line. Exit codes: 0 ok, 1 verification failed, 2 bad usage or bad input. */
 @Command(name = "sq-onnx", mixinStandardHelpOptions = true, version = "sq-onnx 0.1.0-SNAPSHOT",
     description = "SmoothQuant INT8 rewriting of ONNX transformer models.",
-    subcommands = {RewriteCommand.class, InspectCommand.class, RoundtripCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RewriteCommand.class, VerifyCommand.class, CalibrateCommand.class, InspectCommand.class, RoundtripCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   static final int OK = 0;
   static final int VERIFY_FAILED = 1;
