@@ -10,6 +10,11 @@ import java.util.Arrays;
  * histogram of |x| on fixed log-spaced bins (percentile and MSE range choices), and how many values
  * were seen. Immutable; {@link #merge} is associative and commutative, so calibration can be split
  * across processes and combined in any order with the same result.
+ *
+ * <p>Calibrated without histograms ({@code Calibrator.histogram(false)}) the histogram is all zeros.
+ * Where the last axis is not a fixed channel axis (Kᵀ [B,h,d,S], attention probabilities
+ * [B,h,S,S]) channelAbsMax is empty. With no value seen, min is +inf and max -inf, so that
+ * {@link #empty} is merge's identity.
  */
 public final class TensorStats {
   /** Bins per octave of |x|; relative bin width 2^(1/16) - 1, about 4.4%. */
@@ -40,14 +45,14 @@ public final class TensorStats {
     }
   }
 
-  /** The bin of a value's magnitude. */
+  /**
+   * The bin of a value's magnitude: bin b >= 1 holds |x| in [2^(MIN_EXP + (b-1)/16), 2^(MIN_EXP + b/16)).
+   * Computed from the float's bits against exact edges (see {@link Bins}), so every JVM puts a value in
+   * the same bin (a log-based formula could differ by one at an edge) and calibration can afford it
+   * for every activation. NaN goes to bin 0, like zero.
+   */
   public static int bin(float x) {
-    float a = Math.abs(x);
-    if (!(a >= 0x1p-24f)) {
-      return 0;
-    }
-    int b = (int) Math.floor((Math.log(a) / Math.log(2) - MIN_EXP) * BINS_PER_OCTAVE) + 1;
-    return Math.min(b, BINS - 1);
+    return Bins.of(Float.floatToRawIntBits(x));
   }
 
   /** The upper edge of bin {@code b} (bin 0 ends at 2^-24). */
@@ -78,6 +83,11 @@ public final class TensorStats {
   @JsonProperty
   public long[] histogram() {
     return histogram.clone();
+  }
+
+  /** Statistics of no values: merging it with any stats gives those stats. */
+  public static TensorStats empty(int channels) {
+    return new TensorStats(new float[channels], Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0, null);
   }
 
   public int channels() {

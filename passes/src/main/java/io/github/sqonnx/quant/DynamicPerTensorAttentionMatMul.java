@@ -4,6 +4,7 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import java.util.Optional;
 
 /**
  * O2 attention batched matmul: both operands quantized per tensor at run time.
@@ -27,9 +28,12 @@ final class DynamicPerTensorAttentionMatMul extends AttentionRule {
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
     Value[] a = qg.dynamicPerTensor(rw, n.input(0));
     Value[] b = qg.dynamicPerTensor(rw, n.input(1));
-    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], b[1]);
+    Optional<ScaleFold> fold = scaleAfter(n);
+    Value bScale = fold.isEmpty() ? b[1] : scaled(rw, n, b[1], fold.get().factor());
+    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], bScale);
     QuantGraph.replace(rw, n.output(0), y);
     rw.removeNode(n);
-    return "A and B uint8 per-tensor dynamic";
+    fold.ifPresent(f -> f.remove(rw, y));
+    return "A and B uint8 per-tensor dynamic" + fold.map(f -> "; folded " + f.node().opType() + " into B's scale").orElse("");
   }
 }

@@ -108,6 +108,21 @@ final class KeepFloatOps implements RewriteRule<String> {
     return null;
   }
 
+  /** The value of a one-element float constant (initializer or Constant node), or NaN. */
+  static float scalarOf(Value v) {
+    if (v.constant().isPresent()) {
+      var t = v.constant().get();
+      return t.elementCount() == 1 && t.dataType() == io.github.sqonnx.ir.DataType.FLOAT ? t.floats().get(0) : Float.NaN;
+    }
+    Node p = v.producer().orElse(null);
+    if (p == null || !p.opType().equals("Constant")) {
+      return Float.NaN;
+    }
+    AttributeProto a = p.attribute("value").orElse(null);
+    return a != null && a.hasT() && a.getT().getDimsList().stream().mapToLong(Long::longValue).reduce(1, (x, y) -> x * y) == 1
+        ? constantScalar(p) : Float.NaN;
+  }
+
   /** The first value of a small float Constant node, or NaN. */
   private static float constantScalar(Node constant) {
     AttributeProto a = constant.attribute("value").orElse(null);

@@ -4,6 +4,7 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import java.util.Optional;
 
 /**
  * O1 attention batched matmul: the left operand (queries, or softmax rows) quantized per row at run
@@ -29,9 +30,12 @@ final class PerTokenAttentionMatMul extends AttentionRule {
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
     Value[] a = qg.perRow(rw, n.input(0));
     Value[] b = qg.dynamicPerTensor(rw, n.input(1));
-    Value y = QuantGraph.integerMatMulPerRow(rw, n, a[0], b[0], a[1], b[2], a[2], b[1], a[3]);
+    Optional<ScaleFold> fold = scaleAfter(n);
+    Value bScale = fold.isEmpty() ? b[1] : scaled(rw, n, b[1], fold.get().factor());
+    Value y = QuantGraph.integerMatMulPerRow(rw, n, a[0], b[0], a[1], b[2], a[2], bScale, a[3]);
     QuantGraph.replace(rw, n.output(0), y);
     rw.removeNode(n);
-    return "A uint8 per-row dynamic; B uint8 per-tensor dynamic";
+    fold.ifPresent(f -> f.remove(rw, y));
+    return "A uint8 per-row dynamic; B uint8 per-tensor dynamic" + fold.map(f -> "; folded " + f.node().opType() + " into B's scale").orElse("");
   }
 }

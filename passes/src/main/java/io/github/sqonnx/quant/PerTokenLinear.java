@@ -10,7 +10,7 @@ import io.github.sqonnx.pass.PassContext;
  * symmetric, from standard ops; ONNX Runtime has no per-token INT8 GEMM.
  * <pre>
  *   before:  x [.., K] ───────────────────────────────► MatMul ◄── W (float [K, N])
- *   after:   s   = max(ReduceMax(|x|, axis -1), ε) / 127 = c · r   (c scalar)        [.., 1]
+ *   after:   s   = max(max_k x, -min_k x, ε) / 127 = c · r   (c scalar)              [.., 1]
  *            x_q = Reshape(QuantizeLinear(Flatten(x), s as [M], 128, axis 0))     uint8, zero point 128
  *            MatMulInteger(x_q, W_q, 128, 0) ─► Cast(float) ─► Mul(·, Mul(c, s_w)) ─► Mul(·, r)
  * </pre>

@@ -60,12 +60,52 @@ final class QuantGraph {
     if (firstLast.contains(n)) {
       return Optional.of("first or last Linear, left float (skipFirstLast)");
     }
+    if (options.geluInputs() == QuantOptions.GeluInputs.FLOAT && isLinear(n) && readsGelu(n.input(0))) {
+      return Optional.of("reads a GELU output, left float (geluInputs=float)");
+    }
     return Optional.empty();
   }
 
   /** Whether the options ask for per-token quantization of this Linear's input. */
   boolean perTokenAt(Node n) {
-    return options.scheme() == Scheme.O1 || (options.perTokenAt() != null && options.perTokenAt().matcher(n.name()).find());
+    return options.scheme() == Scheme.O1
+        || (options.perTokenAt() != null && options.perTokenAt().matcher(n.name()).find())
+        || (options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN && isLinear(n) && readsGelu(n.input(0)));
+  }
+
+  private static boolean isLinear(Node n) {
+    return n.input(0) != null && n.input(1) != null && n.input(1).isInitializer();
+  }
+
+  /**
+   * Whether {@code v} is a GELU output: a Gelu/FastGelu/BiasGelu node, or the decomposed
+   * x·½·(1 + erf(x/√2)) (or the tanh approximation) as exporters write it, found by walking back
+   * through its Mul/Add/Div nodes to an Erf or Tanh.
+   */
+  static boolean readsGelu(Value v) {
+    return geluWithin(v, 4);
+  }
+
+  private static boolean geluWithin(Value v, int depth) {
+    Node p = v == null ? null : v.producer().orElse(null);
+    if (p == null || depth < 0) {
+      return false;
+    }
+    switch (p.opType()) {
+      case "Gelu": case "FastGelu": case "BiasGelu": case "QuickGelu":
+        return true;
+      case "Erf": case "Tanh":
+        return depth < 4; // the GELU's inner function, not the value itself
+      case "Mul": case "Add": case "Div":
+        for (Value in : p.inputs()) {
+          if (geluWithin(in, depth - 1)) {
+            return true;
+          }
+        }
+        return false;
+      default:
+        return false;
+    }
   }
 
   // ---- constants ----
@@ -177,7 +217,7 @@ final class QuantGraph {
    * Per-row (per-token) symmetric quantization of x [..., K] from standard ops, as uint8 with zero
    * point 128 (ORT's integer GEMMs take uint8 activations):
    * <pre>
-   *   s   = max(ReduceMax(Abs(x), axes=[-1], keepdims=1), ε) · (1/127)            [..., 1]
+   *   s   = max(ReduceMax(x), -ReduceMin(x), ε) · (1/127)   (along the last axis)   [..., 1]
    *   q   = Reshape(QuantizeLinear(Flatten(x, -1), Reshape(s, [-1]),
    *                                Expand(128, [M]), axis=0), Shape(x))          uint8 [..., K]
    *   c   = ReduceMax(s) (a scalar),  r = s / c                                     [..., 1]
@@ -192,13 +232,16 @@ final class QuantGraph {
       return known;
     }
     String h = x.name();
-    Node abs = placeAfter(rw.op("Abs").name(h + "_row_abs").inputs(x).outputs(h + "_abs"), x);
-    Node max = placeAfter(rw.op("ReduceMax").name(h + "_row_max").inputs(abs.output(0))
-        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_absmax"), abs.output(0));
-    Node floor = placeAfter(rw.op("Max").name(h + "_row_floor").inputs(max.output(0), scalar(rw, h + "_min_absmax", QParams.MIN_SCALE * 127))
-        .outputs(h + "_row_absmax_pos"), max.output(0));
-    Node scale = placeAfter(rw.op("Mul").name(h + "_row_scale").inputs(floor.output(0), scalar(rw, h + "_inv127", 1f / 127))
-        .outputs(h + "_row_scale"), floor.output(0));
+    // max|x| per row as max(ReduceMax(x), -ReduceMin(x)): two reads of x, no |x| tensor written
+    Node max = placeAfter(rw.op("ReduceMax").name(h + "_row_max").inputs(x)
+        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_max"), x);
+    Node min = placeAfter(rw.op("ReduceMin").name(h + "_row_min").inputs(x)
+        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_min"), max.output(0));
+    Node neg = placeAfter(rw.op("Neg").name(h + "_row_neg_min").inputs(min.output(0)).outputs(h + "_row_neg_min"), min.output(0));
+    Node amax = placeAfter(rw.op("Max").name(h + "_row_absmax").inputs(max.output(0), neg.output(0),
+        scalar(rw, h + "_min_absmax", QParams.MIN_SCALE * 127)).outputs(h + "_row_absmax"), neg.output(0));
+    Node scale = placeAfter(rw.op("Mul").name(h + "_row_scale").inputs(amax.output(0), scalar(rw, h + "_inv127", 1f / 127))
+        .outputs(h + "_row_scale"), amax.output(0));
     Value s = scale.output(0);
     // Flatten at the last axis: [d0, ..., K] → [d0·…, K], whatever the rank
     Node x2 = placeAfter(rw.op("Flatten").name(h + "_rows").inputs(x).attr(Attr.of("axis", -1L))

@@ -24,11 +24,28 @@ import java.util.regex.PatternSyntaxException;
  *     Gather: weight-only, for model size
  * @param skipFirstLast leave the first and the last Linear (with those sharing their input) in float
  * @param perTokenAt Linear nodes (regex on the name) whose input is quantized per token at run time
- *     whatever the scheme: the remedy for long-tailed inputs such as a GELU output; null for none
+ *     whatever the scheme; null for none
+ * @param geluInputs how Linears that read a GELU output (BERT's FFN2) quantize it: that input is
+ *     long-tailed, with outliers in particular tokens as well as channels, and is where most static
+ *     INT8 error comes from on MiniLM; see {@link GeluInputs}
  */
 public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeights, RangeMethod range,
     double percentile, Pattern exclude, Set<String> excludeOps, boolean attention, boolean embeddings,
-    boolean skipFirstLast, Pattern perTokenAt) {
+    boolean skipFirstLast, Pattern perTokenAt, GeluInputs geluInputs) {
+
+  /** The treatment of a GELU output that a Linear reads. */
+  public enum GeluInputs {
+    /** As every other Linear input under the scheme. */
+    SCHEME,
+    /**
+     * Dynamic per-token (the O1 form) at just those Linears. The O3 default on CPU: on MiniLM with
+     * SmoothQuant α 0.5 it raises the mean cosine from 0.9954 to 0.9978 for about 5% of the speed-up;
+     * leaving them float gained less and cost more (docs/BENCHMARKS.md, Quantization).
+     */
+    PER_TOKEN,
+    /** Left float. */
+    FLOAT
+  }
 
   public QuantOptions {
     excludeOps = Set.copyOf(excludeOps);
@@ -38,56 +55,69 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
     if (target == Target.TENSORRT && scheme.isDynamic()) {
       throw new SqOnnxException("quantize: scheme " + scheme + " is dynamic; TensorRT explicit quantization needs static scales (use O3)");
     }
+    if (target == Target.TENSORRT && geluInputs == GeluInputs.PER_TOKEN) {
+      throw new SqOnnxException("quantize: geluInputs=per-token is dynamic; TensorRT needs static scales");
+    }
     if (target == Target.TENSORRT && perTokenAt != null) {
       throw new SqOnnxException("quantize: per-token quantization (perToken=" + perTokenAt + ") is dynamic; TensorRT needs static scales");
     }
   }
 
-  /** The defaults for a scheme: CPU target, per-channel weights, MSE ranges, attention and embeddings quantized. */
+  /**
+   * The defaults for a scheme: CPU target, per-channel weights, MSE ranges, attention and embeddings
+   * quantized; for O3, GELU outputs per token.
+   */
   public static QuantOptions of(Scheme scheme) {
-    return new QuantOptions(scheme, Target.CPU, true, RangeMethod.MSE, 0.9999, null, Set.of(), true, true, false, null);
+    return new QuantOptions(scheme, Target.CPU, true, RangeMethod.MSE, 0.9999, null, Set.of(), true, true, false, null,
+        scheme == Scheme.O3 ? GeluInputs.PER_TOKEN : GeluInputs.SCHEME);
   }
 
+  /** Another target; for TensorRT a per-token GELU-input default falls back to the scheme's (static) form. */
   public QuantOptions withTarget(Target t) {
-    return new QuantOptions(scheme, t, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt);
+    GeluInputs g = t == Target.TENSORRT && geluInputs == GeluInputs.PER_TOKEN ? GeluInputs.SCHEME : geluInputs;
+    return new QuantOptions(scheme, t, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt, g);
+  }
+
+  public QuantOptions withGeluInputs(GeluInputs g) {
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt, g);
   }
 
   public QuantOptions withPerChannelWeights(boolean b) {
-    return new QuantOptions(scheme, target, b, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt);
+    return new QuantOptions(scheme, target, b, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt, geluInputs);
   }
 
   public QuantOptions withRange(RangeMethod m, double p) {
-    return new QuantOptions(scheme, target, perChannelWeights, m, p, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt);
+    return new QuantOptions(scheme, target, perChannelWeights, m, p, exclude, excludeOps, attention, embeddings, skipFirstLast, perTokenAt, geluInputs);
   }
 
   public QuantOptions withExclude(Pattern names, Set<String> ops) {
-    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, names, ops, attention, embeddings, skipFirstLast, perTokenAt);
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, names, ops, attention, embeddings, skipFirstLast, perTokenAt, geluInputs);
   }
 
   public QuantOptions withAttention(boolean b) {
-    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, b, embeddings, skipFirstLast, perTokenAt);
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, b, embeddings, skipFirstLast, perTokenAt, geluInputs);
   }
 
   public QuantOptions withEmbeddings(boolean b) {
-    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, b, skipFirstLast, perTokenAt);
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, b, skipFirstLast, perTokenAt, geluInputs);
   }
 
   public QuantOptions withSkipFirstLast(boolean b) {
-    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, b, perTokenAt);
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, b, perTokenAt, geluInputs);
   }
 
   public QuantOptions withPerTokenAt(Pattern p) {
-    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, p);
+    return new QuantOptions(scheme, target, perChannelWeights, range, percentile, exclude, excludeOps, attention, embeddings, skipFirstLast, p, geluInputs);
   }
 
   /**
    * Options from a pass spec, e.g. {@code quantize(scheme=O3,target=cpu,weights=channel,range=mse,
    * exclude=lm_head,excludeOps=Gemm;Conv,attention=true,embeddings=true,skipFirstLast=false,
-   * perToken=output/dense)}. Unknown keys are errors.
+   * perToken=output/dense,geluInputs=per-token|scheme|float)}. Unknown keys are errors.
    */
   public static QuantOptions parse(Map<String, String> o) {
     Set<String> known = Set.of("scheme", "target", "weights", "range", "percentile", "exclude", "excludeOps",
-        "attention", "embeddings", "skipFirstLast", "perToken");
+        "attention", "embeddings", "skipFirstLast", "perToken", "geluInputs");
     for (String k : o.keySet()) {
       if (!known.contains(k)) {
         throw new SqOnnxException("quantize: unknown option '" + k + "'; known: " + String.join(", ", new java.util.TreeSet<>(known)));
@@ -110,7 +140,11 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
     q = q.withAttention(bool(o.getOrDefault("attention", "true"), "attention"));
     q = q.withEmbeddings(bool(o.getOrDefault("embeddings", "true"), "embeddings"));
     q = q.withSkipFirstLast(bool(o.getOrDefault("skipFirstLast", "false"), "skipFirstLast"));
-    return q.withPerTokenAt(regex(o.get("perToken"), "perToken"));
+    q = q.withPerTokenAt(regex(o.get("perToken"), "perToken"));
+    if (o.containsKey("geluInputs")) {
+      q = q.withGeluInputs(enumOf(GeluInputs.class, o.get("geluInputs").replace('-', '_'), "geluInputs"));
+    }
+    return q;
   }
 
   private static <E extends Enum<E>> E enumOf(Class<E> type, String s, String key) {

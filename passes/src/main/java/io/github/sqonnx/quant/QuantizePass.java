@@ -1,6 +1,7 @@
 package io.github.sqonnx.quant;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.pass.Finding;
@@ -45,8 +46,12 @@ public final class QuantizePass implements Pass {
     long start = System.nanoTime();
     List<Rewriter.Change> changes = new ArrayList<>();
     List<Finding> findings = new ArrayList<>();
+    if (options.scheme() == Scheme.O3 && context.get(ActivationStats.class).isEmpty()) {
+      throw new SqOnnxException(model.displayName() + ": scheme O3 needs calibration statistics (static activation ranges); "
+          + "calibrate the model first, or use the dynamic O1 or O2");
+    }
     long opset = model.opsets().getOrDefault("", 0L);
-    long need = neededOpset();
+    long need = neededOpset(model);
     if (opset < need) {
       if (need == 13) {
         PassResult up = new OpsetUpgrade(13).run(model, context);
@@ -64,10 +69,18 @@ public final class QuantizePass implements Pass {
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
   }
 
-  /** 13 where a per-axis QuantizeLinear/DequantizeLinear is built, else what the ops need. */
-  long neededOpset() {
-    boolean perAxis = options.perChannelWeights() || options.scheme() == Scheme.O1 || options.perTokenAt() != null;
-    return perAxis ? 13 : options.scheme().isDynamic() ? 11 : 10;
+  /** 13 where a per-axis QuantizeLinear/DequantizeLinear will be built, else what the ops need. */
+  long neededOpset(Model model) {
+    boolean perAxis = options.perChannelWeights() || options.scheme() == Scheme.O1 || options.perTokenAt() != null
+        || (options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN && readsGelu(model));
+    boolean dynamic = options.scheme().isDynamic() || options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN;
+    return perAxis ? 13 : dynamic ? 11 : 10;
+  }
+
+  /** Whether some MatMul/Gemm reads a GELU output (it will be quantized per token). */
+  private static boolean readsGelu(Model model) {
+    return model.graph().nodes().stream().anyMatch(n -> (n.opType().equals("MatMul") || n.opType().equals("Gemm"))
+        && n.input(0) != null && QuantGraph.readsGelu(n.input(0)));
   }
 
   private List<RewriteRule<?>> rules(QuantGraph qg) {

@@ -14,7 +14,8 @@ import java.util.Optional;
  *   before:  A ───────────────► MatMul ◄─────────────── B        (Q·Kᵀ or P·V)
  *   after:   A ─► Q ─► DQ ─► MatMul ◄─ DQ ◄─ Q ◄─ B
  * </pre>
- * The softmax output P lies in [0, 1]: with zero included its uint8 scale is 1/255.
+ * The softmax output P lies in [0, 1]: with zero included its uint8 scale is 1/255. A constant
+ * Div/Mul right after the matmul (the 1/√d scale) is folded into B's DequantizeLinear scale.
  */
 final class StaticQdqAttentionMatMul extends AttentionRule {
   StaticQdqAttentionMatMul(QuantGraph qg) {
@@ -53,6 +54,14 @@ final class StaticQdqAttentionMatMul extends AttentionRule {
       report.append(String.format(Locale.ROOT, "%s%s %s scale %.4g zp %d", i == 0 ? "" : "; ", i == 0 ? "A" : "B",
           p.type(), p.scale(), p.zeroPoint()));
     }
+    scaleAfter(n).ifPresent(fold -> {
+      // B's DequantizeLinear is this matmul's own: give it the scale times the factor
+      Node dqB = n.input(1).producer().orElseThrow();
+      float scaled = dqB.input(1).constant().orElseThrow().floats().get(0) * fold.factor();
+      rw.setInput(dqB, 1, QuantGraph.scalar(rw, n.input(1).name() + "_scale_folded", scaled));
+      fold.remove(rw, n.output(0));
+      report.append("; folded ").append(fold.node().opType()).append(" '").append(fold.node().name()).append("' into B's scale");
+    });
     return report.toString();
   }
 }

@@ -30,6 +30,7 @@ final class StatsProbe {
   static ActivationStats collect(Path model, List<Map<String, HostTensor>> batches, Path tmp) {
     Path probe = tmp.resolve(model.getFileName() + ".probe.onnx");
     List<String> tensors = new ArrayList<>();
+    List<String> inputs = new ArrayList<>();
     try (Model m = ModelIO.load(model)) {
       Rewriter rw = new Rewriter(m);
       Set<Value> seen = new HashSet<>();
@@ -38,7 +39,7 @@ final class StatsProbe {
           for (int i = 0; i < 2; i++) {
             Value v = n.input(i);
             if (v != null && !v.isInitializer() && seen.add(v)) {
-              tensors.add(v.name());
+              (v.isGraphInput() ? inputs : tensors).add(v.name());
               if (!v.isGraphOutput() && !v.isGraphInput()) {
                 rw.addGraphOutput(v, Models.tensorInfoAnyShape(v.name(), DataType.FLOAT));
               }
@@ -53,11 +54,29 @@ final class StatsProbe {
       for (Map<String, HostTensor> feeds : batches) {
         Map<String, HostTensor> r = ort.run(feeds, Set.copyOf(tensors));
         for (String t : tensors) {
-          out.merge(t, of(r.get(t)), TensorStats::merge);
+          out.merge(t, of(r.get(t)), StatsProbe::merge);
+        }
+        for (String t : inputs) {
+          out.merge(t, of(feeds.get(t)), StatsProbe::merge); // ORT does not return its inputs
         }
       }
     }
     return new ActivationStats(model.getFileName().toString(), batches.size(), out);
+  }
+
+  /**
+   * Merges, collapsing the per-channel maxima to one when the last axis changes length between batches
+   * (Kᵀ's last axis is the sequence): only min, max and the histogram matter for quantization.
+   */
+  static TensorStats merge(TensorStats a, TensorStats b) {
+    if (a.channels() == b.channels()) {
+      return a.merge(b);
+    }
+    return collapse(a).merge(collapse(b));
+  }
+
+  private static TensorStats collapse(TensorStats s) {
+    return new TensorStats(new float[] {s.absMax()}, s.min(), s.max(), s.count(), s.histogram());
   }
 
   static TensorStats of(HostTensor x) {

@@ -1,0 +1,204 @@
+package io.github.sqonnx.calib;
+
+import io.github.sqonnx.ir.Attr;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.onnx.proto.Onnx.TypeProto;
+import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Calibration copies of a model, made on a freshly loaded copy and saved to a file of their own (the
+ * caller's model is never touched). The probe copy outputs Shape(t) of every target. The calibration
+ * copy outputs, per target, its shape and either per-channel max and min over all axes but the last
+ * (reduce mode: small outputs, nothing else fetched) or the tensor itself (histogram mode: the
+ * histogram needs every value, and Java skips padding as it reads). In reduce mode padded positions
+ * are set to -inf for maxima and +inf for minima with Where(mask, x, ±inf); max|x| per channel is
+ * then max(max_c, -min_c), which needs no Abs pass.
+ */
+final class CalibrationGraph {
+  /** Output names for one target; {@code max}/{@code min} in reduce mode, {@code values} in histogram mode. */
+  record Outputs(String shape, String max, String min, String values) {}
+
+  /** How to calibrate one target: its layout and whether padding is masked (in the graph or, in histogram mode, in Java). */
+  record Plan(String tensor, Layout layout, boolean masked) {}
+
+  private final Model model;
+  private final Rewriter rw;
+  private final long opset;
+  private final Map<String, Value> masks = new HashMap<>();
+  private final Map<String, Value> scalars = new HashMap<>();
+  private Value boolMask;
+
+  private CalibrationGraph(Model model) {
+    this.model = model;
+    this.rw = new Rewriter(model);
+    Long v = model.opsets().get("");
+    this.opset = v == null ? 1 : v;
+  }
+
+  /** Saves a copy of {@code source} whose outputs are Shape(t) per target; returns target to output name. */
+  static Map<String, String> probe(Path source, List<String> targets, Path out) {
+    try (Model m = ModelIO.load(source)) {
+      CalibrationGraph g = new CalibrationGraph(m);
+      Map<String, String> names = new LinkedHashMap<>();
+      for (String t : targets) {
+        Value shape = g.op("Shape", t + "@shape", m.graph().requireValue(t));
+        g.output(shape, DataType.INT64);
+        names.put(t, shape.name());
+      }
+      ModelIO.save(m, out);
+      return names;
+    }
+  }
+
+  /** Saves the calibration copy; returns target to its outputs. */
+  static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, boolean histogram, Path out) {
+    try (Model m = ModelIO.load(source)) {
+      CalibrationGraph g = new CalibrationGraph(m);
+      Map<String, Outputs> names = new LinkedHashMap<>();
+      for (Plan p : plans) {
+        names.put(p.tensor(), g.add(p, maskInput, histogram));
+      }
+      ModelIO.save(m, out);
+      return names;
+    }
+  }
+
+  private Outputs add(Plan p, String maskInput, boolean histogram) {
+    Value x = asFloat(model.graph().requireValue(p.tensor()));
+    String t = p.tensor();
+    Value shape = op("Shape", t + "@shape", x);
+    output(shape, DataType.INT64);
+    if (histogram) {
+      // the tensor itself, unmasked: Java skips the padded rows (ValidRows), so ORT does no extra pass;
+      // an Identity only where the name is taken (a graph input or output), since it costs a copy
+      Value values = x.isGraphInput() || x.isGraphOutput() ? op("Identity", t + "@values", x) : x;
+      output(values, DataType.FLOAT);
+      return new Outputs(shape.name(), null, null, values.name());
+    }
+    Value mask = p.masked() ? mask(p.layout(), maskInput) : null;
+    Value forMax = mask == null ? x : where(mask, x, Float.NEGATIVE_INFINITY, t + "@masked_max");
+    Value forMin = mask == null ? x : where(mask, x, Float.POSITIVE_INFINITY, t + "@masked_min");
+    int rank = p.layout().rank();
+    long[] axes = new long[p.layout().channels() > 0 ? rank - 1 : rank];
+    for (int i = 0; i < axes.length; i++) {
+      axes[i] = i;
+    }
+    Value max = reduce("ReduceMax", forMax, axes, t + "@max");
+    Value min = reduce("ReduceMin", forMin, axes, t + "@min");
+    output(max, DataType.FLOAT);
+    output(min, DataType.FLOAT);
+    return new Outputs(shape.name(), max.name(), min.name(), null);
+  }
+
+  /** Float16, bfloat16 and double activations are measured as float32. */
+  private Value asFloat(Value x) {
+    DataType type = x.elementType().orElse(DataType.FLOAT);
+    if (type == DataType.FLOAT) {
+      return x;
+    }
+    return node(rw.op("Cast").inputs(x).attr(Attr.of("to", (long) DataType.FLOAT.code())).outputs(x.name() + "@float"));
+  }
+
+  private Value where(Value mask, Value x, float fill, String name) {
+    return node(rw.op("Where").inputs(mask, x, scalar(fill)).outputs(name));
+  }
+
+  private Value reduce(String op, Value x, long[] axes, String name) {
+    Rewriter.NodeBuilder b = rw.op(op).attr(Attr.of("keepdims", 0L)).outputs(name);
+    if (opset >= 18) { // axes became an input in opset 18
+      return node(b.inputs(x, ints(axes)));
+    }
+    return node(b.inputs(x).attr(Attr.ints("axes", axes)));
+  }
+
+  private Value unsqueeze(Value x, long[] axes) {
+    Rewriter.NodeBuilder b = rw.op("Unsqueeze").outputs("calib_mask");
+    if (opset >= 13) { // axes became an input in opset 13
+      return node(b.inputs(x, ints(axes)));
+    }
+    return node(b.inputs(x).attr(Attr.ints("axes", axes)));
+  }
+
+  /**
+   * The attention mask as a boolean tensor that broadcasts against a tensor of {@code layout}: true
+   * at real tokens. One per distinct layout.
+   */
+  private Value mask(Layout layout, String maskInput) {
+    return masks.computeIfAbsent(layout.toString(), k -> {
+      Value bool = boolMask(maskInput);
+      int rank = layout.rank();
+      if (layout.maskForm() == Layout.MaskForm.FLAT) {
+        long[] shape = new long[rank];
+        java.util.Arrays.fill(shape, 1);
+        shape[layout.axesOf(Layout.Role.BATCH_TOKEN).get(0)] = -1;
+        return node(rw.op("Reshape").inputs(bool, ints(shape)).outputs("calib_mask"));
+      }
+      int b = layout.axesOf(Layout.Role.BATCH).get(0);
+      Value result = null;
+      for (int tok : layout.axesOf(Layout.Role.TOKEN)) {
+        Value m = tok > b ? bool : node(rw.op("Transpose").inputs(bool).attr(Attr.ints("perm", 1, 0)).outputs("calib_mask_t"));
+        long[] axes = new long[rank - 2];
+        int n = 0;
+        for (int i = 0; i < rank; i++) {
+          if (i != b && i != tok) {
+            axes[n++] = i;
+          }
+        }
+        Value u = axes.length == 0 ? m : unsqueeze(m, axes);
+        // with two token axes (attention probabilities), a cell is real when its query and key both are
+        result = result == null ? u : node(rw.op("And").inputs(result, u).outputs("calib_mask"));
+      }
+      return result;
+    });
+  }
+
+  private Value boolMask(String maskInput) {
+    if (boolMask == null) {
+      Value m = model.graph().requireValue(maskInput);
+      boolMask = m.elementType().orElse(DataType.INT64) == DataType.BOOL ? m
+          : node(rw.op("Cast").inputs(m).attr(Attr.of("to", (long) DataType.BOOL.code())).outputs("calib_mask_bool"));
+    }
+    return boolMask;
+  }
+
+  private Value scalar(float v) {
+    return scalars.computeIfAbsent(Float.toString(v),
+        k -> rw.addInitializer("calib_fill", Tensor.ofFloats(new long[0], new float[] {v})));
+  }
+
+  private Value ints(long[] v) {
+    return rw.addInitializer("calib_axes", Tensor.ofLongs(DataType.INT64, new long[] {v.length}, v));
+  }
+
+  private Value op(String type, String name, Value... in) {
+    return node(rw.op(type).inputs(in).outputs(name));
+  }
+
+  private static Value node(Rewriter.NodeBuilder b) {
+    Node n = b.append();
+    return n.output(0);
+  }
+
+  private void output(Value v, DataType type) {
+    rw.addGraphOutput(v, anyShape(v.name(), type));
+  }
+
+  /** An output declaration with the element type only: shapes vary with the batch. */
+  static ValueInfoProto anyShape(String name, DataType type) {
+    return ValueInfoProto.newBuilder().setName(name)
+        .setType(TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(type.code())))
+        .build();
+  }
+
+}

@@ -1,0 +1,428 @@
+package io.github.sqonnx.calib;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Collects {@link ActivationStats} for a model by running calibration samples through ONNX Runtime.
+ *
+ * <pre>{@code
+ * ActivationStats stats = Calibrator.forModel(Path.of("model.onnx"))
+ *     .text(Path.of("sentences.txt"), Path.of("tokenizer.json"))
+ *     .samples(512).maxLength(128).batchSize(16).seed(0)
+ *     .run();
+ * }</pre>
+ *
+ * <p>The targets are {@link CalibrationTargets#find}'s plus any extra names. The model is first run
+ * on two probe shapes to learn how each target's axes follow the batch and the tokens (see
+ * {@link Layout}); then a calibration copy, with the attention mask broadcast to each target's
+ * layout, runs on every batch. Padded positions never count. A target whose layout is not
+ * recognised makes the whole run go one sample at a time without padding, which is exact for it
+ * (and slower); the log says which. Memory holds one batch at a time: it does not grow with the
+ * number of samples.
+ */
+public final class Calibrator {
+  /** Where the samples come from. */
+  private enum Kind { TEXT, TENSORS, FEEDS }
+
+  private final Builder b;
+
+  private Calibrator(Builder b) {
+    this.b = b;
+  }
+
+  public static Builder forModel(Path model) {
+    return new Builder(model);
+  }
+
+  public static final class Builder {
+    private final Path model;
+    private Kind kind;
+    private Path text;
+    private Path tokenizer;
+    private Path tensors;
+    private Iterable<Map<String, HostTensor>> feeds;
+    private int samples = 512;
+    private int maxLength = 128;
+    private int batchSize = 16;
+    private long seed;
+    private boolean quiet;
+    private boolean histogram = true;
+    private List<String> extra = List.of();
+    private String maskInput = "attention_mask";
+    private int threads = Runtime.getRuntime().availableProcessors();
+    private long maxFetchBytes = 256L << 20;
+    private PrintStream err = System.err;
+    private Consumer<String> log;
+    /** Phase name to nanoseconds, for the benchmark. */
+    Map<String, Long> timings;
+
+    private Builder(Path model) {
+      this.model = Objects.requireNonNull(model, "model");
+    }
+
+    /** One sample per line of {@code file}, tokenized with a HuggingFace {@code tokenizer.json}. */
+    public Builder text(Path file, Path tokenizerJson) {
+      this.kind = Kind.TEXT;
+      this.text = Objects.requireNonNull(file);
+      this.tokenizer = Objects.requireNonNull(tokenizerJson);
+      return this;
+    }
+
+    /** ONNX test-data folders: DIR/test_data_set_N/input_K.pb, or DIR/N/&lt;input&gt;.npy. */
+    public Builder tensors(Path dir) {
+      this.kind = Kind.TENSORS;
+      this.tensors = Objects.requireNonNull(dir);
+      return this;
+    }
+
+    /** Batches of inputs by name (axis 0 the sample axis), padded with the attention mask if any. */
+    public Builder feeds(Iterable<Map<String, HostTensor>> batches) {
+      this.kind = Kind.FEEDS;
+      this.feeds = Objects.requireNonNull(batches);
+      return this;
+    }
+
+    /** At most this many samples (sequences); 512 by default, as in the SmoothQuant paper. */
+    public Builder samples(int n) {
+      this.samples = positive(n, "samples");
+      return this;
+    }
+
+    /** Tokens per text sample at most (longer lines are cut); 128 by default. */
+    public Builder maxLength(int n) {
+      this.maxLength = positive(n, "maxLength");
+      return this;
+    }
+
+    /** Text samples per batch; 16 by default. */
+    public Builder batchSize(int n) {
+      this.batchSize = positive(n, "batchSize");
+      return this;
+    }
+
+    /** Which lines of the text are drawn. */
+    public Builder seed(long s) {
+      this.seed = s;
+      return this;
+    }
+
+    /** No progress bar and no notes (for CI). */
+    public Builder quiet(boolean q) {
+      this.quiet = q;
+      return this;
+    }
+
+    /**
+     * Whether to collect the |x| histogram (on by default). Off, only the small reduced outputs
+     * leave ONNX Runtime; on, each batch's target tensors are fetched once and binned in Java.
+     */
+    public Builder histogram(boolean h) {
+      this.histogram = h;
+      return this;
+    }
+
+    /** More tensors to calibrate, by name. */
+    public Builder extraTensors(Collection<String> names) {
+      this.extra = List.copyOf(names);
+      return this;
+    }
+
+    /** The [batch, tokens] input whose zeros mark padding; "attention_mask" by default. */
+    public Builder maskInput(String name) {
+      this.maskInput = Objects.requireNonNull(name);
+      return this;
+    }
+
+    /** ONNX Runtime and binning threads; all processors by default. */
+    public Builder threads(int n) {
+      this.threads = positive(n, "threads");
+      return this;
+    }
+
+    /** In histogram mode, batches are run in parts so that one run fetches at most about this much. */
+    public Builder maxFetchBytes(long n) {
+      if (n <= 0) {
+        throw new IllegalArgumentException("maxFetchBytes must be positive: " + n);
+      }
+      this.maxFetchBytes = n;
+      return this;
+    }
+
+    /** Where the progress bar goes (System.err by default). */
+    public Builder progressTo(PrintStream out) {
+      this.err = Objects.requireNonNull(out);
+      return this;
+    }
+
+    /** Where notes go (layout fallbacks); stderr unless quiet by default. */
+    public Builder log(Consumer<String> sink) {
+      this.log = sink;
+      return this;
+    }
+
+    public ActivationStats run() {
+      if (kind == null) {
+        throw new SqOnnxException("no calibration data: give a text file and tokenizer, a tensor folder, or feeds");
+      }
+      return new Calibrator(this).calibrate();
+    }
+
+    private static int positive(int n, String what) {
+      if (n <= 0) {
+        throw new IllegalArgumentException(what + " must be positive: " + n);
+      }
+      return n;
+    }
+  }
+
+  private void note(String line) {
+    if (b.log != null) {
+      b.log.accept(line);
+    } else if (!b.quiet) {
+      b.err.println("sq-onnx calibrate: " + line);
+    }
+  }
+
+  private ActivationStats calibrate() {
+    String name = String.valueOf(b.model.getFileName());
+    List<ModelInput> inputs = new ArrayList<>();
+    List<String> targets = new ArrayList<>();
+    try (Model m = ModelIO.load(b.model)) {
+      for (Value v : m.graph().feeds()) {
+        inputs.add(ModelInput.of(v));
+      }
+      CalibrationTargets.find(m, b.extra).forEach(t -> targets.add(t.tensor()));
+    }
+    if (targets.isEmpty()) {
+      throw new SqOnnxException(b.model + ": nothing to calibrate (no MatMul or Gemm, and no extra tensors named)");
+    }
+    Path tmp;
+    try {
+      tmp = Files.createTempDirectory("sq-onnx-calib");
+    } catch (IOException e) {
+      throw new SqOnnxException("cannot make a temporary folder for the calibration model: " + e.getMessage());
+    }
+    try (Source source = open(inputs)) {
+      return new Run(name, inputs, targets, source, tmp).go();
+    } finally {
+      deleteTree(tmp);
+    }
+  }
+
+  private Source open(List<ModelInput> inputs) {
+    switch (b.kind) {
+      case TEXT: return new TextSource(b.text, b.tokenizer, inputs, b.maxLength, b.samples, b.seed, b.batchSize);
+      case TENSORS: return new FolderSource(b.tensors, inputs);
+      default: return Source.of(b.feeds);
+    }
+  }
+
+  /** One calibration: probe, build, run every batch. */
+  private final class Run {
+    private final String name;
+    private final List<ModelInput> inputs;
+    private final List<String> targets;
+    private final Source source;
+    private final Path tmp;
+    private final String mask;
+    /** The input whose [B, S] shape defines the token axes: the mask, else input_ids, else none. */
+    private final String ref;
+    private final Map<String, Layout> layouts = new LinkedHashMap<>();
+    private final Map<String, Long> probeElements = new LinkedHashMap<>();
+
+    Run(String name, List<ModelInput> inputs, List<String> targets, Source source, Path tmp) {
+      this.name = name;
+      this.inputs = inputs;
+      this.targets = targets;
+      this.source = source;
+      this.tmp = tmp;
+      this.mask = has(b.maskInput) ? b.maskInput : null;
+      this.ref = mask != null ? mask : has("input_ids") ? "input_ids" : null;
+    }
+
+    private boolean has(String input) {
+      return inputs.stream().anyMatch(i -> i.name().equals(input));
+    }
+
+    ActivationStats go() {
+      Map<String, HostTensor> first = source.next();
+      if (first == null) {
+        throw new SqOnnxException(source.where() + ": no calibration samples");
+      }
+      InputCheck.check(name, inputs, first, source.where());
+      checkRef(first);
+      probe(first);
+      List<CalibrationGraph.Plan> plans = new ArrayList<>();
+      List<String> unsupported = new ArrayList<>();
+      for (String t : targets) {
+        Layout l = layouts.get(t);
+        Layout.MaskForm form = l.maskForm();
+        // histogram mode masks in Java as it reads the rows, which covers all but a flattened last axis
+        boolean masked = mask != null && (form == Layout.MaskForm.UNSQUEEZE || form == Layout.MaskForm.FLAT)
+            && (!b.histogram || ValidRows.supports(l));
+        if (mask != null && !masked && form != Layout.MaskForm.NONE) {
+          unsupported.add("'" + t + "' " + l);
+        }
+        plans.add(new CalibrationGraph.Plan(t, l, masked));
+      }
+      boolean oneByOne = !unsupported.isEmpty();
+      if (oneByOne) {
+        note("layout of " + unsupported.size() + " tensor(s) not recognised (" + String.join(", ", unsupported.subList(0,
+            Math.min(3, unsupported.size()))) + (unsupported.size() > 3 ? ", ..." : "")
+            + "): calibrating one sample at a time without padding, which keeps them exact");
+      }
+      Path file = tmp.resolve("calibration.onnx");
+      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, b.histogram, file);
+      Map<String, Accumulator> acc = new LinkedHashMap<>();
+      for (CalibrationGraph.Plan p : plans) {
+        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram));
+      }
+      long expected = source.expectedSamples();
+      long done = 0;
+      long loopStart = 0;
+      long loopCpu = 0;
+      long ortNanos = 0;
+      long binCpuNanos = 0;
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, b.histogram, b.threads);
+          Progress bar = b.quiet ? Progress.quiet() : Progress.to(b.err, expected < 0 ? -1 : Math.min(expected, b.samples))) {
+        loopStart = System.nanoTime();
+        loopCpu = b.timings != null ? processCpu() : 0;
+        for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
+          if (batch != first) {
+            InputCheck.check(name, inputs, batch, source.where());
+          }
+          int n = Batches.batchSize(batch, ref);
+          if (done + n > b.samples) {
+            batch = Batches.slice(batch, n, 0, (int) (b.samples - done));
+            n = (int) (b.samples - done);
+          }
+          List<Map<String, HostTensor>> parts = oneByOne ? Batches.split(batch, mask) : List.of(batch);
+          for (Map<String, HostTensor> part : parts) {
+            runInPieces(collector, part);
+          }
+          done += n;
+          bar.step(n);
+        }
+        collector.finish();
+        ortNanos = collector.ortNanos.get();
+        binCpuNanos = collector.binCpuNanos.get();
+      }
+      if (b.timings != null) {
+        b.timings.put("loop", System.nanoTime() - loopStart);
+        b.timings.put("loopCpu", processCpu() - loopCpu);
+        b.timings.put("ort", ortNanos);
+        b.timings.put("binCpu", binCpuNanos);
+      }
+      Map<String, TensorStats> stats = new TreeMap<>();
+      acc.forEach((t, a) -> stats.put(t, a.stats()));
+      return new ActivationStats(name, done, stats);
+    }
+
+    /** In histogram mode a batch whose fetched tensors would pass the budget runs in sample ranges. */
+    private void runInPieces(Collector collector, Map<String, HostTensor> feeds) {
+      int n = Batches.batchSize(feeds, ref);
+      long tokens = ref != null && feeds.get(ref).shape().length > 1 ? feeds.get(ref).shape()[1] : 1;
+      long perSample = 0;
+      for (String t : targets) {
+        Layout l = layouts.get(t);
+        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens) : probeElements.get(t);
+      }
+      int step = b.histogram ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
+      for (int from = 0; from < n; from += step) {
+        Map<String, HostTensor> part = step >= n ? feeds : Batches.slice(feeds, n, from, Math.min(n, from + step));
+        collector.run(part);
+      }
+    }
+
+    private void checkRef(Map<String, HostTensor> feeds) {
+      if (ref != null && feeds.get(ref).shape().length != 2) {
+        throw new SqOnnxException(source.where() + ": input '" + ref + "' must be [batch, tokens], got "
+            + feeds.get(ref));
+      }
+    }
+
+    /** Runs the probe copy on (1, s0) and (2, s1) and classifies every target's axes. */
+    private void probe(Map<String, HostTensor> first) {
+      Path file = tmp.resolve("probe.onnx");
+      Map<String, String> shapes = CalibrationGraph.probe(b.model, targets, file);
+      String axis0 = ref != null ? ref : first.keySet().iterator().next();
+      long s0 = ref != null ? first.get(ref).shape()[1] : 1;
+      long s1 = ref != null ? Layout.secondTokens(s0) : 1;
+      try (OrtRunner ort = new OrtRunner(file, new OrtRunner.Options(b.threads, true, null, Map.of()))) {
+        Map<String, HostTensor> a = ort.run(probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
+        Map<String, HostTensor> c;
+        try {
+          c = ort.run(probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
+        } catch (SqOnnxException e) {
+          note("the model does not run with other batch or token counts (" + e.getMessage() + "); "
+              + "tensors are taken as fixed-shape and padding is not excluded");
+          c = null;
+        }
+        for (String t : targets) {
+          long[] sa = a.get(shapes.get(t)).longs();
+          long elements = 1;
+          for (long d : sa) {
+            elements *= d;
+          }
+          probeElements.put(t, Math.max(1, elements));
+          Layout l = c == null ? Layout.fixed(sa) : Layout.classify(sa, c.get(shapes.get(t)).longs(), s0, s1).orElse(null);
+          if (l == null) {
+            throw new SqOnnxException(name + ": tensor '" + t + "' changes rank with the input shape; it cannot be calibrated");
+          }
+          layouts.put(t, l);
+        }
+      }
+    }
+
+    private Map<String, HostTensor> probeFeeds(Map<String, HostTensor> first, String axis0, int copies, long s) {
+      if (ref != null) {
+        return Batches.probe(first, ref, copies, (int) s);
+      }
+      int n = Batches.batchSize(first, axis0);
+      Map<String, HostTensor> one = Batches.slice(first, n, 0, 1);
+      Map<String, HostTensor> out = new LinkedHashMap<>();
+      one.forEach((k, t) -> out.put(k, t.shape().length > 0 && t.shape()[0] == 1 ? Batches.repeat(t, copies) : t));
+      return out;
+    }
+  }
+
+  /** CPU time of the whole process (ORT's threads included), for the benchmark's timings. */
+  private static long processCpu() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  private static void deleteTree(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // a temporary file left behind is harmless; the OS cleans its temp folder
+        }
+      });
+    } catch (IOException e) {
+      // as above
+    }
+  }
+}

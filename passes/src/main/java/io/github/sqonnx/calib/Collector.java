@@ -1,0 +1,205 @@
+package io.github.sqonnx.calib;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
+import java.nio.IntBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Runs the calibration copy on a batch and adds the outputs to the accumulators. Reduce mode fetches
+ * the small reduced outputs through the core's OrtRunner. Histogram mode has ORT write each target
+ * into a reused direct buffer ({@link PinnedRunner}) and bins the tensors in parallel, one task per
+ * tensor, while ORT runs the next batch into the other slot of buffers (ORT alone leaves cores idle
+ * between its operators). A batch's tasks start only when the previous batch's are done, so each
+ * accumulator has one task at a time; the result does not depend on the scheduling, since max, min
+ * and counts commute.
+ */
+final class Collector implements AutoCloseable {
+  private final List<CalibrationGraph.Plan> plans;
+  private final Map<String, CalibrationGraph.Outputs> outs;
+  private final Map<String, Accumulator> acc;
+  private final String mask;
+  private final String ref;
+  private final boolean histogram;
+  private final ExecutorService pool;
+  private final OrtRunner reduceRunner;
+  private final PinnedRunner pinnedRunner;
+  private final Set<String> fetch = new HashSet<>();
+  /** The previous batch's binning, still running while ORT runs this one. */
+  private List<Future<?>> pending = List.of();
+  private int slot;
+  /** Wall time in ORT runs and CPU time of binning tasks, for the benchmark. */
+  final java.util.concurrent.atomic.AtomicLong ortNanos = new java.util.concurrent.atomic.AtomicLong();
+  final java.util.concurrent.atomic.AtomicLong binCpuNanos = new java.util.concurrent.atomic.AtomicLong();
+
+  Collector(Path model, List<CalibrationGraph.Plan> plans, Map<String, CalibrationGraph.Outputs> outs,
+      Map<String, Accumulator> acc, String mask, String ref, boolean histogram, int threads) {
+    this.plans = plans;
+    this.outs = outs;
+    this.acc = acc;
+    this.mask = mask;
+    this.ref = ref;
+    this.histogram = histogram;
+    for (CalibrationGraph.Outputs o : outs.values()) {
+      fetch.add(o.shape());
+      if (!histogram) {
+        fetch.add(o.max());
+        fetch.add(o.min());
+      }
+    }
+    this.reduceRunner = histogram ? null : new OrtRunner(model, new OrtRunner.Options(threads, true, null, Map.of()));
+    this.pinnedRunner = histogram ? new PinnedRunner(model, threads) : null;
+    this.pool = histogram && threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "sq-onnx-calibrate");
+      t.setDaemon(true);
+      return t;
+    }) : null;
+  }
+
+  /** Runs one batch (or part of one) and adds it. */
+  void run(Map<String, HostTensor> feeds) {
+    long[] ones = mask != null ? Batches.onesPerSample(feeds.get(mask)) : null;
+    int batch = Batches.batchSize(feeds, ref);
+    int tokens = ref != null ? Math.toIntExact(feeds.get(ref).shape()[1]) : 1;
+    if (!histogram) {
+      Map<String, HostTensor> out = reduceRunner.run(feeds, fetch);
+      for (CalibrationGraph.Plan p : plans) {
+        CalibrationGraph.Outputs o = outs.get(p.tensor());
+        long valid = valid(p, out.get(o.shape()).longs(), batch, tokens, ones);
+        acc.get(p.tensor()).addReduced(out.get(o.max()).floats(), out.get(o.min()).floats(), valid);
+      }
+      return;
+    }
+    Map<String, long[]> pinned = new LinkedHashMap<>();
+    Set<String> small = new HashSet<>(fetch);
+    for (CalibrationGraph.Plan p : plans) {
+      Layout l = p.layout();
+      String values = outs.get(p.tensor()).values();
+      if (l.axesOf(Layout.Role.UNKNOWN).isEmpty()) {
+        long[] shape = new long[l.rank()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = l.axes().get(i).size(batch, tokens);
+        }
+        pinned.put(values, shape);
+      } else {
+        small.add(values); // a shape the layout cannot predict: fetched the ordinary way
+      }
+    }
+    Map<String, IntBuffer> views = new HashMap<>();
+    // slot s was last read by the batch before the previous one, whose tasks have finished
+    long t0 = System.nanoTime();
+    Map<String, HostTensor> out = pinnedRunner.run(feeds, small, pinned, views, slot);
+    ortNanos.addAndGet(System.nanoTime() - t0);
+    slot ^= 1;
+    byte[] maskBytes = null;
+    if (mask != null) {
+      HostTensor m = feeds.get(mask);
+      maskBytes = new byte[m.size()];
+      for (int i = 0; i < maskBytes.length; i++) {
+        maskBytes[i] = (byte) (m.get(i) != 0 ? 1 : 0);
+      }
+    }
+    Map<String, ValidRows> rowsByLayout = new HashMap<>();
+    List<Runnable> tasks = new ArrayList<>();
+    for (CalibrationGraph.Plan p : plans) {
+      CalibrationGraph.Outputs o = outs.get(p.tensor());
+      long[] dims = out.get(o.shape()).longs();
+      long valid = valid(p, dims, batch, tokens, ones);
+      byte[] mb = maskBytes;
+      ValidRows rows = p.masked()
+          ? rowsByLayout.computeIfAbsent(p.layout().toString(), k -> ValidRows.of(p.layout(), mb, batch, tokens))
+          : ValidRows.ALL;
+      IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
+      int rowLength = dims.length == 0 ? 1 : Math.toIntExact(dims[dims.length - 1]);
+      Accumulator a = acc.get(p.tensor());
+      if (rowLength > 0) {
+        tasks.add(() -> {
+          java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+          long c0 = mx.getCurrentThreadCpuTime();
+          a.addValues(data, rowLength, rows, valid);
+          binCpuNanos.addAndGet(mx.getCurrentThreadCpuTime() - c0);
+        });
+      }
+    }
+    finish();
+    if (pool == null) {
+      tasks.forEach(Runnable::run);
+    } else {
+      List<Future<?>> started = new ArrayList<>();
+      tasks.forEach(t -> started.add(pool.submit(t)));
+      pending = started;
+    }
+  }
+
+  private static IntBuffer bits(float[] v) {
+    int[] b = new int[v.length];
+    for (int i = 0; i < v.length; i++) {
+      b[i] = Float.floatToRawIntBits(v[i]);
+    }
+    return IntBuffer.wrap(b);
+  }
+
+  /** Real elements of a target in this run; checks its shape against the probed layout on the way. */
+  private static long valid(CalibrationGraph.Plan p, long[] dims, long batch, long tokens, long[] ones) {
+    long elements = 1;
+    for (long d : dims) {
+      elements *= d;
+    }
+    Layout l = p.layout();
+    if (dims.length != l.rank() || l.channels() > 0 && dims[dims.length - 1] != l.channels()) {
+      throw new SqOnnxException("tensor '" + p.tensor() + "' has shape " + Arrays.toString(dims)
+          + ", not the layout " + l + " the probe found; its shape must follow the batch and token counts");
+    }
+    if (!p.masked()) {
+      return elements;
+    }
+    if (l.elements(batch, tokens) != elements) {
+      throw new SqOnnxException("tensor '" + p.tensor() + "' has shape " + Arrays.toString(dims) + " for "
+          + batch + " samples of " + tokens + " tokens, not the layout " + l + " the probe found");
+    }
+    return l.validElements(ones);
+  }
+
+  /** Waits for the binning still running; call before reading the accumulators. */
+  void finish() {
+    try {
+      for (Future<?> f : pending) {
+        f.get();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SqOnnxException("calibration interrupted");
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      throw c instanceof RuntimeException ? (RuntimeException) c : new SqOnnxException(c.toString(), c);
+    } finally {
+      pending = List.of();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (pool != null) {
+      pool.shutdownNow();
+    }
+    if (reduceRunner != null) {
+      reduceRunner.close();
+    }
+    if (pinnedRunner != null) {
+      pinnedRunner.close();
+    }
+  }
+}

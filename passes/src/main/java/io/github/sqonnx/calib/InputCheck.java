@@ -1,0 +1,65 @@
+package io.github.sqonnx.calib;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ort.HostTensor;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Matches feeds to the model's inputs by name before ONNX Runtime sees them, so a mistake is reported
+ * as one line naming the input, what the model declares and what was given (ORT's own messages name
+ * neither the file nor the expected shape).
+ */
+final class InputCheck {
+  private InputCheck() {}
+
+  /** {@code where} prefixes messages: the file or batch the feeds came from. */
+  static void check(String model, List<ModelInput> inputs, Map<String, HostTensor> feeds, String where) {
+    String prefix = where.isEmpty() ? "" : where + ": ";
+    String names = inputs.stream().map(ModelInput::name).collect(Collectors.joining(", "));
+    for (String k : feeds.keySet()) {
+      if (inputs.stream().noneMatch(i -> i.name().equals(k))) {
+        throw new SqOnnxException(prefix + "'" + k + "' matches no input of " + model + " (its inputs: " + names + ")");
+      }
+    }
+    Map<String, Long> symbols = new HashMap<>();
+    Map<String, String> symbolSource = new HashMap<>();
+    for (ModelInput in : inputs) {
+      HostTensor t = feeds.get(in.name());
+      if (t == null) {
+        throw new SqOnnxException(prefix + "missing input '" + in.name() + "' (" + in.describe() + ") of " + model
+            + "; given: " + (feeds.isEmpty() ? "nothing" : String.join(", ", feeds.keySet())));
+      }
+      String got = t.kind().name().toLowerCase() + Arrays.toString(t.shape());
+      if (in.type() != null && in.kind() != t.kind()) {
+        throw new SqOnnxException(prefix + "input '" + in.name() + "': expected " + in.describe() + ", got " + got);
+      }
+      if (in.dims() == null) {
+        continue;
+      }
+      if (in.dims().size() != t.shape().length) {
+        throw new SqOnnxException(prefix + "input '" + in.name() + "': expected " + in.describe() + " (rank "
+            + in.dims().size() + "), got " + got + " (rank " + t.shape().length + ")");
+      }
+      for (int i = 0; i < t.shape().length; i++) {
+        Object d = in.dims().get(i);
+        long have = t.shape()[i];
+        if (d instanceof Long && (Long) d != have) {
+          throw new SqOnnxException(prefix + "input '" + in.name() + "': expected " + in.describe() + ", got " + got
+              + " (dim " + i + " must be " + d + ")");
+        }
+        if (d instanceof String) {
+          Long seen = symbols.putIfAbsent((String) d, have);
+          if (seen != null && seen != have) {
+            throw new SqOnnxException(prefix + "input '" + in.name() + "': dim " + i + " (" + d + ") is " + have
+                + " but input '" + symbolSource.get(d) + "' has " + seen + "; got " + got);
+          }
+          symbolSource.putIfAbsent((String) d, in.name());
+        }
+      }
+    }
+  }
+}

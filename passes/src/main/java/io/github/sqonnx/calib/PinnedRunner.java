@@ -1,0 +1,156 @@
+package io.github.sqonnx.calib;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ort.HostTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Runs the calibration copy with its large outputs written by ONNX Runtime straight into direct
+ * buffers that are reused from batch to batch ("pinned" outputs): no copy onto the Java heap, no
+ * garbage per batch. Small outputs (shapes) are fetched as usual. The core's OrtRunner copies every
+ * output into a new array, which for whole activations costs about a quarter of the inference. Two
+ * slots of buffers let one batch be binned while the next runs.
+ */
+final class PinnedRunner implements AutoCloseable {
+  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  private final OrtSession session;
+  private final Path model;
+  private final Map<String, ByteBuffer> buffers = new HashMap<>();
+
+  PinnedRunner(Path model, int threads) {
+    this.model = model;
+    try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setIntraOpNumThreads(threads);
+      so.setInterOpNumThreads(1);
+      so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      this.session = env.createSession(model.toString(), so);
+    } catch (OrtException e) {
+      throw new SqOnnxException(model + ": ONNX Runtime cannot load the calibration copy: " + firstLine(e.getMessage()), e);
+    }
+  }
+
+  /**
+   * Runs {@code feeds}; returns the {@code small} outputs, and fills {@code views} with the raw float
+   * bits of each {@code pinned} output (name to the shape it will have), valid until this slot's next run.
+   */
+  Map<String, HostTensor> run(Map<String, HostTensor> feeds, Set<String> small, Map<String, long[]> pinned,
+      Map<String, IntBuffer> views, int slot) {
+    List<OnnxTensor> owned = new ArrayList<>();
+    try {
+      Map<String, OnnxTensor> in = new LinkedHashMap<>();
+      for (Map.Entry<String, HostTensor> e : feeds.entrySet()) {
+        OnnxTensor t = toOrt(e.getValue());
+        owned.add(t);
+        in.put(e.getKey(), t);
+      }
+      Map<String, OnnxTensor> outs = new LinkedHashMap<>();
+      for (Map.Entry<String, long[]> e : pinned.entrySet()) {
+        long n = 1;
+        for (long d : e.getValue()) {
+          n *= d;
+        }
+        ByteBuffer bytes = buffer(e.getKey() + "#" + slot, n);
+        OnnxTensor t = OnnxTensor.createTensor(env, bytes.asFloatBuffer(), e.getValue());
+        owned.add(t);
+        outs.put(e.getKey(), t);
+        views.put(e.getKey(), bytes.asIntBuffer());
+      }
+      Map<String, HostTensor> result = new LinkedHashMap<>();
+      try (OrtSession.Result r = session.run(in, small, outs)) {
+        for (Map.Entry<String, OnnxValue> e : r) {
+          if (!outs.containsKey(e.getKey())) {
+            result.put(e.getKey(), fromOrt((OnnxTensor) e.getValue()));
+          }
+        }
+      }
+      return result;
+    } catch (OrtException e) {
+      throw new SqOnnxException(model + ": ONNX Runtime run failed: " + firstLine(e.getMessage()), e);
+    } finally {
+      owned.forEach(OnnxTensor::close);
+    }
+  }
+
+  /** A direct buffer of at least {@code n} floats for {@code name}, grown by half again when short. */
+  private ByteBuffer buffer(String name, long n) {
+    ByteBuffer b = buffers.get(name);
+    if (b == null || b.capacity() < 4 * n) {
+      long want = Math.max(4 * n, b == null ? 0 : b.capacity() + b.capacity() / 2);
+      b = ByteBuffer.allocateDirect(Math.toIntExact(Math.min(Integer.MAX_VALUE - 8, want))).order(ByteOrder.nativeOrder());
+      buffers.put(name, b);
+    }
+    return b.duplicate().clear().limit(Math.toIntExact(4 * n)).slice().order(ByteOrder.nativeOrder());
+  }
+
+  private OnnxTensor toOrt(HostTensor t) throws OrtException {
+    switch (t.kind()) {
+      case FLOAT: return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape());
+      case INT64: return OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape());
+      case INT32: {
+        int[] v = new int[t.size()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = Math.toIntExact(t.longs()[i]);
+        }
+        return OnnxTensor.createTensor(env, IntBuffer.wrap(v), t.shape());
+      }
+      default: {
+        ByteBuffer b = ByteBuffer.allocateDirect(t.size());
+        for (long v : t.longs()) {
+          b.put((byte) v);
+        }
+        b.flip();
+        OnnxJavaType jt = t.kind() == HostTensor.Kind.INT8 ? OnnxJavaType.INT8
+            : t.kind() == HostTensor.Kind.UINT8 ? OnnxJavaType.UINT8 : OnnxJavaType.BOOL;
+        return OnnxTensor.createTensor(env, b, t.shape(), jt);
+      }
+    }
+  }
+
+  private HostTensor fromOrt(OnnxTensor t) {
+    long[] shape = t.getInfo().getShape();
+    if (t.getInfo().type == OnnxJavaType.INT64) {
+      LongBuffer lb = t.getLongBuffer();
+      long[] v = new long[lb.remaining()];
+      lb.get(v);
+      return HostTensor.ofLongs(HostTensor.Kind.INT64, shape, v);
+    }
+    FloatBuffer fb = t.getFloatBuffer();
+    float[] v = new float[fb.remaining()];
+    fb.get(v);
+    return HostTensor.ofFloats(shape, v);
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "unknown error";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } catch (OrtException e) {
+      // closing only frees memory
+    }
+  }
+}

@@ -1,0 +1,123 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.ort.OrtRunner;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Whether ONNX Runtime's CPU optimizer really runs each quantized matmul in an integer kernel. Loads
+ * the quantized model in ORT (all optimizations) with its optimized-model output, reads that graph
+ * back, and looks up every site the rewrite meant to run in INT8 — a MatMul/Gemm reading a
+ * DequantizeLinear (Q/DQ form) or a MatMulInteger (dynamic forms) — by node name: ORT's fusions keep
+ * the name of the node they replace (QDQ MatMul → MatMulIntegerToFloat / QLinearMatMul; MatMulInteger
+ * chain → MatMulIntegerToFloat / DynamicQuantizeMatMul). A site found as a float MatMul, Gemm or
+ * FusedMatMul, or not found at all, is reported as left float.
+ */
+public final class FusionCheck {
+  /** ORT ops that compute a matmul on 8-bit integers. */
+  static final Set<String> INTEGER_OPS = Set.of("QLinearMatMul", "MatMulIntegerToFloat", "DynamicQuantizeMatMul",
+      "QGemm", "MatMulInteger", "QAttention", "DynamicQuantizeLSTM", "QLinearConv", "ConvInteger");
+
+  /**
+   * One matmul meant to run in INT8.
+   *
+   * @param node its name in the quantized model
+   * @param form "qdq" (MatMul/Gemm between DequantizeLinears) or "integer" (MatMulInteger chain)
+   * @param ortOp the op ORT runs for it after optimization, or "(missing)"
+   */
+  public record Site(String node, String form, String ortOp) {
+    public boolean integer() {
+      return INTEGER_OPS.contains(ortOp);
+    }
+
+    @Override
+    public String toString() {
+      return node + " (" + form + ") → " + ortOp;
+    }
+  }
+
+  /**
+   * @param model the quantized model checked
+   * @param sites every intended INT8 site and its fate
+   * @param optimizedOps op-type counts of ORT's optimized graph ("domain:op" for non-default domains)
+   */
+  public record Report(String model, List<Site> sites, Map<String, Integer> optimizedOps) {
+    public List<Site> leftFloat() {
+      return sites.stream().filter(s -> !s.integer()).toList();
+    }
+
+    public boolean allInteger() {
+      return leftFloat().isEmpty();
+    }
+
+    public String summary() {
+      List<Site> bad = leftFloat();
+      return model + ": " + (sites.size() - bad.size()) + "/" + sites.size() + " quantized matmuls run in integer kernels"
+          + (bad.isEmpty() ? "" : "; left float: " + bad) + "; ORT ops " + optimizedOps;
+    }
+  }
+
+  private FusionCheck() {}
+
+  /** Runs ORT (CPU, all optimizations) on {@code quantized}; ORT's optimized graph goes to {@code workDir}. */
+  public static Report run(Path quantized, Path workDir) {
+    Path optimized = workDir.resolve(quantized.getFileName() + ".ort-optimized.onnx");
+    try (OrtRunner ignored = new OrtRunner(quantized, new OrtRunner.Options(1, true, optimized, Map.of()))) {
+      // the session writes the optimized graph while it initialises
+    }
+    List<String[]> intended;
+    try (Model q = ModelIO.load(quantized)) {
+      intended = sites(q);
+    }
+    Map<String, String> opByName = new HashMap<>();
+    Map<String, Integer> ops = new TreeMap<>();
+    try (Model o = ModelIO.load(optimized)) {
+      for (Node n : o.graph().nodes()) {
+        opByName.put(n.name(), n.opType());
+        ops.merge(n.domain().isEmpty() ? n.opType() : n.domain() + ":" + n.opType(), 1, Integer::sum);
+      }
+    }
+    List<Site> out = new ArrayList<>();
+    for (String[] s : intended) {
+      out.add(new Site(s[0], s[1], opByName.getOrDefault(s[0], "(missing)")));
+    }
+    return new Report(quantized.getFileName().toString(), out, ops);
+  }
+
+  /** The INT8 sites of a quantized graph: {name, form}. Unnamed sites cannot be traced: refused. */
+  static List<String[]> sites(Model m) {
+    List<String[]> out = new ArrayList<>();
+    for (Node n : m.graph().nodes()) {
+      String form = null;
+      if ((n.opType().equals("MatMul") || n.opType().equals("Gemm")) && n.domain().isEmpty()
+          && n.inputs().stream().anyMatch(v -> v != null && Qdq.isDequantized(v) && !readsGather(v))) {
+        form = "qdq";
+      } else if (n.opType().equals("MatMulInteger")) {
+        form = "integer";
+      }
+      if (form != null) {
+        if (n.name().isEmpty()) {
+          throw new SqOnnxException(m.displayName() + ": a quantized " + n.opType() + " has no name; the fusion check finds sites by name");
+        }
+        out.add(new String[] {n.name(), form});
+      }
+    }
+    return out;
+  }
+
+  /** A DequantizeLinear of gathered embedding rows: weight-only storage, not an INT8 matmul input. */
+  private static boolean readsGather(Value dq) {
+    Value in = dq.producer().orElseThrow().input(0);
+    return in != null && in.producer().map(p -> p.opType().equals("Gather")).orElse(false);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * INT8 quantization as graph rewriting: {@link io.github.sqonnx.quant.QuantizePass} inserts Q/DQ (or
+ * dynamic quantizers) around the matmuls in forms that ONNX Runtime's CPU optimizer turns into
+ * integer kernels, and {@link io.github.sqonnx.quant.FusionCheck} verifies that it did.
+ *
+ * <p>What ORT 1.23 (x86, AVX512-VNNI) was observed to make of each form (optimized-model op lists,
+ * MiniLM, 48 matmuls):
+ * <ul>
+ *   <li>O3: uint8 Q (explicit zero point) → DQ → MatMul ← DQ(int8 weight, per-channel axis 1):
+ *       42 com.microsoft.MatMulIntegerToFloat + 6 QLinearMatMul (P·V, whose output Q ORT moves back
+ *       across Transpose/Reshape), 42 QuantizeLinear left; bias Adds stay separate (the QDQ action
+ *       takes no bias). DQ → Gemm ← DQ(int32 bias) → QGemm.
+ *   <li>O2: DynamicQuantizeLinear → MatMulInteger → Cast → Mul(Mul(s_x, s_w)): 30
+ *       DynamicQuantizeMatMul (single-consumer quantizers) + 18 MatMulIntegerToFloat (Q/K/V share a
+ *       quantizer), bias folded in.
+ *   <li>O1: per-row QuantizeLinear (opset 13 per-axis on a flattened view) → MatMulInteger chain:
+ *       48 MatMulIntegerToFloat. Handing ORT the per-row scale inside the chain gave wrong numbers
+ *       (cosine 0.60 against the unoptimized graph): its kernel applies a non-scalar A scale after
+ *       adding a bias it fused; hence the scalar-times-ratio split in QuantGraph.
+ *   <li>int8 activations (the TensorRT form) also fuse on x86 when every Q feeds exactly one DQ with
+ *       an explicit zero point; a Q feeding two DQs leaves both MatMuls float. A uint8 DQ shared by
+ *       two MatMuls is still fused (ORT duplicates it first).
+ * </ul>
+ */
+package io.github.sqonnx.quant;

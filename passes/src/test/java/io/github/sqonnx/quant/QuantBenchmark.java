@@ -1,0 +1,296 @@
+package io.github.sqonnx.quant;
+
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.Calibrator;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
+import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.smooth.SmoothPass;
+import io.github.sqonnx.testmodels.RealModels;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * MiniLM INT8 benchmark: FP32, ONNX Runtime's dynamic INT8 peer (the {@code -q} artifact) and our
+ * O1/O2/O3 forms (and remedies for the FFN2 input), on ORT CPU with 2 intra-op threads, batch 8 x
+ * 128 tokens of real English text; runs interleaved round by round, medians reported. Accuracy: mean
+ * cosine and kNN@10 overlap of mean-pooled sentence embeddings against FP32 on held-out europarl
+ * sentences (calibration uses other sentences). Writes the "Quantization" section of
+ * docs/BENCHMARKS.md.
+ *
+ * <p>Run from the repository root:
+ * <pre>
+ *   mvn -q install -DskipTests -pl src,testmodels
+ *   mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test \
+ *       -Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark [-Dexec.args="--rounds 30 --alphas 0.5,0.75"]
+ * </pre>
+ * Options: {@code --rounds N} timed rounds (default 25), {@code --calib N} calibration sentences
+ * (128), {@code --eval N} held-out sentences (256), {@code --alphas a,b} SmoothQuant α values to
+ * add (none by default: smoothing is measured with {@link #quantizeCalibrated} on a smoothed model),
+ * {@code --smoothed PATH} an already-smoothed FP32 model to quantize and add (repeatable),
+ * {@code --out FILE} the markdown file (docs/BENCHMARKS.md).
+ */
+public final class QuantBenchmark {
+  private static final int BATCH = 8;
+  private static final int SEQ = 128;
+  private static final int THREADS = 2;
+  private static final int REPEAT = 2;
+
+  record Variant(String label, String form, Path model) {}
+
+  record Result(Variant v, long bytes, double medianMs, double speedup, double bestMs, double bestSpeedup, double meanCosine, double knn) {}
+
+  private final Path work;
+  private final MiniLmText text;
+  private final List<String> calib;
+  private final List<String> eval;
+
+  QuantBenchmark(Path work, MiniLmText text, List<String> calib, List<String> eval) {
+    this.work = work;
+    this.text = text;
+    this.calib = calib;
+    this.eval = eval;
+  }
+
+  public static void main(String[] args) throws Exception {
+    int rounds = 25;
+    int nCalib = 128;
+    int nEval = 256;
+    List<Double> alphas = new ArrayList<>();
+    List<Path> smoothed = new ArrayList<>();
+    Path out = Path.of(System.getProperty("sqonnx.root", findRoot().toString()), "docs", "BENCHMARKS.md");
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--rounds": rounds = Integer.parseInt(args[++i]); break;
+        case "--calib": nCalib = Integer.parseInt(args[++i]); break;
+        case "--eval": nEval = Integer.parseInt(args[++i]); break;
+        case "--alphas": Arrays.stream(args[++i].split(",")).map(Double::parseDouble).forEach(alphas::add); break;
+        case "--smoothed": smoothed.add(Path.of(args[++i])); break;
+        case "--out": out = Path.of(args[++i]); break;
+        default: throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-quant-bench"));
+    String loadBefore = load();
+    try (MiniLmText text = new MiniLmText(RealModels.minilmTokenizer())) {
+      QuantBenchmark b = new QuantBenchmark(work, text, RealModels.englishSentences(nCalib),
+          RealModels.englishSentences(nEval, nCalib));
+      List<Variant> variants = b.variants(alphas, smoothed);
+      List<Result> results = b.measure(variants, rounds);
+      String table = b.markdown(results, rounds, loadBefore, load());
+      System.out.println(table);
+      writeSection(out, table);
+      System.out.println("wrote " + out);
+    }
+  }
+
+  /** FP32, the peer, and our forms on the unsmoothed model; smoothed ones after. */
+  List<Variant> variants(List<Double> alphas, List<Path> smoothed) {
+    Path fp32 = RealModels.minilm();
+    List<Variant> v = new ArrayList<>();
+    v.add(new Variant("FP32", "as exported", fp32));
+    v.add(new Variant("ORT dynamic INT8 (-q peer)", "DynamicQuantizeLinear + MatMulInteger, attention float", RealModels.minilmQ()));
+    ActivationStats stats = calibrate(fp32);
+    QuantOptions o3 = QuantOptions.of(Scheme.O3);
+    QuantOptions allStatic = o3.withGeluInputs(QuantOptions.GeluInputs.SCHEME);
+    v.add(quantized(fp32, "O1", "per-token dynamic (our graph)", QuantOptions.of(Scheme.O1), null));
+    v.add(quantized(fp32, "O2", "per-tensor dynamic", QuantOptions.of(Scheme.O2), null));
+    v.add(quantized(fp32, "O3 static, min/max", "static per-tensor everywhere", allStatic.withRange(RangeMethod.MINMAX, 1), stats));
+    v.add(quantized(fp32, "O3 static, p99.99", "static per-tensor everywhere", allStatic.withRange(RangeMethod.PERCENTILE, 0.9999), stats));
+    v.add(quantized(fp32, "O3 static, MSE", "static per-tensor everywhere", allStatic, stats));
+    v.add(quantized(fp32, "O3 (default)", "static, GELU outputs per-token dynamic", o3, stats));
+    v.add(quantized(fp32, "O3, GELU inputs float", "static, FFN2 Linears float", o3.withGeluInputs(QuantOptions.GeluInputs.FLOAT), stats));
+    v.add(quantized(fp32, "O3, attention float", "default, batched matmuls float", o3.withAttention(false), stats));
+    v.add(quantized(fp32, "O3, per-tensor weights", "default, one scale per weight matrix", o3.withPerChannelWeights(false), stats));
+    for (double a : alphas) {
+      Path s = smooth(fp32, stats, a);
+      v.add(quantizedSmoothed(s, "SmoothQuant α=" + a + " + O3 static", allStatic));
+      v.add(quantizedSmoothed(s, "SmoothQuant α=" + a + " + O3 (default)", o3));
+    }
+    for (Path s : smoothed) {
+      v.add(quantizedSmoothed(s, s.getFileName() + " + O3 (default)", o3));
+    }
+    return v;
+  }
+
+  /** The hook for smoothing: quantize an already-smoothed FP32 model, calibrated on its own activations. */
+  Variant quantizedSmoothed(Path smoothedModel, String label, QuantOptions o) {
+    Path q = work.resolve(label.replaceAll("[^A-Za-z0-9.=-]+", "_") + ".onnx");
+    quantizeCalibrated(smoothedModel, o, q);
+    return new Variant(label, o.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN
+        ? "smoothed; static, GELU outputs per-token" : "smoothed; static per-tensor everywhere", q);
+  }
+
+  /** Calibrates {@code model} on the calibration sentences and quantizes it into {@code out}. */
+  public Path quantizeCalibrated(Path model, QuantOptions o, Path out) {
+    ActivationStats stats = o.scheme() == Scheme.O3 ? calibrate(model) : null;
+    Quantized.quantize(model, o, stats, out);
+    return out;
+  }
+
+  private Variant quantized(Path fp32, String label, String form, QuantOptions o, ActivationStats stats) {
+    Path q = work.resolve(label.replaceAll("[^A-Za-z0-9.=-]+", "_") + ".onnx");
+    long t = System.nanoTime();
+    Quantized.quantize(fp32, o, stats, q);
+    FusionCheck.Report f = FusionCheck.run(q, work);
+    System.out.printf(Locale.ROOT, "%-40s quantized in %.1f s; %s%n", label, (System.nanoTime() - t) / 1e9,
+        f.allInteger() ? f.sites().size() + " INT8 sites, all fused" : f.summary());
+    return new Variant(label, form, q);
+  }
+
+  /** Statistics over the calibration sentences by the project's calibrator (padding excluded). */
+  ActivationStats calibrate(Path model) {
+    List<Map<String, HostTensor>> feeds = new ArrayList<>();
+    for (int from = 0; from < calib.size(); from += 16) {
+      feeds.add(text.batch(calib.subList(from, Math.min(calib.size(), from + 16))));
+    }
+    return Calibrator.forModel(model).feeds(feeds).samples(calib.size()).quiet(true).run();
+  }
+
+  private Path smooth(Path fp32, ActivationStats stats, double alpha) {
+    Path out = work.resolve("smoothed-" + alpha + ".onnx");
+    try (Model m = ModelIO.load(fp32)) {
+      SmoothPass.create(Map.of("alpha", String.valueOf(alpha))).run(m, new PassContext().with(ActivationStats.class, stats));
+      ModelIO.save(m, out);
+    }
+    return out;
+  }
+
+  List<Result> measure(List<Variant> variants, int rounds) throws IOException {
+    List<OrtRunner> sessions = new ArrayList<>();
+    List<float[][]> embeddings = new ArrayList<>();
+    try {
+      for (Variant v : variants) {
+        OrtRunner r = new OrtRunner(v.model(), new OrtRunner.Options(THREADS, true, null, Map.of()));
+        sessions.add(r);
+        embeddings.add(text.embed(r, eval, 16));
+      }
+      Map<String, HostTensor> feeds = text.fullBatch(eval, BATCH, SEQ);
+      for (OrtRunner r : sessions) {
+        for (int i = 0; i < 3; i++) {
+          r.run(feeds); // warm-up: arenas, prepacked weights, thread pool
+        }
+      }
+      // Rounds visit every variant in a rotated order; each visit runs it once untimed (the previous
+      // model's weights evicted its own from the caches, which a server running one model never sees)
+      // and then times REPEAT consecutive runs. A drifting machine load then spreads over all variants.
+      long[][] times = new long[variants.size()][rounds * REPEAT];
+      for (int round = 0; round < rounds; round++) {
+        for (int k = 0; k < variants.size(); k++) {
+          int i = (k + round) % variants.size();
+          sessions.get(i).run(feeds);
+          for (int rep = 0; rep < REPEAT; rep++) {
+            long t = System.nanoTime();
+            sessions.get(i).run(feeds);
+            times[i][round * REPEAT + rep] = System.nanoTime() - t;
+          }
+        }
+      }
+      double base = median(times[0]);
+      double baseBest = Arrays.stream(times[0]).min().orElseThrow();
+      List<Result> out = new ArrayList<>();
+      for (int i = 0; i < variants.size(); i++) {
+        double best = Arrays.stream(times[i]).min().orElseThrow();
+        out.add(new Result(variants.get(i), Files.size(variants.get(i).model()), median(times[i]) / 1e6, base / median(times[i]),
+            best / 1e6, baseBest / best,
+            MiniLmText.meanCosine(embeddings.get(0), embeddings.get(i)), MiniLmText.knnRecall(embeddings.get(0), embeddings.get(i), 10)));
+      }
+      return out;
+    } finally {
+      sessions.forEach(OrtRunner::close);
+    }
+  }
+
+  static double median(long[] v) {
+    double[] d = Arrays.stream(v).asDoubleStream().toArray();
+    return median(d);
+  }
+
+  static double median(double[] v) {
+    double[] d = v.clone();
+    Arrays.sort(d);
+    return (d[(d.length - 1) / 2] + d[d.length / 2]) / 2;
+  }
+
+  String markdown(List<Result> results, int rounds, String loadBefore, String loadAfter) {
+    Result base = results.get(0);
+    StringBuilder b = new StringBuilder();
+    b.append("## Quantization\n\n");
+    b.append(String.format(Locale.ROOT, "all-MiniLM-L6-v2 on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, batch %d x %d tokens "
+        + "of real English text; %d interleaved rounds, each running every model once untimed then twice timed; medians, and the "
+        + "fastest run (less sensitive to other processes on a shared machine). Accuracy: mean-pooled sentence embeddings of %d held-out "
+        + "europarl sentences vs FP32 (calibration: %d other sentences). Measured %s; load average %s before, %s after "
+        + "(a shared machine: compare rows of one run only).%n%n",
+        ortVersion(), cpu(), Runtime.getRuntime().availableProcessors(), THREADS, BATCH, SEQ, rounds, eval.size(), calib.size(),
+        LocalDate.now(), loadBefore, loadAfter));
+    b.append("| Model | Form | Size MB | x smaller | Median ms | Speed-up vs FP32 | Best ms | Best-of speed-up | Mean cosine | kNN@10 |\n");
+    b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (Result r : results) {
+      b.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f | %.4f | %.3f |%n", r.v().label(),
+          r.v().form(), r.bytes() / 1e6, (double) base.bytes() / r.bytes(), r.medianMs(), r.speedup(), r.bestMs(), r.bestSpeedup(),
+          r.meanCosine(), r.knn()));
+    }
+    b.append("\nRegenerate: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
+        + "-Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark` (options in its Javadoc).\n");
+    return b.toString();
+  }
+
+  /** Replaces the "## Quantization" section of {@code file} (up to the next "## "), or appends it. */
+  static void writeSection(Path file, String section) throws IOException {
+    Files.createDirectories(file.getParent());
+    String doc = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n\n";
+    int at = doc.indexOf("## Quantization\n");
+    if (at < 0) {
+      doc = doc + (doc.endsWith("\n\n") ? "" : doc.endsWith("\n") ? "\n" : "\n\n") + section;
+    } else {
+      int next = doc.indexOf("\n## ", at + 1);
+      doc = doc.substring(0, at) + section + (next < 0 ? "" : doc.substring(next + 1));
+    }
+    Files.writeString(file, doc);
+  }
+
+  private static Path findRoot() {
+    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+      if (Files.isDirectory(d.resolve("passes")) && Files.isDirectory(d.resolve("testmodels"))) {
+        return d;
+      }
+    }
+    return Path.of("").toAbsolutePath();
+  }
+
+  private static String load() {
+    double l = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+    return String.format(Locale.ROOT, "%.1f", l);
+  }
+
+  private static String cpu() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("model name")) {
+          return line.substring(line.indexOf(':') + 1).trim();
+        }
+      }
+    } catch (IOException e) {
+      // not Linux: the architecture is still worth printing
+    }
+    return System.getProperty("os.arch");
+  }
+
+  private static String ortVersion() {
+    try {
+      return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
+    } catch (RuntimeException e) {
+      return "?";
+    }
+  }
+}

@@ -1,0 +1,201 @@
+package io.github.sqonnx.quant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.ort.Compare;
+import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
+import io.github.sqonnx.pass.Finding;
+import io.github.sqonnx.pass.PassResult;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The rules on a one-block attention graph: what is quantized, what is not and why, through ORT. */
+class QuantizeRulesTest {
+  @TempDir static Path tmp;
+  static Path fp32;
+  static ActivationStats stats;
+  static Map<String, HostTensor> feeds;
+
+  @BeforeAll
+  static void setUp() {
+    try (Model m = TinyGraphs.attention(1, 13)) {
+      fp32 = Quantized.save(m, tmp.resolve("attention.onnx"));
+    }
+    stats = StatsProbe.collect(fp32, List.of(TinyGraphs.attentionFeeds(10, 4, 16), TinyGraphs.attentionFeeds(11, 4, 16)), tmp);
+    feeds = TinyGraphs.attentionFeeds(20, 2, 16);
+  }
+
+  @Test
+  void staticQuantizesEveryMatMulAndOrtRunsThemInInteger() {
+    Path q = tmp.resolve("o3.onnx");
+    PassResult r = Quantized.quantize(fp32, QuantOptions.of(Scheme.O3), stats, q);
+    for (String site : List.of("query/MatMul", "key/MatMul", "value/MatMul", "output/MatMul")) {
+      assertTrue(Quantized.finding(r, "static-qdq-linear", site).applied());
+    }
+    assertTrue(Quantized.finding(r, "static-qdq-attention-matmul", "scores/MatMul").applied());
+    assertTrue(Quantized.finding(r, "static-qdq-attention-matmul", "context/MatMul").applied());
+    FusionCheck.Report fusion = FusionCheck.run(q, tmp);
+    assertEquals(6, fusion.sites().size(), fusion.summary());
+    assertTrue(fusion.allInteger(), fusion.summary());
+    Compare c = Compare.of(Quantized.output(fp32, feeds, OrtRunner.Options.DEFAULT), Quantized.output(q, feeds, OrtRunner.Options.DEFAULT));
+    assertTrue(c.cosine() > 0.99, "O3 vs FP32: " + c);
+  }
+
+  @Test
+  void cpuFormHasUint8ActivationsExplicitZeroPointsOneQPerTensorOneDqPerConsumer() {
+    try (Model m = ModelIO.load(fp32)) {
+      Quantized.run(m, QuantOptions.of(Scheme.O3), stats);
+      Value x = m.graph().requireValue("x");
+      List<Node> qs = x.consumers().stream().filter(n -> n.opType().equals("QuantizeLinear")).toList();
+      assertEquals(1, qs.size(), "Q, K and V share one Q of x");
+      Node q = qs.get(0);
+      assertEquals(DataType.UINT8, q.input(2).elementType().orElseThrow());
+      assertEquals(3, q.output(0).consumers().size());
+      for (Node dq : q.output(0).consumers()) {
+        assertEquals("DequantizeLinear", dq.opType());
+        assertEquals(1, dq.output(0).consumers().size(), "one DQ per consumer");
+        assertEquals(3, dq.inputs().size(), "explicit zero point");
+      }
+      Node wq = m.graph().node("query/MatMul").orElseThrow().input(1).producer().orElseThrow();
+      assertEquals(DataType.INT8, wq.input(0).elementType().orElseThrow());
+      assertEquals(1, wq.attrInt("axis", -5), "per-channel along N of [K, N]");
+      assertEquals(DataType.INT8, wq.input(2).elementType().orElseThrow());
+      assertTrue(m.graph().value("query.weight").isEmpty(), "the float weight is gone");
+    }
+  }
+
+  @Test
+  void tensorRtFormIsSymmetricInt8WithAPairPerConsumer() {
+    try (Model m = ModelIO.load(fp32)) {
+      Quantized.run(m, QuantOptions.of(Scheme.O3).withTarget(Target.TENSORRT), stats);
+      Value x = m.graph().requireValue("x");
+      List<Node> qs = x.consumers().stream().filter(n -> n.opType().equals("QuantizeLinear")).toList();
+      assertEquals(3, qs.size(), "a Q→DQ pair for each of Q, K, V");
+      for (Node n : m.graph().nodes()) {
+        if (n.opType().equals("QuantizeLinear") || n.opType().equals("DequantizeLinear")) {
+          Value zp = n.input(2);
+          if (n.input(0).elementType().orElse(DataType.FLOAT) != DataType.INT32) {
+            assertEquals(DataType.INT8, zp.elementType().orElseThrow(), n + " zero point type");
+            assertTrue(zp.constant().orElseThrow().longs().get(0) == 0, n + " zero point 0");
+          }
+        }
+        if (n.opType().equals("QuantizeLinear")) {
+          assertEquals(1, n.output(0).consumers().size(), n + " feeds one DQ");
+        }
+      }
+    }
+  }
+
+  @Test
+  void maskAddAndSoftmaxStayFloatWithReasons() {
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O3), stats);
+      Finding mask = Quantized.finding(r, "keep-float", "mask/Add");
+      assertFalse(mask.applied());
+      assertTrue(mask.detail().contains("mask Add stays float"), mask.toString());
+      assertTrue(Quantized.finding(r, "keep-float", "probs/Softmax").detail().contains("Softmax stays float"));
+      for (String n : List.of("mask/Add", "probs/Softmax", "mask/Mul")) {
+        Node node = m.graph().node(n).orElseThrow();
+        for (Value in : node.inputs()) {
+          assertFalse(Qdq.isDequantized(in), n + " reads a DequantizeLinear");
+        }
+        assertTrue(node.output(0).consumers().stream().noneMatch(c -> c.opType().equals("QuantizeLinear") && c != null
+            && !n.equals("probs/Softmax")), n + " feeds a Q");
+      }
+    }
+  }
+
+  @Test
+  void aLinearRuleRejectsAMatMulWithoutAConstantWeight() {
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O3).withAttention(false), stats);
+      Finding f = Quantized.finding(r, "static-qdq-linear", "scores/MatMul");
+      assertFalse(f.applied());
+      assertTrue(f.detail().contains("is not a constant initializer"), f.toString());
+      Finding a = Quantized.finding(r, "static-qdq-attention-matmul", "scores/MatMul");
+      assertFalse(a.applied());
+      assertTrue(a.detail().contains("attention=false"), a.toString());
+      Node scores = m.graph().node("scores/MatMul").orElseThrow();
+      assertFalse(Qdq.isDequantized(scores.input(0)) || Qdq.isDequantized(scores.input(1)));
+      assertTrue(Qdq.isDequantized(m.graph().node("query/MatMul").orElseThrow().input(0)), "the Linears still are");
+    }
+  }
+
+  @Test
+  void excludedNodesAndOpTypesStayFloatWithReasons() {
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O2).withExclude(Pattern.compile("^output/"), Set.of()), null);
+      Finding f = Quantized.finding(r, "dynamic-per-tensor-linear", "output/MatMul");
+      assertFalse(f.applied());
+      assertTrue(f.detail().contains("excluded by name pattern '^output/'"), f.toString());
+      assertEquals("MatMul", m.graph().node("output/MatMul").orElseThrow().opType());
+      assertTrue(m.graph().node("query/MatMul").isEmpty(), "query/MatMul was replaced by the integer chain");
+    }
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O2).withExclude(null, Set.of("MatMul")), null);
+      assertEquals(0, r.applied() - r.findings().stream().filter(f -> f.applied() && f.rule().equals("opset-upgrade")).count());
+      assertTrue(Quantized.finding(r, "dynamic-per-tensor-linear", "query/MatMul").detail().contains("op type MatMul is excluded"));
+    }
+  }
+
+  @Test
+  void skipFirstLastLeavesTheEndLinearsFloatWithTheirSiblings() {
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O3).withSkipFirstLast(true), stats);
+      for (String n : List.of("query/MatMul", "key/MatMul", "value/MatMul", "output/MatMul")) {
+        Finding f = Quantized.finding(r, "static-qdq-linear", n);
+        assertFalse(f.applied(), n);
+        assertTrue(f.detail().contains("skipFirstLast"), f.toString());
+      }
+      assertTrue(Quantized.finding(r, "static-qdq-attention-matmul", "scores/MatMul").applied(), "attention is not a Linear");
+    }
+  }
+
+  @Test
+  void staticWithoutStatisticsRefusesWithTheReason() {
+    try (Model m = ModelIO.load(fp32)) {
+      SqOnnxException e = assertThrows(SqOnnxException.class, () -> Quantized.run(m, QuantOptions.of(Scheme.O3), null));
+      assertTrue(e.getMessage().startsWith("attention.onnx: scheme O3 needs calibration statistics"), e.getMessage());
+    }
+    ActivationStats partial = new ActivationStats("attention.onnx", 1, Map.of("x", stats.get("x").orElseThrow()));
+    try (Model m = ModelIO.load(fp32)) {
+      PassResult r = Quantized.run(m, QuantOptions.of(Scheme.O3), partial);
+      assertTrue(Quantized.finding(r, "static-qdq-linear", "query/MatMul").applied());
+      Finding f = Quantized.finding(r, "static-qdq-linear", "output/MatMul");
+      assertTrue(f.detail().contains("no calibration statistics for tensor"), f.toString());
+    }
+  }
+
+  @Test
+  void everySchemeIsIdempotent() {
+    for (QuantOptions o : List.of(QuantOptions.of(Scheme.O3), QuantOptions.of(Scheme.O2), QuantOptions.of(Scheme.O1),
+        QuantOptions.of(Scheme.O3).withTarget(Target.TENSORRT), QuantOptions.of(Scheme.O3).withPerChannelWeights(false))) {
+      try (Model m = ModelIO.load(fp32)) {
+        PassResult first = Quantized.run(m, o, stats);
+        assertTrue(first.changed());
+        int nodes = m.graph().nodeCount();
+        PassResult second = Quantized.run(m, o, stats);
+        assertEquals(List.of(), second.changes(), o.scheme() + " " + o.target() + ": second run changed the graph");
+        assertEquals(nodes, m.graph().nodeCount());
+        assertTrue(second.findings().stream().noneMatch(Finding::applied));
+      }
+    }
+  }
+}

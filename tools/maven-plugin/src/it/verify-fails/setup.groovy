@@ -1,0 +1,2 @@
+io.github.sqonnx.maven.TinyModel.write(basedir.toPath().resolve('src/main/onnx'))
+return true

@@ -1,0 +1,70 @@
+package io.github.sqonnx.maven;
+
+import com.google.protobuf.ByteString;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
+import io.github.sqonnx.testmodels.TransformerBuilder;
+import io.github.sqonnx.testmodels.TransformerSpec;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+/**
+ * The sample projects' model, written by their setup.groovy (the invoker puts the test class path on
+ * the scripts' class path): a one-layer BERT-like encoder of width 32 with two outlier channels
+ * (about 200 KB), and calibration batches in ONNX's test-data layout.
+ */
+public final class TinyModel {
+  static final int SETS = 4;
+  static final int BATCH = 2;
+  static final int SEQ = 16;
+
+  private TinyModel() {}
+
+  /** Writes DIR/model.onnx and DIR/calibration/test_data_set_N/input_K.pb (N &lt; 4, int64 [2, 16]). */
+  public static void write(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    TransformerSpec spec = TransformerSpec.builder().hidden(32).layers(1).outlierChannels(2).build();
+    try (Model m = TransformerBuilder.build(spec)) {
+      ModelIO.save(m, dir.resolve("model.onnx"));
+    }
+    Random rnd = new Random(7);
+    for (int s = 0; s < SETS; s++) {
+      Path set = Files.createDirectories(dir.resolve("calibration").resolve("test_data_set_" + s));
+      long[] ids = new long[BATCH * SEQ];
+      long[] mask = new long[BATCH * SEQ];
+      long[] types = new long[BATCH * SEQ];
+      for (int b = 0; b < BATCH; b++) {
+        int len = SEQ - rnd.nextInt(SEQ / 2); // some rows padded at the end
+        for (int t = 0; t < SEQ; t++) {
+          boolean real = t < len;
+          ids[b * SEQ + t] = real ? 1 + rnd.nextInt(spec.vocab() - 1) : 0;
+          mask[b * SEQ + t] = real ? 1 : 0;
+        }
+      }
+      tensor(set.resolve("input_0.pb"), "input_ids", ids);
+      tensor(set.resolve("input_1.pb"), "attention_mask", mask);
+      tensor(set.resolve("input_2.pb"), "token_type_ids", types);
+    }
+  }
+
+  private static void tensor(Path file, String name, long[] values) throws IOException {
+    ByteBuffer raw = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      raw.putLong(v);
+    }
+    raw.flip();
+    TensorProto t = TensorProto.newBuilder().setName(name).setDataType(DataType.INT64.code()).addDims(BATCH)
+        .addDims(SEQ).setRawData(ByteString.copyFrom(raw)).build();
+    Files.write(file, t.toByteArray());
+  }
+
+  public static void main(String[] args) throws IOException {
+    write(Path.of(args.length > 0 ? args[0] : "."));
+  }
+}
