@@ -24,6 +24,14 @@ public final class Model implements AutoCloseable {
   final Names names = new Names();
   Graph graph;
   boolean opsetsChanged;
+  /** Set when a raised opset needs a newer IR version than the file declared. */
+  long irVersionOverride = -1;
+
+  void raiseIrVersion(long needed) {
+    if (needed > irVersion()) {
+      irVersionOverride = needed;
+    }
+  }
 
   Model(ModelProto template, Path source, Storage storage) {
     this.template = template;
@@ -50,7 +58,7 @@ public final class Model implements AutoCloseable {
   }
 
   public long irVersion() {
-    return template.getIrVersion();
+    return irVersionOverride >= 0 ? irVersionOverride : template.getIrVersion();
   }
 
   public String producerName() {

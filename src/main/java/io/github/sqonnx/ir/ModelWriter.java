@@ -28,6 +28,9 @@ final class ModelWriter {
   static ModelProto toProto(Model model, Function<Value, TensorProto> initializer) {
     ModelProto.Builder b = model.template.toBuilder();
     b.setGraph(graph(model.graph, initializer));
+    if (model.irVersionOverride >= 0) {
+      b.setIrVersion(model.irVersionOverride);
+    }
     if (model.opsetsChanged) {
       Map<String, OperatorSetIdProto> original = new HashMap<>();
       for (OperatorSetIdProto op : model.template.getOpsetImportList()) {

@@ -14,7 +14,7 @@ public final class Models {
 
   /** An empty model (IR version 8 unless the opset needs more) importing ai.onnx at {@code opset}. */
   public static Model empty(String graphName, long opset) {
-    long ir = opset >= 23 ? 11 : opset >= 21 ? 10 : opset >= 19 ? 9 : 8;
+    long ir = Math.max(8, irVersionFor(opset));
     ModelProto proto = ModelProto.newBuilder()
         .setIrVersion(ir)
         .setProducerName("sq-onnx")
@@ -22,6 +22,12 @@ public final class Models {
         .setGraph(GraphProto.newBuilder().setName(graphName))
         .build();
     return ModelIO.fromProto(proto);
+  }
+
+  /** The lowest IR version the ONNX checker accepts with an ai.onnx opset (per the versioning table). */
+  public static long irVersionFor(long opset) {
+    return opset >= 23 ? 11 : opset >= 21 ? 10 : opset >= 19 ? 9 : opset >= 15 ? 8 : opset >= 13 ? 7
+        : opset >= 12 ? 7 : opset >= 11 ? 6 : opset >= 10 ? 5 : opset >= 9 ? 4 : 3;
   }
 
   /**

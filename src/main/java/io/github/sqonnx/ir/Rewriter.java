@@ -308,6 +308,9 @@ public final class Rewriter {
     Long was = graph.model().opsets.put(d, version);
     if (was == null || was != version) {
       graph.model().opsetsChanged = true;
+      if (d.isEmpty()) {
+        graph.model().raiseIrVersion(Models.irVersionFor(version));
+      }
       record("set-opset", (d.isEmpty() ? "ai.onnx" : d) + "=" + version);
     }
   }

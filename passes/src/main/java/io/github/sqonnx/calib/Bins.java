@@ -52,10 +52,12 @@ final class Bins {
   private Bins() {}
 
   /**
-   * Bins for a whole run of values at about a nanosecond each: one lookup in a table over the sign-less
-   * bits' top 19 (exponent and 11 mantissa bits) gives the cell's bin in the high half and, in the low
-   * half, the low 12 bits where the next bin starts inside the cell (0xFFFF if it does not). NaN goes
-   * to slot {@code BINS}, which callers drop. Built on first use (a few tens of milliseconds).
+   * Bins for a whole run of values at about a nanosecond each: one lookup in a table over the top 19
+   * bits of |x| (exponent and 11 mantissa bits; the part in use, a few octaves, stays in cache) gives
+   * the cell's bin in the high half and, in the low half, the low 12 bits where the next bin starts
+   * inside the cell (0xFFFF if it does not: cells are 0.05% wide, bins 4.4%, so a cell holds at most
+   * one edge, and few cells hold one). NaN goes to slot {@code BINS}, which callers drop. Built on
+   * first use.
    */
   static final class Table {
     static final int[] CELL = new int[1 << 19];
@@ -95,16 +97,18 @@ final class Bins {
   }
 
   /**
-   * Counts the floats whose raw bits are bits[from, to) into {@code counts}, four interleaved histograms of {@code BINS + 1}
-   * slots (slot = bin * 4 + lane) so that equal neighbours do not wait on each other's increment.
+   * Counts the floats whose raw bits are bits[from, to) into {@code counts}, four interleaved
+   * histograms of {@code BINS + 1} slots (slot * 4 + lane) so that equal neighbours do not wait on
+   * each other's increment. The edge test is branch-free: (edge - 1 - low) is negative exactly when
+   * low >= edge.
    */
   static void count(int[] bits, int from, int to, int[] counts) {
     int[] cell = Table.CELL;
     for (int i = from; i < to; i++) {
       int a = bits[i] & 0x7fffffff;
       int e = cell[a >>> 12];
-      int bin = (e >>> 16) + ((a & 0xFFF) >= (e & 0xFFFF) ? 1 : 0);
-      counts[(bin << 2) | (i & 3)]++;
+      int slot = (e >>> 16) + (((e & 0xFFFF) - 1 - (a & 0xFFF)) >>> 31);
+      counts[(slot << 2) | (i & 3)]++;
     }
   }
 

@@ -70,7 +70,7 @@ public final class Calibrator {
     private List<String> extra = List.of();
     private String maskInput = "attention_mask";
     private int threads = Runtime.getRuntime().availableProcessors();
-    private long maxFetchBytes = 256L << 20;
+    private long maxFetchBytes = 128L << 20;
     private PrintStream err = System.err;
     private Consumer<String> log;
     /** Phase name to nanoseconds, for the benchmark. */
@@ -159,7 +159,11 @@ public final class Calibrator {
       return this;
     }
 
-    /** In histogram mode, batches are run in parts so that one run fetches at most about this much. */
+    /**
+     * In histogram mode, batches are run in parts so that one run's tensors take at most about this
+     * much (128 MiB by default); ORT writes them into direct buffers, two runs' worth (one being
+     * binned while the next runs), each rounded up to a power of two: up to 4x this in direct memory.
+     */
     public Builder maxFetchBytes(long n) {
       if (n <= 0) {
         throw new IllegalArgumentException("maxFetchBytes must be positive: " + n);

@@ -28,7 +28,7 @@ final class PerTokenAttentionMatMul extends AttentionRule {
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
-    Value[] a = qg.perRow(rw, n.input(0));
+    Value[] a = qg.perRow(rw, n.input(0), 0);
     Value[] b = qg.dynamicPerTensor(rw, n.input(1));
     Optional<ScaleFold> fold = scaleAfter(n);
     Value bScale = fold.isEmpty() ? b[1] : scaled(rw, n, b[1], fold.get().factor());

@@ -34,7 +34,7 @@ final class PerTokenLinear extends LinearRule {
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    Value[] q = qg.perRow(rw, s.activation());
+    Value[] q = qg.perRow(rw, s.activation(), s.w().dim(s.transB() ? 1 : 0));
     WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[1], q[2], q[3]);
     return "x uint8 per-token dynamic (zero point 128); weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }

@@ -7,6 +7,9 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.onnx.proto.Onnx.TensorShapeProto;
+import io.github.sqonnx.onnx.proto.Onnx.TypeProto;
+import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -28,9 +31,16 @@ final class QuantGraph {
   private final Map<Value, Value[]> perRow = new IdentityHashMap<>();
   /** Linears left float by {@link QuantOptions#skipFirstLast()}, fixed before any rewrite. */
   private final Set<Node> firstLast = new HashSet<>();
+  /** Ranks of tensors that may be quantized per row (see {@link #perRow}); empty when unknown. */
+  private final Map<String, Integer> ranks;
 
   QuantGraph(QuantOptions options, Graph graph) {
+    this(options, graph, Map.of());
+  }
+
+  QuantGraph(QuantOptions options, Graph graph, Map<String, Integer> ranks) {
     this.options = options;
+    this.ranks = Map.copyOf(ranks);
     if (options.skipFirstLast()) {
       List<LinearSite> linears = new ArrayList<>();
       for (Node n : graph.nodes()) {
@@ -224,9 +234,9 @@ final class QuantGraph {
    * </pre>
    * The row scale is split as c · r so that the integer GEMM takes the scalar c and r is applied
    * after it (see {@link #integerMatMulPerRow}). Returns {q, zero point 128, c, r}. Per-axis
-   * QuantizeLinear needs opset 13.
+   * QuantizeLinear needs opset 13. {@code lastDim} is K when known (a Linear's weight rows), else 0.
    */
-  Value[] perRow(Rewriter rw, Value x) {
+  Value[] perRow(Rewriter rw, Value x, long lastDim) {
     Value[] known = perRow.get(x);
     if (known != null) {
       return known;
@@ -257,6 +267,7 @@ final class QuantGraph {
     Node xs = placeAfter(rw.op("Shape").name(h + "_shape").inputs(x).outputs(h + "_shape"), q2.output(0));
     Node q = placeAfter(rw.op("Reshape").name(h + "_row_quantized").inputs(q2.output(0), xs.output(0))
         .outputs(h + "_row_quantized"), xs.output(0));
+    declareShape(rw, q.output(0), ranks.get(x.name()), lastDim);
     Node c = placeAfter(rw.op("ReduceMax").name(h + "_scale_max").inputs(s).attr(Attr.of("keepdims", 0L))
         .outputs(h + "_scale_max"), q.output(0));
     Node r = placeAfter(rw.op("Div").name(h + "_row_ratio").inputs(s, c.output(0)).outputs(h + "_row_ratio"), c.output(0));
@@ -265,9 +276,26 @@ final class QuantGraph {
     return out;
   }
 
-  /** The row scale s of {@link #perRow}'s result (c · r), for tests and reports. */
-  static String rowScaleName(Value x) {
-    return x.name() + "_row_scale";
+  /**
+   * Declares the rank (and the last dimension, when known) of the quantized tensor. ORT's shape
+   * inference cannot see through a Reshape whose shape is computed (Shape(x)), and without shapes
+   * downstream it skips shape-checked fusions: on MiniLM five of six Add+Gelu → BiasGelu fusions
+   * were lost after the per-token FFN2 input until this declaration brought them back.
+   */
+  private static void declareShape(Rewriter rw, Value q, Integer rank, long lastDim) {
+    if (rank == null || rank < 1) {
+      return;
+    }
+    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+    for (int i = 0; i < rank; i++) {
+      TensorShapeProto.Dimension.Builder d = TensorShapeProto.Dimension.newBuilder();
+      if (i == rank - 1 && lastDim > 0) {
+        d.setDimValue(lastDim);
+      }
+      shape.addDim(d);
+    }
+    rw.setType(q, ValueInfoProto.newBuilder().setName(q.name()).setType(TypeProto.newBuilder()
+        .setTensorType(TypeProto.Tensor.newBuilder().setElemType(DataType.UINT8.code()).setShape(shape))).build());
   }
 
   // ---- integer matmul ----

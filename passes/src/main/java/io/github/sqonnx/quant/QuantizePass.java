@@ -10,6 +10,8 @@ import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
 import io.github.sqonnx.pass.RewriteRule;
 import io.github.sqonnx.pass.RulePass;
+import io.github.sqonnx.ir.Node;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +64,7 @@ public final class QuantizePass implements Pass {
             + ", which " + options.scheme() + " needs (QuantizeLinear: 10, DynamicQuantizeLinear: 11)");
       }
     }
-    QuantGraph qg = new QuantGraph(options, model.graph());
+    QuantGraph qg = new QuantGraph(options, model.graph(), perRowRanks(model, context));
     PassResult r = new RulePass(name(), rules(qg)).run(model, context);
     changes.addAll(r.changes());
     findings.addAll(r.findings());
@@ -75,6 +77,32 @@ public final class QuantizePass implements Pass {
         || (options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN && readsGelu(model));
     boolean dynamic = options.scheme().isDynamic() || options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN;
     return perAxis ? 13 : dynamic ? 11 : 10;
+  }
+
+  /**
+   * Ranks of the tensors a per-row quantizer may read (declared, or seen in one ORT run), so their
+   * quantized copies can be declared (see QuantGraph.declareShape); empty when no per-row form is
+   * used or the probe fails (the graph is then still right, only ORT fuses less around it).
+   */
+  private Map<String, Integer> perRowRanks(Model model, PassContext context) {
+    boolean perRow = options.scheme() == Scheme.O1 || options.perTokenAt() != null
+        || (options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN && readsGelu(model));
+    if (!perRow) {
+      return Map.of();
+    }
+    List<String> names = new ArrayList<>();
+    for (Node n : model.graph().nodes()) {
+      if ((n.opType().equals("MatMul") || n.opType().equals("Gemm")) && n.input(0) != null
+          && !n.input(0).isInitializer() && !n.input(0).isGraphInput() && !names.contains(n.input(0).name())) {
+        names.add(n.input(0).name());
+      }
+    }
+    try {
+      return RankProbe.ranks(model, names);
+    } catch (IOException | RuntimeException e) {
+      context.info(model.displayName() + ": ranks of per-token inputs unknown (" + e.getMessage() + "); ORT may fuse less around them");
+      return Map.of();
+    }
   }
 
   /** Whether some MatMul/Gemm reads a GELU output (it will be quantized per token). */

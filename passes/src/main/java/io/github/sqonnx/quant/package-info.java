@@ -17,6 +17,9 @@
  *       48 MatMulIntegerToFloat. Handing ORT the per-row scale inside the chain gave wrong numbers
  *       (cosine 0.60 against the unoptimized graph): its kernel applies a non-scalar A scale after
  *       adding a bias it fused; hence the scalar-times-ratio split in QuantGraph.
+ *   <li>A Reshape with a computed shape hides shapes from ORT's inference, and shape-checked float
+ *       fusions downstream (Add + Gelu → BiasGelu) silently stop: the per-row quantizer declares its
+ *       output's rank for that reason.
  *   <li>int8 activations (the TensorRT form) also fuse on x86 when every Q feeds exactly one DQ with
  *       an explicit zero point; a Q feeding two DQs leaves both MatMuls float. A uint8 DQ shared by
  *       two MatMuls is still fused (ORT duplicates it first).

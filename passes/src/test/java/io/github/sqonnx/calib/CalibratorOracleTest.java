@@ -104,6 +104,20 @@ class CalibratorOracleTest {
   }
 
   @Test
+  void runningBatchesInPiecesForTheMemoryBudgetChangesNothing() {
+    TransformerSpec spec = specs().skip(1).findFirst().map(a -> (TransformerSpec) a.get()[1]).orElseThrow();
+    Path model = GeneratedInputs.save(spec, tmp, "gemm");
+    List<Map<String, HostTensor>> padded = GeneratedInputs.batches(GeneratedInputs.sequences(9, 2, 12, spec.vocab(), 8), 5,
+        GeneratedInputs.inputs(model));
+    String whole = Calibrator.forModel(model).feeds(padded).quiet(true).run().toJson();
+    // a budget of one byte runs every sample alone, through buffers reallocated as lengths change
+    String pieces = Calibrator.forModel(model).feeds(padded).maxFetchBytes(1).quiet(true).run().toJson();
+    assertEquals(whole, pieces);
+    // the negative: fewer samples are a different file, so the comparison above can fail
+    assertFalse(whole.equals(Calibrator.forModel(model).feeds(padded).samples(8).quiet(true).run().toJson()));
+  }
+
+  @Test
   void findsEveryLinearInputAndAttentionOperand() {
     TransformerSpec spec = specs().findFirst().map(a -> (TransformerSpec) a.get()[1]).orElseThrow();
     Path model = GeneratedInputs.save(spec.toBuilder().layers(2).build(), tmp, "bert2");

@@ -240,6 +240,13 @@ public final class QuantBenchmark {
           r.v().form(), r.bytes() / 1e6, (double) base.bytes() / r.bytes(), r.medianMs(), r.speedup(), r.bestMs(), r.bestSpeedup(),
           r.meanCosine(), r.knn()));
     }
+    b.append("\nEvery quantized model above passed the fusion check (FusionCheck): each of its INT8 sites runs in an ORT "
+        + "integer kernel (MatMulIntegerToFloat, QLinearMatMul, DynamicQuantizeMatMul). \"O3 static\" rows quantize every "
+        + "matmul input statically; \"O3 (default)\" quantizes the GELU outputs (the FFN2 inputs) per token at run time, "
+        + "the rest statically; SmoothQuant rows smooth the FP32 model first (SmoothPass, alpha as given), then calibrate "
+        + "and quantize it. Weights int8 per output channel unless said; the token-embedding table is stored int8 "
+        + "(hence the size). Best ms is the fastest timed run: under load from other processes the median mostly "
+        + "measures the load.\n");
     b.append("\nRegenerate: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark` (options in its Javadoc).\n");
     return b.toString();
