@@ -4,10 +4,14 @@ import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.api.CalibrationData;
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.Calibrator;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.smooth.SmoothPass;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,12 +20,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "calibrate", sortOptions = false, description = {
+@Command(name = "calibrate",
+    header = "Saves activation statistics for rewrite --stats.", sortOptions = false, description = {
     "Collects activation statistics (per-channel max|x|, ranges, histograms) through ONNX Runtime and",
     "saves them as JSON for 'rewrite --stats'. Statistics files from several runs can be merged.",
     "Example: sq-onnx calibrate model.onnx --calibration calib.txt --tokenizer tokenizer.json -o stats.json"})
 final class CalibrateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin HelpOption help;
 
   @Parameters(index = "0", paramLabel = "MODEL.onnx")
   Path model;
@@ -40,12 +47,20 @@ final class CalibrateCommand implements Callable<Integer> {
     if (source == null) {
       throw new SqOnnxException("no calibration data: pass --calibration TEXT_FILE --tokenizer tokenizer.json, or --calibration-tensors DIR");
     }
+    if (calibration.samples <= 0 || calibration.maxLength <= 0 || calibration.batchSize <= 0) {
+      throw new SqOnnxException("--samples, --max-length and --batch-size must be positive");
+    }
+    OutputPaths.folder(output, "output");
+    OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration", calibration.text,
+        "--tokenizer", calibration.tokenizer, "--calibration-tensors", calibration.tensors));
     Path parent = output.toAbsolutePath().getParent();
-    if (parent == null || !Files.isDirectory(parent)) {
-      throw new SqOnnxException(output + ": output folder does not exist");
+    // the same tensors as 'rewrite' calibrates (query/key outputs too), so that --stats smooths alike
+    List<String> extra;
+    try (Model m = ModelIO.load(model)) {
+      extra = SmoothPass.extraStatsTensors(m);
     }
     Calibrator.Builder b = Calibrator.forModel(model).samples(calibration.samples).maxLength(calibration.maxLength)
-        .batchSize(calibration.batchSize).quiet(quiet);
+        .batchSize(calibration.batchSize).quiet(quiet).extraTensors(extra);
     if (source instanceof CalibrationData.Text t) {
       b.text(t.file(), t.tokenizer());
     } else if (source instanceof CalibrationData.Tensors t) {

@@ -2,6 +2,7 @@ package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.api.CalibrationData;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -37,6 +38,9 @@ final class CalibrationOptions {
     }
     if (tokenizer != null && text == null) {
       throw new SqOnnxException("--tokenizer is only used with --calibration TEXT_FILE");
+    }
+    if (stats != null && !Files.isRegularFile(stats)) {
+      throw new SqOnnxException(stats + ": no such statistics file (--stats)");
     }
     if (text != null) {
       return CalibrationData.text(text, tokenizer);

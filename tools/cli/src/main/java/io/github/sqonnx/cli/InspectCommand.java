@@ -6,16 +6,20 @@ import io.github.sqonnx.ir.Validator;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "inspect", description = {
+@Command(name = "inspect",
+    header = "Prints a model's opsets, inputs, outputs and op histogram.", description = {
     "Prints a model's opsets, inputs and outputs, op histogram and initializer sizes.",
     "Example: sq-onnx inspect model.onnx --json"})
 final class InspectCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin HelpOption help;
 
   @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "the model to inspect")
   Path model;

@@ -8,6 +8,8 @@ import picocli.CommandLine.Command;
 /** The sq-onnx command line. Exit codes: 0 ok, 1 verification failed, 2 bad usage or bad input. */
 @Command(name = "sq-onnx", mixinStandardHelpOptions = true, version = "sq-onnx 0.1.0-SNAPSHOT",
     description = "SmoothQuant INT8 rewriting of ONNX transformer models.",
+    footer = {"", "Example: sq-onnx rewrite model.onnx -o model-int8.onnx --calibration calib.txt --tokenizer tokenizer.json",
+        "Run 'sq-onnx COMMAND --help' for a command's options."},
     subcommands = {RewriteCommand.class, VerifyCommand.class, CalibrateCommand.class, InspectCommand.class, RoundtripCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   static final int OK = 0;
@@ -23,9 +25,10 @@ public final class Main {
     CommandLine cl = new CommandLine(new Main());
     cl.setOut(out);
     cl.setErr(err);
+    cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof SqOnnxException) {
-        err.println("sq-onnx: " + ex.getMessage());
+        err.println("sq-onnx: " + oneLine(ex.getMessage()));
         return BAD_INPUT;
       }
       err.println("sq-onnx: internal error: " + ex);
@@ -33,8 +36,8 @@ public final class Main {
       return 3;
     });
     cl.setParameterExceptionHandler((ex, a) -> {
-      err.println("sq-onnx: " + ex.getMessage());
-      err.println("Try 'sq-onnx " + commandName(ex.getCommandLine()) + " --help'.");
+      // one line, as for every bad input; picocli's own second line would break that promise
+      err.println("sq-onnx: " + oneLine(ex.getMessage()) + " (see '" + commandName(ex.getCommandLine()) + " --help')");
       return BAD_INPUT;
     });
     int code = cl.execute(args);
@@ -44,6 +47,10 @@ public final class Main {
   }
 
   private static String commandName(CommandLine cl) {
-    return cl.getParent() == null ? "" : cl.getCommandName();
+    return cl.getParent() == null ? "sq-onnx" : "sq-onnx " + cl.getCommandName();
+  }
+
+  private static String oneLine(String s) {
+    return s == null ? "" : s.strip().replace("\r", "").replace("\n", "; ");
   }
 }

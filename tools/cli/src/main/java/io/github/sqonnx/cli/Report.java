@@ -31,12 +31,25 @@ final class Report {
     if (r.fusion() != null) {
       h.append("<h2>ONNX Runtime kernels</h2><pre>").append(esc(r.fusion().summary())).append("</pre>");
     }
+    Path tmp = null;
     try {
-      Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".report", ".tmp");
+      tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".report", ".tmp");
       Files.writeString(tmp, h.toString());
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      tmp = null;
     } catch (IOException e) {
-      throw new SqOnnxException(file + ": cannot write the report: " + e.getMessage());
+      // the exception's message names the temporary file; its reason is what the user needs
+      String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+          : e.getClass().getSimpleName();
+      throw new SqOnnxException(file + ": cannot write the report: " + why);
+    } finally {
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // nothing more to do
+        }
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 package io.github.sqonnx.cli;
 
+import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.api.RewriteOptions;
 import io.github.sqonnx.api.RewriteResult;
 import io.github.sqonnx.api.SqOnnx;
@@ -7,6 +8,7 @@ import io.github.sqonnx.pass.PassSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,6 +22,8 @@ import picocli.CommandLine.Spec;
     "Example: sq-onnx rewrite model.onnx -o model-int8.onnx --calibration calib.txt --tokenizer tokenizer.json"})
 final class RewriteCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin HelpOption help;
 
   @Parameters(index = "0", paramLabel = "IN.onnx")
   Path input;
@@ -68,7 +72,26 @@ final class RewriteCommand implements Callable<Integer> {
     if (pipeline != null) {
       b.pipeline(PassSpec.parseList(pipeline));
     }
-    RewriteResult r = SqOnnx.rewrite(input, output, b.build());
+    // the API checks the input and the output's folder; the files only the command line knows of:
+    Map<String, Path> read = OutputPaths.inputs("--calibration", calibration.text, "--tokenizer", calibration.tokenizer,
+        "--calibration-tensors", calibration.tensors, "--stats", stats);
+    OutputPaths.notInput(output, "output", read);
+    if (report != null) {
+      // before any work: a report that cannot be written would fail after the model is written
+      OutputPaths.folder(report, "report");
+      Map<String, Path> taken = OutputPaths.inputs("the input model", input, "the output model", output);
+      taken.putAll(read);
+      OutputPaths.notInput(report, "--report", taken);
+    }
+    RewriteOptions options = b.build();
+    boolean smooths = options.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
+    if (options.calibration() == null && (smooths || options.scheme() == RewriteOptions.Scheme.O3)) {
+      // the API's message names its own calls; on the command line, name the options
+      throw new SqOnnxException("no calibration data: pass --calibration TEXT_FILE --tokenizer tokenizer.json, "
+          + "--calibration-tensors DIR or --stats stats.json (" + (smooths ? "smoothing" : "scheme O3")
+          + " needs activation statistics)");
+    }
+    RewriteResult r = SqOnnx.rewrite(input, output, options);
     PrintWriter out = spec.commandLine().getOut();
     out.print(r.summary());
     out.println("wrote " + output);

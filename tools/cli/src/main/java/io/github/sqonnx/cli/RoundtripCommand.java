@@ -16,17 +16,21 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "roundtrip", description = {
+@Command(name = "roundtrip",
+    header = "Checks that a model loads and saves losslessly.", description = {
     "Loads, validates and saves a model unchanged, then checks the copy: identical protobuf bytes",
     "(embedded layout) and bit-identical ONNX Runtime outputs on random inputs. Exit 1 if not.",
     "Example: sq-onnx roundtrip model.onnx -o copy.onnx"})
 final class RoundtripCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin HelpOption help;
 
   @Parameters(index = "0", paramLabel = "MODEL.onnx")
   Path model;

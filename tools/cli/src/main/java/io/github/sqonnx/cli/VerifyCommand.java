@@ -8,18 +8,22 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "verify", sortOptions = false, description = {
+@Command(name = "verify",
+    header = "Compares a candidate model with its reference through ONNX Runtime.", sortOptions = false, description = {
     "Runs a reference and a candidate model through ONNX Runtime on the same inputs and compares every",
     "output (relative L2, max abs error, cosine), plus which quantized matmuls run in integer kernels.",
     "Exit 1 when outside tolerance. Without --calibration, seeded random inputs are used.",
     "Example: sq-onnx verify model.onnx model-int8.onnx --calibration heldout.txt --tokenizer tokenizer.json --min-cosine 0.99"})
 final class VerifyCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin HelpOption help;
 
   @Parameters(index = "0", paramLabel = "REF.onnx")
   Path reference;
