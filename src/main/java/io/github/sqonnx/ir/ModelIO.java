@@ -126,10 +126,15 @@ public final class ModelIO {
   private static String reason(IOException e) {
     if (e instanceof FileSystemException) {
       FileSystemException f = (FileSystemException) e;
-      String why = f.getReason() != null ? f.getReason() : e.getClass().getSimpleName();
+      String why = f.getReason() != null ? f.getReason() : plain(e);
       return firstLine(why); // the file it names is a temporary one, of no interest to the user
     }
-    return firstLine(e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+    return firstLine(e.getMessage() != null ? e.getMessage() : plain(e));
+  }
+
+  /** "NoSuchFileException" → "no such file": a reason a user can read. */
+  private static String plain(IOException e) {
+    return e.getClass().getSimpleName().replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase();
   }
 
   private static String firstLine(String s) {
