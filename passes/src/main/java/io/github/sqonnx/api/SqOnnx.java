@@ -139,6 +139,9 @@ public final class SqOnnx {
 
   /** Fails before any work on paths that would fail later. */
   static void checkPaths(Path in, Path out) {
+    if (Files.isDirectory(in)) {
+      throw new SqOnnxException(in + ": is a folder, not a model file");
+    }
     if (!Files.isRegularFile(in)) {
       throw new SqOnnxException(in + ": no such model file");
     }

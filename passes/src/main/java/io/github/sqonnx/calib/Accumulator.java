@@ -7,8 +7,8 @@ import java.util.Arrays;
 /**
  * Running statistics of one tensor over the batches seen so far; its size depends on the channels
  * and the bins only, never on the samples. Each batch adds either reduced outputs (per-channel max
- * and min, computed by ORT) or the tensor's values (histogram mode: one pass in Java over the real
- * rows, read in slices into a scratch array). Not thread-safe: one thread per accumulator at a time.
+ * and min, computed by ORT) or the tensor's values (Java mode: one pass over the real rows, read in
+ * slices into a scratch array, binned too when a histogram is kept). Not thread-safe: one thread per accumulator at a time.
  *
  * <p>Values are handled as their raw float bits: {@link #key} maps them to ints in the floats'
  * order, so the per-channel max and min loops are integer max/min, which the JIT vectorises (float
@@ -102,10 +102,12 @@ final class Accumulator {
       }
       r = end;
     }
-    for (int b = 0; b < TensorStats.BINS; b++) { // slot BINS holds NaNs: dropped
-      histogram[b] += lanes[4 * b] + lanes[4 * b + 1] + lanes[4 * b + 2] + lanes[4 * b + 3];
+    if (histogram != null) {
+      for (int b = 0; b < TensorStats.BINS; b++) { // slot BINS holds NaNs: dropped
+        histogram[b] += lanes[4 * b] + lanes[4 * b + 1] + lanes[4 * b + 2] + lanes[4 * b + 3];
+      }
+      Arrays.fill(lanes, 0);
     }
-    Arrays.fill(lanes, 0);
     count += valid;
   }
 
@@ -136,7 +138,9 @@ final class Accumulator {
       max = hi;
       min = lo;
     }
-    Bins.count(s, 0, rows * rowLength, lanes);
+    if (histogram != null) {
+      Bins.count(s, 0, rows * rowLength, lanes);
+    }
   }
 
   /** A row along a token axis: only the values at the sample's real tokens count (moved to the front). */
@@ -157,7 +161,9 @@ final class Accumulator {
     }
     max = hi;
     min = lo;
-    Bins.count(s, from, from + kept, lanes);
+    if (histogram != null) {
+      Bins.count(s, from, from + kept, lanes);
+    }
   }
 
   TensorStats stats() {

@@ -84,8 +84,11 @@ public final class ActivationStats {
   public static ActivationStats read(Path file) {
     try {
       return fromJson(Files.readString(file), file.toString());
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new SqOnnxException(file + ": no such statistics file");
     } catch (IOException e) {
-      throw new SqOnnxException(file + ": cannot read: " + e.getMessage());
+      throw new SqOnnxException(file + ": cannot read the statistics file (" + e.getClass().getSimpleName()
+          .replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase() + ")");
     }
   }
 }

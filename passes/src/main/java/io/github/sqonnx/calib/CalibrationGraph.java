@@ -20,16 +20,16 @@ import java.util.Map;
  * Calibration copies of a model, made on a freshly loaded copy and saved to a file of their own (the
  * caller's model is never touched). The probe copy outputs Shape(t) of every target. The calibration
  * copy outputs, per target, its shape and either per-channel max and min over all axes but the last
- * (reduce mode: small outputs, nothing else fetched) or the tensor itself (histogram mode: the
- * histogram needs every value, and Java skips padding as it reads). In reduce mode padded positions
+ * (in-graph mode: small outputs, nothing else fetched) or the tensor itself (Java mode: Java reads
+ * every value, skipping padding as it goes, for the histogram). In in-graph mode padded positions
  * are set to -inf for maxima and +inf for minima with Where(mask, x, ±inf); max|x| per channel is
  * then max(max_c, -min_c), which needs no Abs pass.
  */
 final class CalibrationGraph {
-  /** Output names for one target; {@code max}/{@code min} in reduce mode, {@code values} in histogram mode. */
+  /** Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode. */
   record Outputs(String shape, String max, String min, String values) {}
 
-  /** How to calibrate one target: its layout and whether padding is masked (in the graph or, in histogram mode, in Java). */
+  /** How to calibrate one target: its layout and whether padding is masked (in the graph, or in Java in Java mode). */
   record Plan(String tensor, Layout layout, boolean masked) {}
 
   private final Model model;
@@ -62,24 +62,24 @@ final class CalibrationGraph {
   }
 
   /** Saves the calibration copy; returns target to its outputs. */
-  static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, boolean histogram, Path out) {
+  static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, boolean values, Path out) {
     try (Model m = ModelIO.load(source)) {
       CalibrationGraph g = new CalibrationGraph(m);
       Map<String, Outputs> names = new LinkedHashMap<>();
       for (Plan p : plans) {
-        names.put(p.tensor(), g.add(p, maskInput, histogram));
+        names.put(p.tensor(), g.add(p, maskInput, values));
       }
       ModelIO.save(m, out);
       return names;
     }
   }
 
-  private Outputs add(Plan p, String maskInput, boolean histogram) {
+  private Outputs add(Plan p, String maskInput, boolean valuesOut) {
     Value x = asFloat(model.graph().requireValue(p.tensor()));
     String t = p.tensor();
     Value shape = op("Shape", t + "@shape", x);
     output(shape, DataType.INT64);
-    if (histogram) {
+    if (valuesOut) {
       // the tensor itself, unmasked: Java skips the padded rows (ValidRows), so ORT does no extra pass;
       // an Identity only where the name is taken (a graph input or output), since it costs a copy
       Value values = x.isGraphInput() || x.isGraphOutput() ? op("Identity", t + "@values", x) : x;

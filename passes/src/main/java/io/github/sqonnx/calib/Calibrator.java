@@ -34,11 +34,12 @@ import java.util.stream.Stream;
  *
  * <p>The targets are {@link CalibrationTargets#find}'s plus any extra names. The model is first run
  * on two probe shapes to learn how each target's axes follow the batch and the tokens (see
- * {@link Layout}); then a calibration copy, with the attention mask broadcast to each target's
- * layout, runs on every batch. Padded positions never count. A target whose layout is not
- * recognised makes the whole run go one sample at a time without padding, which is exact for it
- * (and slower); the log says which. Memory holds one batch at a time: it does not grow with the
- * number of samples.
+ * {@link Layout}). Then a calibration copy runs on every batch: by default ORT writes every target
+ * into reused direct buffers and Java reduces (and bins) them, skipping padded positions as it reads;
+ * with {@link Builder#inGraphReductions} the copy masks and reduces in the graph and only per-channel
+ * max and min leave ORT. Padded positions never count. A target whose layout is not recognised makes
+ * the whole run go one sample at a time without padding, which is exact for it (and slower); the log
+ * says which. Memory holds one batch at a time: it does not grow with the number of samples.
  */
 public final class Calibrator {
   /** Where the samples come from. */
@@ -67,6 +68,7 @@ public final class Calibrator {
     private long seed;
     private boolean quiet;
     private boolean histogram = true;
+    private boolean inGraph;
     private List<String> extra = List.of();
     private String maskInput = "attention_mask";
     private int threads = Runtime.getRuntime().availableProcessors();
@@ -132,12 +134,20 @@ public final class Calibrator {
       return this;
     }
 
-    /**
-     * Whether to collect the |x| histogram (on by default). Off, only the small reduced outputs
-     * leave ONNX Runtime; on, each batch's target tensors are fetched once and binned in Java.
-     */
+    /** Whether to collect the |x| histogram (on by default; static INT8 range choices need it). */
     public Builder histogram(boolean h) {
       this.histogram = h;
+      return this;
+    }
+
+    /**
+     * Per-channel max and min computed by ReduceMax/ReduceMin nodes in the calibration copy, so that
+     * only those small outputs leave ONNX Runtime (off by default; needs {@code histogram(false)}).
+     * Off, ORT writes each batch's target tensors into reused direct buffers and Java reduces them,
+     * which on CPU is faster (see docs/BENCHMARKS.md) but holds one batch's tensors outside ORT.
+     */
+    public Builder inGraphReductions(boolean g) {
+      this.inGraph = g;
       return this;
     }
 
@@ -160,7 +170,7 @@ public final class Calibrator {
     }
 
     /**
-     * In histogram mode, batches are run in parts so that one run's tensors take at most about this
+     * Unless reductions are in the graph, batches are run in parts so that one run's tensors take at most about this
      * much (128 MiB by default); ORT writes them into direct buffers, two runs' worth (one being
      * binned while the next runs), each rounded up to a power of two: up to 4x this in direct memory.
      */
@@ -187,6 +197,9 @@ public final class Calibrator {
     public ActivationStats run() {
       if (kind == null) {
         throw new SqOnnxException("no calibration data: give a text file and tokenizer, a tensor folder, or feeds");
+      }
+      if (inGraph && histogram) {
+        throw new IllegalArgumentException("in-graph reductions give no histogram: set histogram(false) too");
       }
       return new Calibrator(this).calibrate();
     }
@@ -281,9 +294,9 @@ public final class Calibrator {
       for (String t : targets) {
         Layout l = layouts.get(t);
         Layout.MaskForm form = l.maskForm();
-        // histogram mode masks in Java as it reads the rows, which covers all but a flattened last axis
+        // Java mode masks as it reads the rows, which covers all but a flattened last axis
         boolean masked = mask != null && (form == Layout.MaskForm.UNSQUEEZE || form == Layout.MaskForm.FLAT)
-            && (!b.histogram || ValidRows.supports(l));
+            && (b.inGraph || ValidRows.supports(l));
         if (mask != null && !masked && form != Layout.MaskForm.NONE) {
           unsupported.add("'" + t + "' " + l);
         }
@@ -296,7 +309,7 @@ public final class Calibrator {
             + "): calibrating one sample at a time without padding, which keeps them exact");
       }
       Path file = tmp.resolve("calibration.onnx");
-      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, b.histogram, file);
+      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, !b.inGraph, file);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram));
@@ -307,7 +320,7 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
-      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, b.histogram, b.threads);
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads);
           Progress bar = b.quiet ? Progress.quiet() : Progress.to(b.err, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
         loopCpu = b.timings != null ? processCpu() : 0;
@@ -342,7 +355,7 @@ public final class Calibrator {
       return new ActivationStats(name, done, stats);
     }
 
-    /** In histogram mode a batch whose fetched tensors would pass the budget runs in sample ranges. */
+    /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */
     private void runInPieces(Collector collector, Map<String, HostTensor> feeds) {
       int n = Batches.batchSize(feeds, ref);
       long tokens = ref != null && feeds.get(ref).shape().length > 1 ? feeds.get(ref).shape()[1] : 1;
@@ -351,7 +364,7 @@ public final class Calibrator {
         Layout l = layouts.get(t);
         perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens) : probeElements.get(t);
       }
-      int step = b.histogram ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
+      int step = !b.inGraph ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
       for (int from = 0; from < n; from += step) {
         Map<String, HostTensor> part = step >= n ? feeds : Batches.slice(feeds, n, from, Math.min(n, from + step));
         collector.run(part);

@@ -19,10 +19,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Runs the calibration copy on a batch and adds the outputs to the accumulators. Reduce mode fetches
- * the small reduced outputs through the core's OrtRunner. Histogram mode has ORT write each target
- * into a reused direct buffer ({@link PinnedRunner}) and bins the tensors in parallel, one task per
- * tensor, while ORT runs the next batch into the other slot of buffers (ORT alone leaves cores idle
+ * Runs the calibration copy on a batch and adds the outputs to the accumulators. In-graph mode fetches
+ * the small reduced outputs through the core's OrtRunner. Java mode has ORT write each target
+ * into a reused direct buffer ({@link PinnedRunner}) and reduces (and bins) the tensors in parallel,
+ * one task per tensor, while ORT runs the next batch into the other slot of buffers (ORT alone leaves cores idle
  * between its operators). A batch's tasks start only when the previous batch's are done, so each
  * accumulator has one task at a time; the result does not depend on the scheduling, since max, min
  * and counts commute.
@@ -33,7 +33,8 @@ final class Collector implements AutoCloseable {
   private final Map<String, Accumulator> acc;
   private final String mask;
   private final String ref;
-  private final boolean histogram;
+  /** Java mode: ORT writes the tensors, Java reduces them; else the graph reduces them. */
+  private final boolean javaPass;
   private final ExecutorService pool;
   private final OrtRunner reduceRunner;
   private final PinnedRunner pinnedRunner;
@@ -46,25 +47,25 @@ final class Collector implements AutoCloseable {
   final java.util.concurrent.atomic.AtomicLong binCpuNanos = new java.util.concurrent.atomic.AtomicLong();
 
   Collector(Path model, List<CalibrationGraph.Plan> plans, Map<String, CalibrationGraph.Outputs> outs,
-      Map<String, Accumulator> acc, String mask, String ref, boolean histogram, int threads) {
+      Map<String, Accumulator> acc, String mask, String ref, boolean javaPass, int threads) {
     this.plans = plans;
     this.outs = outs;
     this.acc = acc;
     this.mask = mask;
     this.ref = ref;
-    this.histogram = histogram;
+    this.javaPass = javaPass;
     for (CalibrationGraph.Outputs o : outs.values()) {
       fetch.add(o.shape());
-      if (!histogram) {
+      if (!javaPass) {
         fetch.add(o.max());
         fetch.add(o.min());
       }
     }
     // no spinning in ORT's pool, as in PinnedRunner: measured faster on the 2-core machine in both modes
-    this.reduceRunner = histogram ? null : new OrtRunner(model, new OrtRunner.Options(threads, true, null,
+    this.reduceRunner = javaPass ? null : new OrtRunner(model, new OrtRunner.Options(threads, true, null,
         Map.of("session.intra_op.allow_spinning", "0")));
-    this.pinnedRunner = histogram ? new PinnedRunner(model, threads) : null;
-    this.pool = histogram && threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
+    this.pinnedRunner = javaPass ? new PinnedRunner(model, threads) : null;
+    this.pool = javaPass && threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "sq-onnx-calibrate");
       t.setDaemon(true);
       return t;
@@ -76,7 +77,7 @@ final class Collector implements AutoCloseable {
     long[] ones = mask != null ? Batches.onesPerSample(feeds.get(mask)) : null;
     int batch = Batches.batchSize(feeds, ref);
     int tokens = ref != null ? Math.toIntExact(feeds.get(ref).shape()[1]) : 1;
-    if (!histogram) {
+    if (!javaPass) {
       Map<String, HostTensor> out = reduceRunner.run(feeds, fetch);
       for (CalibrationGraph.Plan p : plans) {
         CalibrationGraph.Outputs o = outs.get(p.tensor());

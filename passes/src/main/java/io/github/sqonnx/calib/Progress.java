@@ -47,12 +47,6 @@ final class Progress implements AutoCloseable {
     }
   }
 
-  void total(long samples) {
-    if (bar != null) {
-      bar.maxHint(samples);
-    }
-  }
-
   @Override
   public void close() {
     if (bar != null) {

@@ -48,8 +48,12 @@ class CalibratorOracleTest {
     return GeneratedInputs.batches(seqs, 1, inputs);
   }
 
-  private static ActivationStats calibrate(Path model, List<Map<String, HostTensor>> batches, boolean histogram) {
-    return Calibrator.forModel(model).feeds(batches).histogram(histogram).quiet(true).threads(2).run();
+  /** The three ways to reduce: Java with histograms (default), Java without, ReduceMax/ReduceMin in the graph. */
+  enum Mode { HISTOGRAM, JAVA_NO_HISTOGRAM, IN_GRAPH }
+
+  private static ActivationStats calibrate(Path model, List<Map<String, HostTensor>> batches, Mode mode) {
+    return Calibrator.forModel(model).feeds(batches).histogram(mode == Mode.HISTOGRAM)
+        .inGraphReductions(mode == Mode.IN_GRAPH).quiet(true).threads(2).run();
   }
 
   private static Map<String, Integer> channels(ActivationStats s) {
@@ -68,12 +72,15 @@ class CalibratorOracleTest {
     assertTrue(Batches.onesPerSample(padded.get(0).get("attention_mask"))[0]
         != padded.get(0).get("attention_mask").shape()[1] || Batches.onesPerSample(padded.get(0).get("attention_mask"))[1]
         != padded.get(0).get("attention_mask").shape()[1], "the first batch must hold padding");
-    for (boolean histogram : new boolean[] {false, true}) {
-      ActivationStats got = calibrate(model, padded, histogram);
+    for (Mode mode : Mode.values()) {
+      ActivationStats got = calibrate(model, padded, mode);
       assertEquals(7, got.samples());
       Map<String, TensorStats> want = Oracle.stats(model, channels(got), singles(seqs, inputs), tmp);
       // padded and unpadded runs may round differently (sums over more keys), hence ulps of tolerance
-      assertEquals(List.of(), StatsDiff.of(want, got.tensors(), 1e-5, histogram), "histogram " + histogram);
+      assertEquals(List.of(), StatsDiff.of(want, got.tensors(), 1e-5, mode == Mode.HISTOGRAM), mode.toString());
+      if (mode != Mode.HISTOGRAM) {
+        assertTrue(got.tensors().values().stream().allMatch(t -> java.util.Arrays.stream(t.histogram()).sum() == 0));
+      }
     }
   }
 
@@ -83,9 +90,11 @@ class CalibratorOracleTest {
     Path model = GeneratedInputs.save(spec, tmp, name);
     List<ModelInput> inputs = GeneratedInputs.inputs(model);
     List<Map<String, HostTensor>> singles = singles(GeneratedInputs.sequences(3, 2, 9, spec.vocab(), 5), inputs);
-    ActivationStats got = calibrate(model, singles, true);
-    Map<String, TensorStats> want = Oracle.stats(model, channels(got), singles, tmp);
-    assertEquals(List.of(), StatsDiff.of(want, got.tensors(), 0, true));
+    for (Mode mode : Mode.values()) {
+      ActivationStats got = calibrate(model, singles, mode);
+      Map<String, TensorStats> want = Oracle.stats(model, channels(got), singles, tmp);
+      assertEquals(List.of(), StatsDiff.of(want, got.tensors(), 0, mode == Mode.HISTOGRAM), mode.toString());
+    }
   }
 
   @Test
@@ -118,10 +127,19 @@ class CalibratorOracleTest {
   }
 
   @Test
+  void inGraphReductionsWithHistogramsAreRefused() {
+    Path model = tmp.resolve("unused.onnx");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> Calibrator.forModel(model).feeds(List.of()).inGraphReductions(true).run());
+    assertEquals("in-graph reductions give no histogram: set histogram(false) too", e.getMessage());
+  }
+
+  @Test
   void findsEveryLinearInputAndAttentionOperand() {
     TransformerSpec spec = specs().findFirst().map(a -> (TransformerSpec) a.get()[1]).orElseThrow();
     Path model = GeneratedInputs.save(spec.toBuilder().layers(2).build(), tmp, "bert2");
-    ActivationStats got = calibrate(model, singles(GeneratedInputs.sequences(1, 4, 4, 100, 1), GeneratedInputs.inputs(model)), false);
+    ActivationStats got = calibrate(model, singles(GeneratedInputs.sequences(1, 4, 4, 100, 1), GeneratedInputs.inputs(model)),
+        Mode.IN_GRAPH);
     List<String> linear = new ArrayList<>();
     List<String> attention = new ArrayList<>();
     try (io.github.sqonnx.ir.Model m = io.github.sqonnx.ir.ModelIO.load(model)) {
