@@ -54,7 +54,7 @@ public final class SqOnnx {
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (needsCalibration(options)) {
         log.accept("calibrating " + in.getFileName());
-        ctx.with(ActivationStats.class, statistics(in, options, extra));
+        ctx.with(ActivationStats.class, statistics(in, options, extra, ctx));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()
@@ -104,7 +104,25 @@ public final class SqOnnx {
     return smooth || o.scheme == RewriteOptions.Scheme.O3;
   }
 
-  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra) {
+  /** Rows kept per tensor for α = auto: enough to rank α values, small enough to search in Java fast. */
+  static final int AUTO_ALPHA_ROWS = 64;
+
+  private static boolean autoAlpha(RewriteOptions o) {
+    return o.pipeline().stream().filter(s -> s.name().equals("smooth"))
+        .anyMatch(s -> s.options().entrySet().stream()
+            .anyMatch(e -> e.getKey().startsWith("alpha") && e.getValue().equals("auto")));
+  }
+
+  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, PassContext ctx) {
+    if (o.calibration instanceof CalibrationData.Stats s && autoAlpha(o)) {
+      throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
+          + "give the calibration text or tensors instead");
+    }
+    if (autoAlpha(o) && !(o.calibration instanceof CalibrationData.Stats)) {
+      return calibrator(model, o, extra)
+          .sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples))
+          .run();
+    }
     if (o.calibration instanceof CalibrationData.Stats s) {
       ActivationStats stats = ActivationStats.read(s.file());
       if (!stats.model().equals(String.valueOf(model.getFileName()))) {

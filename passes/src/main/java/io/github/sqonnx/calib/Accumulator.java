@@ -28,8 +28,15 @@ final class Accumulator {
   private long count;
   private int[] scratch;
   private int[] lanes;
+  /** Sampled activation rows for α search, or null when not asked for. */
+  final RowSample rowSample;
 
   Accumulator(String tensor, int channels, boolean histogram) {
+    this(tensor, channels, histogram, 0);
+  }
+
+  Accumulator(String tensor, int channels, boolean histogram, int sampleRows) {
+    this.rowSample = sampleRows > 0 && channels > 0 ? new RowSample(sampleRows) : null;
     this.tensor = tensor;
     this.channels = channels;
     this.channelMax = new int[channels];
@@ -119,6 +126,9 @@ final class Accumulator {
       int[] lo = channelMin;
       for (int r = 0; r < rows; r++) {
         int base = r * rowLength;
+        if (rowSample != null) {
+          rowSample.offerBits(s, base, rowLength);
+        }
         for (int c = 0; c < rowLength; c++) {
           int b = s[base + c];
           int k = b ^ ((b >> 31) & 0x7fffffff);

@@ -75,6 +75,8 @@ public final class Calibrator {
     private long maxFetchBytes = 128L << 20;
     private PrintStream err = System.err;
     private Consumer<String> log;
+    private int sampleRows;
+    private Consumer<ActivationSamples> sampleSink;
     /** Phase name to nanoseconds, for the benchmark. */
     Map<String, Long> timings;
 
@@ -135,6 +137,17 @@ public final class Calibrator {
     }
 
     /** Whether to collect the |x| histogram (on by default; static INT8 range choices need it). */
+    /**
+     * Also keeps up to {@code capacity} activation rows per channel-last tensor (a content-hash
+     * sample, see {@link RowSample}) and hands them to {@code sink} after the run: what α = auto
+     * searches on. Not available with in-graph reductions (no rows leave ONNX Runtime there).
+     */
+    public Builder sampleRows(int capacity, Consumer<ActivationSamples> sink) {
+      this.sampleRows = capacity;
+      this.sampleSink = sink;
+      return this;
+    }
+
     public Builder histogram(boolean h) {
       this.histogram = h;
       return this;
@@ -312,7 +325,7 @@ public final class Calibrator {
       Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, !b.inGraph, file);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
-        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram));
+        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows));
       }
       long expected = source.expectedSamples();
       long done = 0;
@@ -352,6 +365,15 @@ public final class Calibrator {
       }
       Map<String, TensorStats> stats = new TreeMap<>();
       acc.forEach((t, a) -> stats.put(t, a.stats()));
+      if (b.sampleSink != null) {
+        Map<String, RowSample> rows = new TreeMap<>();
+        acc.forEach((t, a) -> {
+          if (a.rowSample != null) {
+            rows.put(t, a.rowSample);
+          }
+        });
+        b.sampleSink.accept(new ActivationSamples(rows));
+      }
       return new ActivationStats(name, done, stats);
     }
 

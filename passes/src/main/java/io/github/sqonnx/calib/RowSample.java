@@ -44,6 +44,22 @@ public final class RowSample {
     }
   }
 
+  /**
+   * Offers a row given as raw float bits ({@code len} ints from {@code from}); copies it only if it
+   * is kept, so offering every calibration row stays cheap.
+   */
+  public void offerBits(int[] bits, int from, int len) {
+    long key = hashBits(bits, from, len);
+    if (rows.size() >= capacity && key >= keys.get(keys.size() - 1)) {
+      return;
+    }
+    float[] row = new float[len];
+    for (int i = 0; i < len; i++) {
+      row[i] = Float.intBitsToFloat(bits[from + i]);
+    }
+    offer(row);
+  }
+
   /** Offers the rows of a row-major [n, channels] block. */
   public void offerAll(float[] data, int channels) {
     for (int off = 0; off + channels <= data.length; off += channels) {
@@ -69,10 +85,23 @@ public final class RowSample {
     return rows.size();
   }
 
+  /** Hash of a row's first 16 values and its length: a function of the content, cheap to compute. */
   private static long hash(float[] row) {
-    long h = 0x9E3779B97F4A7C15L;
-    for (float v : row) {
-      h ^= Float.floatToIntBits(v);
+    int[] bits = new int[Math.min(16, row.length)];
+    for (int i = 0; i < bits.length; i++) {
+      bits[i] = Float.floatToRawIntBits(row[i]);
+    }
+    return mix(bits, 0, bits.length, row.length);
+  }
+
+  private static long hashBits(int[] bits, int from, int len) {
+    return mix(bits, from, Math.min(16, len), len);
+  }
+
+  private static long mix(int[] bits, int from, int n, int len) {
+    long h = 0x9E3779B97F4A7C15L ^ len;
+    for (int i = 0; i < n; i++) {
+      h ^= bits[from + i];
       h *= 0xBF58476D1CE4E5B9L;
       h ^= h >>> 31;
     }
