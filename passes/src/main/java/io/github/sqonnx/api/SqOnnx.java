@@ -99,6 +99,35 @@ public final class SqOnnx {
     return Verifier.run(reference, candidate, options);
   }
 
+  /** What a rewrite would do to a model, without calibrating or writing anything. */
+  public record Plan(List<io.github.sqonnx.pass.Finding> smoothing, List<io.github.sqonnx.pass.Finding> quantization,
+      String quantizationProblem) {}
+
+  /**
+   * Dry run for {@code inspect}: the smoothing sites found (a site whose only problem is missing
+   * statistics is one calibration would smooth) and what quantization would run in INT8 or leave float,
+   * and why. The model is loaded and changed in memory only.
+   */
+  public static Plan plan(Path model) {
+    try (Model m = ModelIO.load(model)) {
+      PassContext ctx = new PassContext();
+      List<io.github.sqonnx.pass.Finding> smooth = new ArrayList<>();
+      for (io.github.sqonnx.pass.Finding f : SmoothPass.create(Map.of()).run(m, ctx).findings()) {
+        smooth.add(f.detail().startsWith("no calibration statistics")
+            ? io.github.sqonnx.pass.Finding.applied(f.rule(), f.site(), "site found; smoothed once calibrated")
+            : f);
+      }
+      try {
+        List<io.github.sqonnx.pass.Finding> quant = new QuantizePass(io.github.sqonnx.quant.QuantOptions.of(
+            io.github.sqonnx.quant.Scheme.O2)).run(m, ctx).findings().stream()
+            .filter(f -> !f.rule().equals("opset-upgrade")).toList(); // the upgrade is a means, not a site
+        return new Plan(smooth, quant, null);
+      } catch (SqOnnxException e) {
+        return new Plan(smooth, List.of(), e.getMessage());
+      }
+    }
+  }
+
   private static boolean needsCalibration(RewriteOptions o) {
     boolean smooth = o.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
     return smooth || o.scheme == RewriteOptions.Scheme.O3;

@@ -14,7 +14,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "inspect",
     header = "Prints a model's opsets, inputs, outputs and op histogram.", description = {
-    "Prints a model's opsets, inputs and outputs, op histogram and initializer sizes.",
+    "Prints a model's opsets, inputs and outputs, op histogram and initializer sizes, the smoothing",
+    "sites found, what would be quantized, and what would be left alone and why.",
     "Example: sq-onnx inspect model.onnx --json"})
 final class InspectCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -31,7 +32,7 @@ final class InspectCommand implements Callable<Integer> {
   public Integer call() {
     try (Model m = ModelIO.load(model)) {
       Validator.validate(m);
-      ModelSummary s = ModelSummary.of(m);
+      ModelSummary s = ModelSummary.of(m, io.github.sqonnx.api.SqOnnx.plan(model));
       spec.commandLine().getOut().print(json ? s.toJson() : s.toText());
       spec.commandLine().getOut().flush();
     }

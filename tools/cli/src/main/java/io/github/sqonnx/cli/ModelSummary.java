@@ -2,7 +2,9 @@ package io.github.sqonnx.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Tensor;
@@ -18,9 +20,10 @@ import java.util.TreeMap;
 /** The facts `inspect` prints, gathered once and rendered as text or JSON. */
 record ModelSummary(String file, long irVersion, String producer, Map<String, Long> opsets,
     List<String> inputs, List<String> outputs, Map<String, Integer> ops, int nodes,
-    int initializers, long weightBytes, Map<String, Long> bytesByType, List<String> largest) {
+    int initializers, long weightBytes, Map<String, Long> bytesByType, List<String> largest,
+    List<Finding> smoothing, List<Finding> quantization, String quantizationProblem) {
 
-  static ModelSummary of(Model m) {
+  static ModelSummary of(Model m, SqOnnx.Plan plan) {
     Map<String, Integer> ops = new TreeMap<>();
     for (Node n : m.graph().nodes()) {
       String key = n.domain().isEmpty() ? n.opType() : n.domain() + "." + n.opType();
@@ -46,7 +49,8 @@ record ModelSummary(String file, long irVersion, String producer, Map<String, Lo
     return new ModelSummary(m.displayName(), m.irVersion(), m.producerName(), opsets,
         m.graph().feeds().stream().map(ModelSummary::describe).toList(),
         m.graph().outputs().stream().map(ModelSummary::describe).toList(),
-        ops, m.graph().nodeCount(), m.graph().initializers().size(), total, byType, largest);
+        ops, m.graph().nodeCount(), m.graph().initializers().size(), total, byType, largest,
+        plan.smoothing(), plan.quantization(), plan.quantizationProblem());
   }
 
   private static long size(Value v) {
@@ -83,7 +87,23 @@ record ModelSummary(String file, long irVersion, String producer, Map<String, Lo
     bytesByType.forEach((t, n) -> b.append(String.format("  %-24s %12d bytes%n", t.toLowerCase(), n)));
     b.append("largest\n");
     largest.forEach(l -> b.append("  ").append(l).append('\n'));
+    findings(b, "smoothing sites", smoothing, "would smooth");
+    if (quantizationProblem != null) {
+      b.append("quantization: not possible: ").append(quantizationProblem).append('\n');
+    } else {
+      findings(b, "quantization", quantization, "would run in INT8");
+    }
     return b.toString();
+  }
+
+  private static void findings(StringBuilder b, String title, List<Finding> list, String yes) {
+    long ok = list.stream().filter(Finding::applied).count();
+    b.append(title).append(": ").append(ok).append(' ').append(yes).append(", ").append(list.size() - ok)
+        .append(" left alone\n");
+    for (Finding f : list) {
+      b.append(f.applied() ? "  + " : "  - ").append(f.site()).append(" (").append(f.rule()).append("): ")
+          .append(f.detail()).append('\n');
+    }
   }
 
   String toJson() {

@@ -42,7 +42,21 @@ class InspectCommandTest {
     Set<String> keys = new TreeSet<>();
     j.fieldNames().forEachRemaining(keys::add);
     assertEquals(new TreeSet<>(List.of("file", "irVersion", "producer", "opsets", "inputs", "outputs", "ops", "nodes",
-        "initializers", "weightBytes", "bytesByType", "largest")), keys);
+        "initializers", "weightBytes", "bytesByType", "largest", "smoothing", "quantization", "quantizationProblem")), keys);
+    // the dry run: 24 smoothing sites (18 norm/Linear-fed Linears + 6 Q·Kᵀ), the 6 GELU-fed Linears left
+    // alone with a reason; every matmul would run in INT8
+    long sites = 0;
+    for (JsonNode f : j.get("smoothing")) {
+      sites += f.get("applied").asBoolean() ? 1 : 0;
+      assertTrue(f.get("applied").asBoolean() || !f.get("detail").asText().isEmpty(), "a reason for " + f);
+    }
+    assertEquals(24, sites, j.get("smoothing").toString());
+    long int8 = 0;
+    for (JsonNode f : j.get("quantization")) {
+      String rule = f.get("rule").asText();
+      int8 += f.get("applied").asBoolean() && (rule.endsWith("-linear") || rule.endsWith("-matmul")) ? 1 : 0;
+    }
+    assertEquals(48, int8, "36 Linears and 12 attention matmuls would be quantized: " + j.get("quantization"));
     assertEquals(11, j.get("opsets").get("ai.onnx").asInt());
     assertTrue(j.get("ops").get("MatMul").asInt() >= 36, "6 layers x 6 MatMuls at least: " + j.get("ops"));
     List<String> inputs = new ArrayList<>();
