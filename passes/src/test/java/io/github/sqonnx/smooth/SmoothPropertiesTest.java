@@ -114,6 +114,66 @@ class SmoothPropertiesTest {
     }
   }
 
+  /**
+   * With only the paper's pattern on, each weight row j of a site's Linears is multiplied by exactly
+   * s_j = max|X_j|^α / max|W_j|^(1−α), so its new max is max|X_j|^α · max|W_j|^α: never more.
+   */
+  @Property(tries = 15)
+  void weightsGrowNoMoreThanTheFormulaSays(@ForAll("specs") TransformerSpec spec,
+      @ForAll @DoubleRange(min = 0, max = 1) double alpha) throws IOException {
+    Path dir = Files.createTempDirectory("smooth-w");
+    try (Model m = TransformerBuilder.build(spec)) {
+      Path before = dir.resolve("before.onnx");
+      ModelIO.save(m, before);
+      List<Map<String, HostTensor>> feeds = new ArrayList<>();
+      try (OrtRunner ort = new OrtRunner(before)) {
+        feeds.add(Feeds.random(ort, 3, 2, 7, spec.vocab()));
+      }
+      ActivationStats stats = DirectStats.collect(before, sites(m), feeds, dir);
+      SmoothNormLinear rule = new SmoothNormLinear(AlphaChoice.global(alpha), false);
+      Map<String, float[]> rowMaxBefore = new java.util.HashMap<>();
+      Map<String, float[]> bound = new java.util.HashMap<>();
+      PassContext probe = new PassContext().with(ActivationStats.class, stats);
+      for (Node n : m.graph().nodes()) {
+        rule.match(n, probe).filter(s -> rule.check(s, probe).isEmpty()).ifPresent(site -> {
+          float[] a = site.stats(probe).orElseThrow().channelAbsMax();
+          float[] w = new float[a.length];
+          site.linears().forEach(l -> Scales.maxInto(w, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis())));
+          for (Linear l : site.linears()) {
+            float[] own = Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis());
+            float[] b = new float[a.length];
+            for (int j = 0; j < a.length; j++) {
+              boolean dead = !(a[j] > 0) || !(w[j] > 0);
+              b[j] = dead ? own[j] : (float) (Math.pow(a[j], alpha) * Math.pow(w[j], alpha));
+            }
+            rowMaxBefore.put(l.weight().name(), own);
+            bound.put(l.weight().name(), b);
+          }
+        });
+      }
+      assertTrue(!bound.isEmpty(), spec + ": no norm site");
+      SmoothPass.create(Map.of("alpha", Double.toString(alpha), "linear-linear", "false", "qk", "false"))
+          .run(m, new PassContext().with(ActivationStats.class, stats));
+      for (Map.Entry<String, float[]> e : bound.entrySet()) {
+        io.github.sqonnx.ir.Value wv = m.graph().requireValue(e.getKey());
+        int axis = wv.consumers().get(0).opType().equals("Gemm") && wv.consumers().get(0).attrInt("transB", 0) != 0 ? 1 : 0;
+        float[] after = Scales.weightMax(wv.constant().orElseThrow(), axis);
+        for (int j = 0; j < after.length; j++) {
+          float limit = Math.max(e.getValue()[j] * 1.0001f, rowMaxBefore.get(e.getKey())[j] * Scales.MIN * 1.0001f);
+          assertTrue(after[j] <= limit + 1e-30f, spec + " alpha " + alpha + " " + e.getKey() + "[" + j + "]: "
+              + after[j] + " > " + e.getValue()[j]);
+        }
+      }
+    } finally {
+      try (var files = Files.list(dir)) {
+        for (Path p : files.toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+      Files.deleteIfExists(dir);
+    }
+  }
+
   /** Linear inputs, and the Q/K projection outputs the balancing rule needs. */
   static List<String> sites(Model m) {
     Set<String> out = new LinkedHashSet<>();
