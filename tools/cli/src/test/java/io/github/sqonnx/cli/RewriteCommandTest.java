@@ -87,7 +87,7 @@ class RewriteCommandTest {
   @Test
   void inputIsADirectory() {
     bad(args("rewrite", shared, "-o", out.resolve("x.onnx"), "--calibration-tensors", tensors),
-        shared.toString(), "no such model file");
+        shared.toString(), "is a folder, not a model file");
     assertOnly(out);
   }
 
