@@ -1,0 +1,50 @@
+package io.github.sqonnx.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.testmodels.RealModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's Java example, run as written (with fewer samples), on the real MiniLM model. */
+class ReadmeExampleTest {
+  @TempDir Path tmp;
+
+  @Test
+  void readmeJavaExampleRuns() {
+    Path model = RealModels.minilm();
+    Path tokenizer = RealModels.minilmTokenizer();
+    Path calib = RealModels.dir().resolve("calibration-en.txt");
+    Path heldout = RealModels.dir().resolve("heldout-en.txt");
+    Path out = tmp.resolve("model-int8.onnx");
+    RewriteResult r = SqOnnx.rewrite(model, out,
+        RewriteOptions.builder()
+            .scheme("O3").alpha("0.5")
+            .calibration(CalibrationData.text(calib, tokenizer))
+            .samples(48).quiet(true)
+            .build());
+    assertTrue(r.summary().contains("integer kernels 48/48"), r.summary());
+    assertEquals(24, r.alphas().size(), "smoothed sites: " + r.alphas());
+    assertTrue(r.outputBytes() * 3.5 < r.inputBytes(), r.summary());
+    VerifyResult v = SqOnnx.verify(model, out,
+        VerifyOptions.text(heldout, tokenizer, 32).withTolerance(0.25, 0.99));
+    assertTrue(v.passed(), v.summary());
+    // and the gate really closes: the same model fails a float-exactness tolerance
+    assertFalse(SqOnnx.verify(model, out, VerifyOptions.text(heldout, tokenizer, 8)).passed());
+  }
+
+  @Test
+  void rewriteRefusesToOverwriteItsInputBeforeAnyWork() {
+    Path model = RealModels.minilm();
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(model, model,
+        RewriteOptions.builder().scheme("smooth").calibration(CalibrationData.stats(tmp.resolve("none.json"))).build()));
+    assertTrue(e.getMessage().contains("output is the input model"), e.getMessage());
+    assertTrue(Files.isRegularFile(model));
+  }
+}
