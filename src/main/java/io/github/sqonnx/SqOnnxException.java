@@ -13,4 +13,13 @@ public class SqOnnxException extends RuntimeException {
   public SqOnnxException(String message, Throwable cause) {
     super(message, cause);
   }
+
+  /** The first line of a library's message, for quoting it inside ours ("unknown error" if none). */
+  public static String firstLine(String s) {
+    if (s == null) {
+      return "unknown error";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
 }

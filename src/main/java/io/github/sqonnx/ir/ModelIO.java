@@ -138,11 +138,7 @@ public final class ModelIO {
   }
 
   private static String firstLine(String s) {
-    if (s == null) {
-      return "unknown error";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
+    return SqOnnxException.firstLine(s);
   }
 
   /** The model as one message with every weight embedded; it must fit protobuf's limit. */

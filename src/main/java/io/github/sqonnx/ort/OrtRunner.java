@@ -86,7 +86,7 @@ public final class OrtRunner implements AutoCloseable {
     Map<String, OnnxTensor> inputs = new LinkedHashMap<>();
     try {
       for (Map.Entry<String, HostTensor> e : feeds.entrySet()) {
-        inputs.put(e.getKey(), toOrt(e.getValue()));
+        inputs.put(e.getKey(), toOrt(env, e.getValue()));
       }
       Map<String, HostTensor> out = new LinkedHashMap<>();
       try (OrtSession.Result r = session.run(inputs, fetch)) {
@@ -102,7 +102,8 @@ public final class OrtRunner implements AutoCloseable {
     }
   }
 
-  private OnnxTensor toOrt(HostTensor t) throws OrtException {
+  /** An ORT tensor holding {@code t}'s data (the caller closes it). */
+  public static OnnxTensor toOrt(OrtEnvironment env, HostTensor t) throws OrtException {
     switch (t.kind()) {
       case FLOAT: return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape());
       case INT64: return OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape());
@@ -168,11 +169,7 @@ public final class OrtRunner implements AutoCloseable {
   }
 
   static String firstLine(String s) {
-    if (s == null) {
-      return "unknown error";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
+    return SqOnnxException.firstLine(s);
   }
 
   @Override

@@ -44,7 +44,7 @@ final class RecalibratePass implements Pass {
     } catch (IOException e) {
       throw new SqOnnxException("cannot make a temporary folder for recalibration: " + e.getMessage());
     } finally {
-      Cleanup.deleteTree(dir);
+      io.github.sqonnx.TempFiles.deleteTree(dir);
     }
     return new PassResult(name(), List.of(), List.of(), System.nanoTime() - t0);
   }

@@ -77,7 +77,7 @@ public final class SqOnnx {
       try {
         fusion = FusionCheck.run(out, dir);
       } finally {
-        Cleanup.deleteTree(dir);
+        io.github.sqonnx.TempFiles.deleteTree(dir);
       }
       millis.put("fusion-check", (System.nanoTime() - tf) / 1_000_000);
     }

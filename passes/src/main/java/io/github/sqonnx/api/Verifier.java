@@ -57,7 +57,7 @@ final class Verifier {
       FusionCheck.Report r = FusionCheck.run(candidate, dir);
       fusion = r.sites().isEmpty() ? null : r;
     } finally {
-      Cleanup.deleteTree(dir);
+      io.github.sqonnx.TempFiles.deleteTree(dir);
     }
     return new VerifyResult(outs, fusion, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
         SqOnnx.modelBytes(candidate));

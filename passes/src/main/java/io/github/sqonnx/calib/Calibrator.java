@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +19,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * Collects {@link ActivationStats} for a model by running calibration samples through ONNX Runtime.
@@ -255,7 +253,7 @@ public final class Calibrator {
     try (Source source = open(inputs)) {
       return new Run(name, inputs, targets, source, tmp).go();
     } finally {
-      deleteTree(tmp);
+      io.github.sqonnx.TempFiles.deleteTree(tmp);
     }
   }
 
@@ -451,17 +449,5 @@ public final class Calibrator {
         .getProcessCpuTime();
   }
 
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          // a temporary file left behind is harmless; the OS cleans its temp folder
-        }
-      });
-    } catch (IOException e) {
-      // as above
-    }
-  }
+
 }

@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.OrtRunner;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -46,7 +47,7 @@ final class PinnedRunner implements AutoCloseable {
       so.addConfigEntry("session.intra_op.allow_spinning", "0");
       this.session = env.createSession(model.toString(), so);
     } catch (OrtException e) {
-      throw new SqOnnxException(model + ": ONNX Runtime cannot load the calibration copy: " + firstLine(e.getMessage()), e);
+      throw new SqOnnxException(model + ": ONNX Runtime cannot load the calibration copy: " + SqOnnxException.firstLine(e.getMessage()), e);
     }
   }
 
@@ -60,7 +61,7 @@ final class PinnedRunner implements AutoCloseable {
     try {
       Map<String, OnnxTensor> in = new LinkedHashMap<>();
       for (Map.Entry<String, HostTensor> e : feeds.entrySet()) {
-        OnnxTensor t = toOrt(e.getValue());
+        OnnxTensor t = OrtRunner.toOrt(env, e.getValue());
         owned.add(t);
         in.put(e.getKey(), t);
       }
@@ -86,7 +87,7 @@ final class PinnedRunner implements AutoCloseable {
       }
       return result;
     } catch (OrtException e) {
-      throw new SqOnnxException(model + ": ONNX Runtime run failed: " + firstLine(e.getMessage()), e);
+      throw new SqOnnxException(model + ": ONNX Runtime run failed: " + SqOnnxException.firstLine(e.getMessage()), e);
     } finally {
       owned.forEach(OnnxTensor::close);
     }
@@ -122,30 +123,6 @@ final class PinnedRunner implements AutoCloseable {
     }
   }
 
-  private OnnxTensor toOrt(HostTensor t) throws OrtException {
-    switch (t.kind()) {
-      case FLOAT: return OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats()), t.shape());
-      case INT64: return OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs()), t.shape());
-      case INT32: {
-        int[] v = new int[t.size()];
-        for (int i = 0; i < v.length; i++) {
-          v[i] = Math.toIntExact(t.longs()[i]);
-        }
-        return OnnxTensor.createTensor(env, IntBuffer.wrap(v), t.shape());
-      }
-      default: {
-        ByteBuffer b = ByteBuffer.allocateDirect(t.size());
-        for (long v : t.longs()) {
-          b.put((byte) v);
-        }
-        b.flip();
-        OnnxJavaType jt = t.kind() == HostTensor.Kind.INT8 ? OnnxJavaType.INT8
-            : t.kind() == HostTensor.Kind.UINT8 ? OnnxJavaType.UINT8 : OnnxJavaType.BOOL;
-        return OnnxTensor.createTensor(env, b, t.shape(), jt);
-      }
-    }
-  }
-
   private HostTensor fromOrt(OnnxTensor t) {
     long[] shape = t.getInfo().getShape();
     if (t.getInfo().type == OnnxJavaType.INT64) {
@@ -158,14 +135,6 @@ final class PinnedRunner implements AutoCloseable {
     float[] v = new float[fb.remaining()];
     fb.get(v);
     return HostTensor.ofFloats(shape, v);
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) {
-      return "unknown error";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 
   @Override

@@ -127,17 +127,9 @@ final class TextSource implements Source {
         }
       }
     } catch (IOException | RuntimeException e) {
-      throw new SqOnnxException(tokenizer + ": cannot load the tokenizer: " + firstLine(e.getMessage()), e);
+      throw new SqOnnxException(tokenizer + ": cannot load the tokenizer: " + SqOnnxException.firstLine(e.getMessage()), e);
     }
     return out;
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) {
-      return "unknown error";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 
   @Override

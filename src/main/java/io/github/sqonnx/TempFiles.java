@@ -1,4 +1,4 @@
-package io.github.sqonnx.api;
+package io.github.sqonnx;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -6,11 +6,11 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
-/** Removes temporary folders; failures there never hide the real result. */
-final class Cleanup {
-  private Cleanup() {}
+/** Removes temporary folders; a failure there never hides the real result, so it is ignored. */
+public final class TempFiles {
+  private TempFiles() {}
 
-  static void deleteTree(Path dir) {
+  public static void deleteTree(Path dir) {
     if (dir == null || !Files.exists(dir)) {
       return;
     }
