@@ -169,6 +169,26 @@ public final class Rewriter {
     record("replace-output", outName);
   }
 
+  /**
+   * Gives {@code replacement} the name of {@code old}, which takes a fresh one: a tensor rewritten
+   * into a new node keeps the name that calibration statistics and later rules know it by. Graph
+   * outputs go through {@link #replaceGraphOutput} instead.
+   */
+  public void takeName(Value old, Value replacement) {
+    if (old.graph != graph || replacement.graph != graph) {
+      throw new IllegalArgumentException(old + " or " + replacement + " is not in graph '" + graph.name + "'");
+    }
+    if (old.isGraphInput() || old.isGraphOutput() || old.isInitializer()
+        || replacement.isGraphInput() || replacement.isGraphOutput() || replacement.isInitializer()) {
+      throw new SqOnnxException(graph.name + ": " + replacement + " cannot take the name of " + old
+          + " (graph inputs, outputs and initializers keep their names)");
+    }
+    String name = old.name;
+    rename(old, graph.names.freshValue(name + "_pre"));
+    rename(replacement, name);
+    record("take-name", name);
+  }
+
   private void rename(Value v, String newName) {
     String was = v.name;
     graph.values.remove(was);

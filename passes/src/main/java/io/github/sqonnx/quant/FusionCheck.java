@@ -18,7 +18,8 @@ import java.util.TreeMap;
  * Whether ONNX Runtime's CPU optimizer really runs each quantized matmul in an integer kernel. Loads
  * the quantized model in ORT (all optimizations) with its optimized-model output, reads that graph
  * back, and looks up every site the rewrite meant to run in INT8 — a MatMul/Gemm reading a
- * DequantizeLinear (Q/DQ form) or a MatMulInteger (dynamic forms) — by node name: ORT's fusions keep
+ * DequantizeLinear (Q/DQ form), a MatMulInteger (dynamic forms) or a MatMulIntegerToFloat written
+ * directly (static Linears with a bias on CPU) — by node name: ORT's fusions keep
  * the name of the node they replace (QDQ MatMul → MatMulIntegerToFloat / QLinearMatMul; MatMulInteger
  * chain → MatMulIntegerToFloat / DynamicQuantizeMatMul). A site found as a float MatMul, Gemm or
  * FusedMatMul, or not found at all, is reported as left float.
@@ -32,7 +33,8 @@ public final class FusionCheck {
    * One matmul meant to run in INT8.
    *
    * @param node its name in the quantized model
-   * @param form "qdq" (MatMul/Gemm between DequantizeLinears) or "integer" (MatMulInteger chain)
+   * @param form "qdq" (MatMul/Gemm between DequantizeLinears), "integer" (MatMulInteger chain) or
+   *     "direct" (a com.microsoft.MatMulIntegerToFloat written by the rewrite, e.g. with its bias)
    * @param ortOp the op ORT runs for it after optimization, or "(missing)"
    */
   public record Site(String node, String form, String ortOp) {
@@ -104,6 +106,8 @@ public final class FusionCheck {
         form = "qdq";
       } else if (n.opType().equals("MatMulInteger")) {
         form = "integer";
+      } else if (n.opType().equals("MatMulIntegerToFloat") && n.domain().equals("com.microsoft")) {
+        form = "direct";
       }
       if (form != null) {
         if (n.name().isEmpty()) {

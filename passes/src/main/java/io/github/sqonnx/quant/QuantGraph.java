@@ -156,6 +156,16 @@ final class QuantGraph {
    * DQ feeds nothing else); on TensorRT every consumer gets its own Q→DQ pair.
    */
   Value qdq(Rewriter rw, Value x, QParams p, Node consumer) {
+    Node q = quantizeLinear(rw, x, p, consumer);
+    return rw.op("DequantizeLinear").name(x.name() + "_DequantizeLinear")
+        .inputs(q.output(0), q.input(1), q.input(2)).outputs(x.name() + "_dequantized").insertBefore(consumer).output(0);
+  }
+
+  /**
+   * The QuantizeLinear(x, scale, zero point) for {@code consumer}: on the CPU target one per tensor,
+   * shared by all consumers and placed after x's producer; on TensorRT a new one before the consumer.
+   */
+  Node quantizeLinear(Rewriter rw, Value x, QParams p, Node consumer) {
     Node q = options.target() == Target.CPU ? sharedQ(x, p).orElse(null) : null;
     if (q == null) {
       Value s = scalar(rw, x.name() + "_scale", p.scale());
@@ -164,8 +174,7 @@ final class QuantGraph {
           .outputs(x.name() + "_quantized");
       q = options.target() == Target.CPU ? placeAfter(b, x) : b.insertBefore(consumer);
     }
-    return rw.op("DequantizeLinear").name(x.name() + "_DequantizeLinear")
-        .inputs(q.output(0), q.input(1), q.input(2)).outputs(x.name() + "_dequantized").insertBefore(consumer).output(0);
+    return q;
   }
 
   /** A QuantizeLinear already reading {@code x} with the same scale and zero point. */

@@ -39,8 +39,10 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
     SCHEME,
     /**
      * Dynamic per-token (the O1 form) at just those Linears. The O3 default on CPU: on MiniLM with
-     * SmoothQuant α 0.5 it raises the mean cosine from 0.9954 to 0.9978 for about 5% of the speed-up;
-     * leaving them float gained less and cost more (docs/BENCHMARKS.md, Quantization).
+     * SmoothQuant α 0.5 it raises the mean cosine from 0.9955 to 0.9977 for about 9% of the speed-up
+     * (best-of 2.04x → 1.85x FP32: the per-row scale also keeps those Linears' bias as a float Add,
+     * where static ones run it in the integer kernel); leaving them float gained less and cost more
+     * (docs/BENCHMARKS.md, Quantization).
      */
     PER_TOKEN,
     /** Left float. */

@@ -20,7 +20,12 @@ import java.util.Optional;
  * </pre>
  * CPU target: uint8 activation, explicit zero points, the Q shared by all consumers of x and one DQ
  * per consumer; ORT turns the unit into MatMulIntegerToFloat (DQ→Gemm with an int32 bias DQ into
- * QGemm). TensorRT: int8 with zero point 0, a Q→DQ pair per consumer, float bias.
+ * QGemm). A MatMul followed by a constant bias Add is written as the fused op itself, so that the bias
+ * runs in the integer kernel instead of a separate float Add (see integerToFloatWithBias):
+ * <pre>
+ *   x ─► Q(s, zp) ─► com.microsoft.MatMulIntegerToFloat(x_q, W_q, s, s_w[N], zp, 0, bias)
+ * </pre>
+ * TensorRT: int8 with zero point 0, a Q→DQ pair per consumer, float bias.
  */
 final class StaticQdqLinear extends LinearRule {
   StaticQdqLinear(QuantGraph qg) {
@@ -66,6 +71,13 @@ final class StaticQdqLinear extends LinearRule {
     Node node = s.node();
     WeightQuant wq = WeightQuant.of(s.w(), o.perChannelWeights() ? s.outputAxis() : -1, false,
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
+    Node biasAdd = o.target() == Target.CPU && !s.isGemm() ? biasAdd(node, s.w().dim(s.outputAxis())) : null;
+    if (biasAdd != null) {
+      integerToFloatWithBias(rw, s, p, wq, biasAdd);
+      return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s; bias in the integer GEMM "
+          + "(com.microsoft.MatMulIntegerToFloat)", p.type(), p.scale(), p.zeroPoint(), r[0], r[1],
+          wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");
+    }
     Value x = qg.qdq(rw, s.activation(), p, node);
     Value w = qg.weightDq(rw, wq, s.weight().name(), node);
     Value oldWeight = s.weight();
@@ -80,6 +92,68 @@ final class StaticQdqLinear extends LinearRule {
     }
     return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s", p.type(),
         p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");
+  }
+
+  /**
+   * The bias Add that alone reads the MatMul's output: Add(y, b) or Add(b, y) with b a constant float
+   * of N values, all leading dimensions 1 and N &gt; 1 (the shapes ORT's MatMulIntegerToFloat takes as
+   * its bias); null if there is none.
+   */
+  static Node biasAdd(Node matmul, long n) {
+    Value y = matmul.output(0);
+    if (y == null || y.isGraphOutput() || y.uses().size() != 1 || n <= 1) {
+      return null;
+    }
+    Node add = y.uses().get(0).node();
+    if (!add.opType().equals("Add") || !add.domain().isEmpty() || add.inputs().size() != 2 || add.output(0) == null) {
+      return null;
+    }
+    Value b = add.input(0) == y ? add.input(1) : add.input(0);
+    if (b == null || b == y || !b.isInitializer() || b.constant().isEmpty()) {
+      return null;
+    }
+    Tensor t = b.constant().get();
+    if (t.dataType() != DataType.FLOAT || t.rank() < 1 || t.elementCount() != n || t.dims()[t.rank() - 1] != n) {
+      return null;
+    }
+    return add;
+  }
+
+  /**
+   * x ─► Q(s, zp) ─► MatMulIntegerToFloat(x_q, W_q, s, s_w, zp, 0, b) in place of MatMul ─► Add(b): the
+   * bias goes into the integer kernel (its float epilogue), as in ORT's own DynamicQuantizeMatMul.
+   * ORT's QDQ fusion of DQ→MatMul takes no bias, and its MatMulIntegerToFloatFusion would need the
+   * scale Mul that constant folding removes, so the fused op is written directly. CPU target only.
+   */
+  private void integerToFloatWithBias(Rewriter rw, LinearSite s, QParams p, WeightQuant wq, Node add) {
+    Node node = s.node();
+    Value y = node.output(0);
+    Value bias = add.input(0) == y ? add.input(1) : add.input(0);
+    Node q = qg.quantizeLinear(rw, s.activation(), p, node);
+    String h = s.weight().name();
+    Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    Value b = bias;
+    if (bias.constant().orElseThrow().rank() != 1) {
+      b = rw.addInitializer(bias.name() + "_flat", Tensor.ofFloats(new long[] {s.w().dim(s.outputAxis())},
+          bias.constant().get().floats().toArray()));
+    }
+    String name = Qdq.name(node);
+    Value out = add.output(0);
+    Value weight = s.weight();
+    Node mm = rw.op("MatMulIntegerToFloat").domain("com.microsoft").name(name + "_quant")
+        .inputs(q.output(0), data, q.input(1), sz[0], q.input(2), sz[1], b).outputs(out.name() + "_integer").insertBefore(add);
+    if (out.isGraphOutput()) {
+      QuantGraph.replace(rw, out, mm.output(0));
+    } else {
+      rw.replaceAllUsesWith(out, mm.output(0));
+      rw.takeName(out, mm.output(0)); // calibration statistics and later rules know the tensor by its name
+    }
+    rw.removeNode(add);
+    rw.removeNode(node);
+    rw.setOpset("com.microsoft", 1);
+    QuantGraph.dropIfUnused(rw, weight);
+    QuantGraph.dropIfUnused(rw, bias);
   }
 
   /** C → DQ(int32 round(β·C / (s_x·s_w)), s_x·s_w), β → 1: the bias form ORT's QGemm fusion takes. */

@@ -48,9 +48,16 @@ class FusionCheckTest {
   @Test
   void aUint8DequantizeLinearSharedByTwoMatMulsIsStillFused() {
     // ORT 1.23 duplicates a shared DQ (EnsureUniqueDQForNodeUnit) before fusing node units
-    Path q = tmp.resolve("shared-dq.onnx");
+    // without their bias Adds, Q and K keep the Q/DQ form (with one, the CPU form is MatMulIntegerToFloat)
+    Path noBias;
     try (Model m = ModelIO.load(fp32)) {
-      Quantized.run(m, QuantOptions.of(Scheme.O3), stats);
+      dropBias(m, "query", "key");
+      noBias = Quantized.save(m, tmp.resolve("attention-no-qk-bias.onnx"));
+    }
+    ActivationStats noBiasStats = StatsProbe.collect(noBias, List.of(TinyGraphs.attentionFeeds(12, 4, 16)), tmp);
+    Path q = tmp.resolve("shared-dq.onnx");
+    try (Model m = ModelIO.load(noBias)) {
+      Quantized.run(m, QuantOptions.of(Scheme.O3), noBiasStats);
       shareActivationDq(m, "query/MatMul", "key/MatMul");
       ModelIO.save(m, q);
     }
@@ -79,6 +86,52 @@ class FusionCheckTest {
     Set<String> left = r.leftFloat().stream().map(FusionCheck.Site::node).collect(Collectors.toSet());
     assertEquals(Set.of("query/MatMul", "key/MatMul"), left, r.summary());
     assertFalse(r.allInteger());
+  }
+
+  /** Removes the bias Add after each named Linear ("query" → query/MatMul, query/Add). */
+  private static void dropBias(Model m, String... linears) {
+    Rewriter rw = new Rewriter(m);
+    for (String l : linears) {
+      Node add = m.graph().node(l + "/Add").orElseThrow();
+      rw.replaceAllUsesWith(add.output(0), m.graph().node(l + "/MatMul").orElseThrow().output(0));
+      rw.removeNode(add);
+    }
+  }
+
+  @Test
+  void staticLinearBiasRunsInsideTheIntegerGemmOnCpu() {
+    Path q = tmp.resolve("bias-folded.onnx");
+    Quantized.quantize(fp32, QuantOptions.of(Scheme.O3), stats, q);
+    FusionCheck.Report r = FusionCheck.run(q, tmp);
+    assertTrue(r.allInteger(), r.summary());
+    assertEquals(Set.of(), addsAfterIntegerGemms(tmp.resolve("bias-folded.onnx.ort-optimized.onnx")),
+        "no float Add directly after a Linear's integer GEMM: " + r.summary());
+    assertEquals(4, r.sites().stream().filter(s -> s.form().equals("direct")).count(), "Q, K, V and output: " + r.summary());
+  }
+
+  @Test
+  void tensorRtTargetKeepsTheStandardQdqFormWithAFloatBiasAdd() {
+    // negative case: TensorRT wants plain Q/DQ; ORT on x86 fuses DQ→MatMul but the bias Add stays
+    Path q = tmp.resolve("bias-trt.onnx");
+    Quantized.quantize(fp32, QuantOptions.of(Scheme.O3).withTarget(Target.TENSORRT), stats, q);
+    FusionCheck.Report r = FusionCheck.run(q, tmp);
+    assertTrue(r.allInteger(), r.summary());
+    assertEquals(0, r.sites().stream().filter(s -> s.form().equals("direct")).count(), r.summary());
+    assertEquals(4, addsAfterIntegerGemms(tmp.resolve("bias-trt.onnx.ort-optimized.onnx")).size(), r.summary());
+  }
+
+  /**
+   * Names of the bias Adds in an (ORT-optimized) model: an Add of a constant and the output of an
+   * integer GEMM (the mask Add after Q·Kᵀ adds an activation, and is no bias).
+   */
+  private static Set<String> addsAfterIntegerGemms(Path optimized) {
+    try (Model o = ModelIO.load(optimized)) {
+      return o.graph().nodes().stream().filter(n -> n.opType().equals("Add"))
+          .filter(n -> n.inputs().stream().anyMatch(v -> v != null && v.isInitializer()))
+          .filter(n -> n.inputs().stream().anyMatch(v -> v != null && v.producer()
+              .map(p -> FusionCheck.INTEGER_OPS.contains(p.opType())).orElse(false)))
+          .map(Node::name).collect(Collectors.toSet());
+    }
   }
 
   /** Points {@code b}'s activation input at {@code a}'s DequantizeLinear and drops b's own. */

@@ -38,6 +38,8 @@ import java.util.Map;
  * (128), {@code --eval N} held-out sentences (256), {@code --alphas a,b} SmoothQuant α values to
  * add (none by default: smoothing is measured with {@link #quantizeCalibrated} on a smoothed model),
  * {@code --smoothed PATH} an already-smoothed FP32 model to quantize and add (repeatable),
+ * {@code --quantized LABEL=PATH} an already-quantized model to time as it is, e.g. one made by an
+ * earlier build for a before/after comparison in one interleaved run (repeatable),
  * {@code --out FILE} the markdown file (docs/BENCHMARKS.md).
  */
 public final class QuantBenchmark {
@@ -68,6 +70,7 @@ public final class QuantBenchmark {
     int nEval = 256;
     List<Double> alphas = new ArrayList<>();
     List<Path> smoothed = new ArrayList<>();
+    List<String> quantized = new ArrayList<>();
     Path out = Path.of(System.getProperty("sqonnx.root", findRoot().toString()), "docs", "BENCHMARKS.md");
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
@@ -76,6 +79,7 @@ public final class QuantBenchmark {
         case "--eval": nEval = Integer.parseInt(args[++i]); break;
         case "--alphas": Arrays.stream(args[++i].split(",")).map(Double::parseDouble).forEach(alphas::add); break;
         case "--smoothed": smoothed.add(Path.of(args[++i])); break;
+        case "--quantized": quantized.add(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
         default: throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -86,6 +90,13 @@ public final class QuantBenchmark {
       QuantBenchmark b = new QuantBenchmark(work, text, RealModels.englishSentences(nCalib),
           RealModels.englishSentences(nEval, nCalib));
       List<Variant> variants = b.variants(alphas, smoothed);
+      for (String q : quantized) {
+        int eq = q.indexOf('=');
+        if (eq <= 0) {
+          throw new IllegalArgumentException("--quantized wants LABEL=PATH, got " + q);
+        }
+        variants.add(new Variant(q.substring(0, eq), "given, as is", Path.of(q.substring(eq + 1))));
+      }
       List<Result> results = b.measure(variants, rounds);
       String table = b.markdown(results, rounds, loadBefore, load());
       System.out.println(table);
@@ -241,7 +252,9 @@ public final class QuantBenchmark {
           r.meanCosine(), r.knn()));
     }
     b.append("\nEvery quantized model above passed the fusion check (FusionCheck): each of its INT8 sites runs in an ORT "
-        + "integer kernel (MatMulIntegerToFloat, QLinearMatMul, DynamicQuantizeMatMul). \"O3 static\" rows quantize every "
+        + "integer kernel (MatMulIntegerToFloat, QLinearMatMul, DynamicQuantizeMatMul). Static Linears carry "
+        + "their bias inside MatMulIntegerToFloat (the per-token FFN2 Linears of the O3 default keep a float bias Add). "
+        + "\"O3 static\" rows quantize every "
         + "matmul input statically; \"O3 (default)\" quantizes the GELU outputs (the FFN2 inputs) per token at run time, "
         + "the rest statically; SmoothQuant rows smooth the FP32 model first (SmoothPass, alpha as given), then calibrate "
         + "and quantize it. Weights int8 per output channel unless said; the token-embedding table is stored int8 "
@@ -261,7 +274,8 @@ public final class QuantBenchmark {
       doc = doc + (doc.endsWith("\n\n") ? "" : doc.endsWith("\n") ? "\n" : "\n\n") + section;
     } else {
       int next = doc.indexOf("\n## ", at + 1);
-      doc = doc.substring(0, at) + section + (next < 0 ? "" : doc.substring(next + 1));
+      // a blank line before the next section (the section ends with a single newline)
+      doc = doc.substring(0, at) + section + (next < 0 ? "" : (section.endsWith("\n\n") ? "" : "\n") + doc.substring(next + 1));
     }
     Files.writeString(file, doc);
   }

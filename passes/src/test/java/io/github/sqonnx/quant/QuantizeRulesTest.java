@@ -68,16 +68,30 @@ class QuantizeRulesTest {
       Node q = qs.get(0);
       assertEquals(DataType.UINT8, q.input(2).elementType().orElseThrow());
       assertEquals(3, q.output(0).consumers().size());
-      for (Node dq : q.output(0).consumers()) {
-        assertEquals("DequantizeLinear", dq.opType());
-        assertEquals(1, dq.output(0).consumers().size(), "one DQ per consumer");
-        assertEquals(3, dq.inputs().size(), "explicit zero point");
+      // Linears with a bias read the Q directly: MatMulIntegerToFloat(x_q, W_q, s, s_w, zp, 0, bias)
+      for (Node mm : q.output(0).consumers()) {
+        assertEquals("MatMulIntegerToFloat", mm.opType());
+        assertEquals("com.microsoft", mm.domain());
+        assertEquals(7, mm.inputs().size(), "explicit zero points and the bias");
+        assertEquals(q.input(1), mm.input(2), "the activation scale is the Q's");
+        assertEquals(q.input(2), mm.input(4), "the activation zero point is the Q's");
       }
-      Node wq = m.graph().node("query/MatMul").orElseThrow().input(1).producer().orElseThrow();
-      assertEquals(DataType.INT8, wq.input(0).elementType().orElseThrow());
-      assertEquals(1, wq.attrInt("axis", -5), "per-channel along N of [K, N]");
-      assertEquals(DataType.INT8, wq.input(2).elementType().orElseThrow());
+      Node query = m.graph().node("query/MatMul_quant").orElseThrow();
+      assertEquals(DataType.INT8, query.input(1).elementType().orElseThrow());
+      assertEquals(32, query.input(3).constant().orElseThrow().elementCount(), "per-channel along N of [K, N]");
+      assertEquals(DataType.INT8, query.input(5).elementType().orElseThrow());
+      assertEquals("query.bias", query.input(6).name());
+      assertTrue(m.graph().node("query/Add").isEmpty(), "the bias Add is folded");
       assertTrue(m.graph().value("query.weight").isEmpty(), "the float weight is gone");
+      // batched matmuls (no constant bias) keep the Q/DQ form: one DQ per consumer, explicit zero points
+      for (String n : List.of("scores/MatMul", "context/MatMul")) {
+        for (Value in : m.graph().node(n).orElseThrow().inputs()) {
+          Node dq = in.producer().orElseThrow();
+          assertEquals("DequantizeLinear", dq.opType());
+          assertEquals(1, dq.output(0).consumers().size(), "one DQ per consumer");
+          assertEquals(3, dq.inputs().size(), "explicit zero point");
+        }
+      }
     }
   }
 
@@ -134,7 +148,7 @@ class QuantizeRulesTest {
       assertTrue(a.detail().contains("attention=false"), a.toString());
       Node scores = m.graph().node("scores/MatMul").orElseThrow();
       assertFalse(Qdq.isDequantized(scores.input(0)) || Qdq.isDequantized(scores.input(1)));
-      assertTrue(Qdq.isDequantized(m.graph().node("query/MatMul").orElseThrow().input(0)), "the Linears still are");
+      assertEquals("MatMulIntegerToFloat", m.graph().node("query/MatMul_quant").orElseThrow().opType(), "the Linears still are");
     }
   }
 
