@@ -162,9 +162,7 @@ public final class Rewriter {
     if (replacement.isGraphInput() || replacement.isGraphOutput() || replacement.isInitializer()) {
       throw new SqOnnxException(graph.name + ": " + replacement + " cannot take the name of graph output " + old);
     }
-    String outName = old.name;
-    rename(old, graph.names.freshValue(outName + "_pre"));
-    rename(replacement, outName);
+    String outName = swapName(old, replacement);
     graph.outputs.set(i, replacement);
     record("replace-output", outName);
   }
@@ -183,10 +181,15 @@ public final class Rewriter {
       throw new SqOnnxException(graph.name + ": " + replacement + " cannot take the name of " + old
           + " (graph inputs, outputs and initializers keep their names)");
     }
+    record("take-name", swapName(old, replacement));
+  }
+
+  /** {@code replacement} takes {@code old}'s name; {@code old} gets a fresh one. Returns the name. */
+  private String swapName(Value old, Value replacement) {
     String name = old.name;
     rename(old, graph.names.freshValue(name + "_pre"));
     rename(replacement, name);
-    record("take-name", name);
+    return name;
   }
 
   private void rename(Value v, String newName) {
