@@ -14,6 +14,7 @@ import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.testing.DirectStats;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

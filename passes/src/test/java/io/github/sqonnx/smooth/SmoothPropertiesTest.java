@@ -15,6 +15,7 @@ import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.testing.DirectStats;
 import io.github.sqonnx.testmodels.TransformerBuilder;
 import io.github.sqonnx.testmodels.TransformerSpec;
 import io.github.sqonnx.testmodels.TransformerSpec.Kind;

@@ -1,4 +1,4 @@
-package io.github.sqonnx.smooth;
+package io.github.sqonnx.testing;
 
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.TensorStats;
@@ -19,10 +19,10 @@ import java.util.TreeMap;
  * Test oracle: statistics computed from whole activations that ORT returns when the tensors are made
  * graph outputs; independent of the calibrator's in-graph reductions. No padding here.
  */
-final class DirectStats {
+public final class DirectStats {
   private DirectStats() {}
 
-  static ActivationStats collect(Path model, List<String> tensors, List<Map<String, HostTensor>> batches, Path tmp) {
+  public static ActivationStats collect(Path model, List<String> tensors, List<Map<String, HostTensor>> batches, Path tmp) {
     Path probe = tmp.resolve("probe.onnx");
     try (Model m = ModelIO.load(model)) {
       Rewriter rw = new Rewriter(m);
@@ -44,7 +44,7 @@ final class DirectStats {
   }
 
   /** Up to {@code capacity} rows of each tensor, from the same kind of probe run. */
-  static io.github.sqonnx.calib.ActivationSamples samples(Path model, List<String> tensors,
+  public static io.github.sqonnx.calib.ActivationSamples samples(Path model, List<String> tensors,
       List<Map<String, HostTensor>> batches, Path tmp, int capacity) {
     Path probe = tmp.resolve("probe-rows.onnx");
     try (Model m = ModelIO.load(model)) {
@@ -68,7 +68,7 @@ final class DirectStats {
     return new io.github.sqonnx.calib.ActivationSamples(out);
   }
 
-  static TensorStats of(HostTensor x) {
+  public static TensorStats of(HostTensor x) {
     int c = (int) x.shape()[x.shape().length - 1];
     float[] cmax = new float[c];
     long[] hist = new long[TensorStats.BINS];
@@ -85,7 +85,7 @@ final class DirectStats {
   }
 
   /** Activation inputs of every MatMul/Gemm with a constant weight. */
-  static List<String> linearInputs(Path model) {
+  public static List<String> linearInputs(Path model) {
     List<String> out = new ArrayList<>();
     try (Model m = ModelIO.load(model)) {
       m.graph().nodes().forEach(n -> {
