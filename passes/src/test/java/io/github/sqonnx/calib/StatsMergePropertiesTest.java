@@ -15,7 +15,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 
 /** Merging statistics: any grouping, any order, empty as identity; JSON round trips exactly. */
-class StatsMergeProperties {
+class StatsMergePropertiesTest {
   @Provide
   Arbitrary<TensorStats> stats() {
     Arbitrary<float[]> channels = Arbitraries.floats().between(0, 1e6f).array(float[].class).ofSize(3);
