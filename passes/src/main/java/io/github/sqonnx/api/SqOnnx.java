@@ -148,7 +148,7 @@ public final class SqOnnx {
           + "give the calibration text or tensors instead");
     }
     if (autoAlpha(o) && !(o.calibration instanceof CalibrationData.Stats)) {
-      return calibrator(model, o, extra)
+      return calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o))
           .sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples))
           .run();
     }
@@ -160,7 +160,7 @@ public final class SqOnnx {
       }
       return stats;
     }
-    return calibrator(model, o, extra).run();
+    return calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o)).run();
   }
 
   private static ActivationStats recalibrate(Path smoothed, RewriteOptions o, List<String> extra) {
@@ -169,6 +169,22 @@ public final class SqOnnx {
           + "give the calibration text or tensors instead (or use scheme smooth)");
     }
     return calibrator(smoothed, o, extra).run();
+  }
+
+  /**
+   * Whether the first statistics feed a quantizer: not when the pipeline recalibrates before
+   * quantizing (smoothing needs only per-channel maxima, so the first run can skip histograms).
+   */
+  static boolean firstStatsNeedHistograms(RewriteOptions o) {
+    for (PassSpec p : o.pipeline()) {
+      if (p.name().equals("recalibrate")) {
+        return false;
+      }
+      if (p.name().equals("quantize")) {
+        return true;
+      }
+    }
+    return true;
   }
 
   static Calibrator.Builder calibrator(Path model, RewriteOptions o, List<String> extra) {
