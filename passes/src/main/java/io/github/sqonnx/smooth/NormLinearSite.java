@@ -21,6 +21,15 @@ record NormLinearSite(Value x, Absorber absorber, List<Linear> linears, List<Nod
         .map(all::get).flatMap(java.util.Optional::stream).findFirst());
   }
 
+  /** max|W_j| over all Linears of the site: they share one s. */
+  float[] weightMax() {
+    float[] wMax = new float[(int) linears.get(0).channels()];
+    for (Linear l : linears) {
+      Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
+    }
+    return wMax;
+  }
+
   /** Sampled rows of X from calibration (for α = auto), under any of its names. */
   java.util.Optional<io.github.sqonnx.calib.RowSample> samples(io.github.sqonnx.pass.PassContext context) {
     return context.get(io.github.sqonnx.calib.ActivationSamples.class).flatMap(all -> statsNames.stream()

@@ -168,7 +168,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (alpha.configured(site) == AlphaChoice.AUTO && site.samples(context).isEmpty()) {
       return Optional.of("alpha auto needs sampled rows of " + site.x() + " from calibration");
     }
-    if (StaleStats.trivial(Scales.compute(actMax(site, context), weightMax(site), alphaOf(site, context)), 1e-3)) {
+    if (StaleStats.trivial(Scales.compute(actMax(site, context), site.weightMax(), alphaOf(site, context)), 1e-3)) {
       return Optional.of("already smooth: every scale is within 1e-3 of 1");
     }
     return Optional.empty();
@@ -176,26 +176,17 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
 
   /** α for a site; an auto search runs once per site and pass run (check and rewrite share it). */
   private double alphaOf(NormLinearSite site, PassContext context) {
-    return chosen.computeIfAbsent(site.x(), x -> alpha.alphaFor(site, actMax(site, context), weightMax(site), context));
+    return chosen.computeIfAbsent(site.x(), x -> alpha.alphaFor(site, actMax(site, context), site.weightMax(), context));
   }
 
   private static float[] actMax(NormLinearSite site, PassContext context) {
     return site.stats(context).orElseThrow().channelAbsMax();
   }
 
-  /** max|W_j| over all Linears of the site: they share one s. */
-  private static float[] weightMax(NormLinearSite site) {
-    float[] wMax = new float[(int) site.linears().get(0).channels()];
-    for (Linear l : site.linears()) {
-      Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis()));
-    }
-    return wMax;
-  }
-
   @Override
   public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
     float[] actMax = actMax(site, context);
-    float[] wMax = weightMax(site);
+    float[] wMax = site.weightMax();
     double a = alphaOf(site, context);
     chosen.remove(site.x());
     float[] s = Scales.compute(actMax, wMax, a);

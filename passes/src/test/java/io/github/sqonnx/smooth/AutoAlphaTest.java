@@ -30,10 +30,7 @@ class AutoAlphaTest {
     Model m = SmallGraphs.normTwoLinears(11);
     Path before = tmp.resolve("m.onnx");
     ModelIO.save(m, before);
-    List<Map<String, HostTensor>> feeds;
-    try (OrtRunner ort = new OrtRunner(before)) {
-      feeds = List.of(Feeds.random(ort, 1, 4, 8, 10), Feeds.random(ort, 2, 4, 8, 10));
-    }
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 1, 4, 8, 10), DirectStats.randomFeeds(before, 2, 4, 8, 10));
     ActivationStats stats = DirectStats.collect(before, List.of("X"), feeds, tmp);
     ActivationSamples rows = DirectStats.samples(before, List.of("X"), feeds, tmp, 48);
     assertEquals(48, rows.get("X").orElseThrow().size());
@@ -59,18 +56,13 @@ class AutoAlphaTest {
     Model m = SmallGraphs.normTwoLinears(12);
     Path before = tmp.resolve("m.onnx");
     ModelIO.save(m, before);
-    List<Map<String, HostTensor>> feeds;
-    try (OrtRunner ort = new OrtRunner(before)) {
-      feeds = List.of(Feeds.random(ort, 3, 4, 8, 10));
-    }
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 3, 4, 8, 10));
     ActivationStats stats = DirectStats.collect(before, List.of("X"), feeds, tmp);
     ActivationSamples rows = DirectStats.samples(before, List.of("X"), feeds, tmp, 32);
     SmoothNormLinear rule = new SmoothNormLinear(AlphaChoice.global(0.5), true);
     NormLinearSite site = rule.match(m.graph().node("l1").orElseThrow(), new PassContext()).orElseThrow();
     float[] actMax = stats.get("X").orElseThrow().channelAbsMax();
-    float[] wMax = new float[actMax.length];
-    site.linears().forEach(l -> Scales.maxInto(wMax, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis())));
-    AutoAlpha.Choice c = AutoAlpha.choose(rows.get("X").orElseThrow().rows(), actMax, site.linears(), wMax);
+    AutoAlpha.Choice c = AutoAlpha.choose(rows.get("X").orElseThrow().rows(), actMax, site.linears(), site.weightMax());
     double best = c.errors()[(int) Math.round(c.alpha() * 10)];
     assertTrue(best < c.errors()[0] / 2, "α=0 leaves the outliers: " + java.util.Arrays.toString(c.errors()));
     assertTrue(best <= c.errors()[10], java.util.Arrays.toString(c.errors()));
@@ -81,10 +73,7 @@ class AutoAlphaTest {
     Model m = SmallGraphs.normTwoLinears(13);
     Path before = tmp.resolve("m.onnx");
     ModelIO.save(m, before);
-    List<Map<String, HostTensor>> feeds;
-    try (OrtRunner ort = new OrtRunner(before)) {
-      feeds = List.of(Feeds.random(ort, 3, 2, 4, 10));
-    }
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 3, 2, 4, 10));
     ActivationStats stats = DirectStats.collect(before, List.of("X"), feeds, tmp);
     PassResult r = SmoothPass.create(Map.of("alpha", "auto")).run(m, new PassContext().with(ActivationStats.class, stats));
     Finding f = r.findings().get(0);

@@ -138,8 +138,7 @@ class SmoothPropertiesTest {
       for (Node n : m.graph().nodes()) {
         rule.match(n, probe).filter(s -> rule.check(s, probe).isEmpty()).ifPresent(site -> {
           float[] a = site.stats(probe).orElseThrow().channelAbsMax();
-          float[] w = new float[a.length];
-          site.linears().forEach(l -> Scales.maxInto(w, Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis())));
+          float[] w = site.weightMax();
           for (Linear l : site.linears()) {
             float[] own = Scales.weightMax(l.weight().constant().orElseThrow(), l.inputAxis());
             float[] b = new float[a.length];

@@ -37,10 +37,7 @@ class SmoothRulesTest {
   private List<Finding> smoothAndCompare(Model m, String name, boolean expectChange) {
     Path before = tmp.resolve(name + ".onnx");
     ModelIO.save(m, before);
-    List<Map<String, HostTensor>> feeds;
-    try (OrtRunner ort = new OrtRunner(before)) {
-      feeds = List.of(Feeds.random(ort, 1, 2, 5, 10), Feeds.random(ort, 2, 3, 4, 10));
-    }
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 1, 2, 5, 10), DirectStats.randomFeeds(before, 2, 3, 4, 10));
     ActivationStats stats = DirectStats.collect(before, DirectStats.linearInputs(before), feeds, tmp);
     PassContext ctx = new PassContext().with(ActivationStats.class, stats);
     PassResult first = SmoothPass.create(Map.of()).run(m, ctx);
@@ -147,10 +144,7 @@ class SmoothRulesTest {
     Model m = SmallGraphs.normTwoLinears(9);
     Path before = tmp.resolve("m.onnx");
     ModelIO.save(m, before);
-    List<Map<String, HostTensor>> feeds;
-    try (OrtRunner ort = new OrtRunner(before)) {
-      feeds = List.of(Feeds.random(ort, 3, 4, 8, 10));
-    }
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 3, 4, 8, 10));
     ActivationStats stats = DirectStats.collect(before, List.of("X"), feeds, tmp);
     SmoothPass.create(Map.of("alpha", "0.5")).run(m, new PassContext().with(ActivationStats.class, stats));
     Path after = tmp.resolve("m2.onnx");

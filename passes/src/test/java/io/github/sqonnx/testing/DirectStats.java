@@ -68,6 +68,13 @@ public final class DirectStats {
     return new io.github.sqonnx.calib.ActivationSamples(out);
   }
 
+  /** Seeded random inputs for a saved model: one batch of {@code batch} x {@code seq}, ids below {@code vocab}. */
+  public static Map<String, HostTensor> randomFeeds(Path model, long seed, int batch, int seq, int vocab) {
+    try (OrtRunner ort = new OrtRunner(model)) {
+      return io.github.sqonnx.ort.Feeds.random(ort, seed, batch, seq, vocab);
+    }
+  }
+
   public static TensorStats of(HostTensor x) {
     int c = (int) x.shape()[x.shape().length - 1];
     float[] cmax = new float[c];
