@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * The one entry point for build pipelines; the CLI and the Maven plugin call it too.
@@ -143,16 +142,11 @@ public final class SqOnnx {
   }
 
   private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, PassContext ctx) {
-    if (o.calibration instanceof CalibrationData.Stats s && autoAlpha(o)) {
-      throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
-          + "give the calibration text or tensors instead");
-    }
-    if (autoAlpha(o) && !(o.calibration instanceof CalibrationData.Stats)) {
-      return calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o))
-          .sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples))
-          .run();
-    }
     if (o.calibration instanceof CalibrationData.Stats s) {
+      if (autoAlpha(o)) {
+        throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
+            + "give the calibration text or tensors instead");
+      }
       ActivationStats stats = ActivationStats.read(s.file());
       if (!stats.model().equals(String.valueOf(model.getFileName()))) {
         throw new SqOnnxException(s.file() + ": statistics were collected on '" + stats.model() + "', not on '"
@@ -160,8 +154,13 @@ public final class SqOnnx {
       }
       return stats;
     }
-    return calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o)).run();
+    Calibrator.Builder b = calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o));
+    if (autoAlpha(o)) {
+      b.sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples));
+    }
+    return b.run();
   }
+
 
   private static ActivationStats recalibrate(Path smoothed, RewriteOptions o, List<String> extra) {
     if (o.calibration instanceof CalibrationData.Stats s) {
@@ -232,22 +231,15 @@ public final class SqOnnx {
     }
   }
 
-  /** A model's size on disk, counting every file its name starts with (external data too). */
+  /** A model's size on disk, its external-data file ({@code NAME.data}, as ModelIO writes it) included. */
   static long modelBytes(Path model) {
-    Path dir = model.toAbsolutePath().getParent();
-    String name = model.getFileName().toString();
-    long total = 0;
-    try (Stream<Path> s = Files.list(dir)) {
-      for (Path p : (Iterable<Path>) s::iterator) {
-        String n = p.getFileName().toString();
-        if (n.equals(name) || n.equals(name + ".data")) {
-          total += Files.size(p);
-        }
-      }
+    try {
+      Path data = model.resolveSibling(model.getFileName() + ".data");
+      return Files.size(model) + (Files.isRegularFile(data) ? Files.size(data) : 0);
     } catch (IOException e) {
       return -1;
     }
-    return total;
   }
+
 
 }
