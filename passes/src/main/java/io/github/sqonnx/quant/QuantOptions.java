@@ -46,7 +46,13 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
      */
     PER_TOKEN,
     /** Left float. */
-    FLOAT
+    FLOAT,
+    /**
+     * Static, with the few channels whose calibrated max|x| stands far above the rest ({@link
+     * OutlierChannels}) computed in float beside the integer GEMM, so that they no longer set the
+     * static step for all the others.
+     */
+    SPLIT
   }
 
   public QuantOptions {
@@ -67,11 +73,11 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
 
   /**
    * The defaults for a scheme: CPU target, per-channel weights, MSE ranges, attention and embeddings
-   * quantized; for O3, GELU outputs per token.
+   * quantized; for O3, GELU outputs static with their outlier channels in float ({@link GeluInputs#SPLIT}).
    */
   public static QuantOptions of(Scheme scheme) {
     return new QuantOptions(scheme, Target.CPU, true, RangeMethod.MSE, 0.9999, null, Set.of(), true, true, false, null,
-        scheme == Scheme.O3 ? GeluInputs.PER_TOKEN : GeluInputs.SCHEME);
+        scheme == Scheme.O3 ? GeluInputs.SPLIT : GeluInputs.SCHEME);
   }
 
   /** Another target; for TensorRT a per-token GELU-input default falls back to the scheme's (static) form. */

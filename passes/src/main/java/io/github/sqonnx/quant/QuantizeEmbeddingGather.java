@@ -17,7 +17,7 @@ import java.util.Set;
  * is where most of a small encoder's bytes are (MiniLM's token table is half the model).
  * <pre>
  *   before:  E (float [V, D]) ─► Gather(·, ids) ─► y
- *   after:   E_q (int8 [V, D]) ─► Gather(·, ids) ─► DQ(s[D], 0, axis=-1) ─► y      (per-tensor: scalar s)
+ *   after:   E_q (int8 [V, D]) ─► Gather(·, ids) ─► DQ(1, 0) ─► Mul(s[D]) ─► y      (per-tensor: DQ(s, 0) ─► y)
  * </pre>
  */
 final class QuantizeEmbeddingGather implements RewriteRule<Node> {
@@ -87,14 +87,25 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     rw.setInput(n, 0, data);
     QuantGraph.dropIfUnused(rw, table);
     Value gathered = n.output(0);
-    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(Qdq.name(n) + "_DequantizeLinear")
-        .inputs(null, sz[0], sz[1]).outputs(gathered.name() + "_dequantized");
-    if (perColumn) {
-      b.attr(Attr.of("axis", -1L));
+    if (!perColumn) {
+      Node dq = rw.op("DequantizeLinear").name(Qdq.name(n) + "_DequantizeLinear")
+          .inputs(null, sz[0], sz[1]).outputs(gathered.name() + "_dequantized").insertAfter(n);
+      QuantGraph.replace(rw, gathered, dq.output(0));
+      rw.setInput(dq, 0, gathered);
+      return "table int8 per-tensor";
     }
-    Node dq = b.insertAfter(n);
-    QuantGraph.replace(rw, gathered, dq.output(0));
+    // Per-column: DQ with a unit scalar scale, then Mul by the column scales. ORT runs a per-axis
+    // DequantizeLinear element by element on one thread (0.77 ms a batch of 8 x 128 on MiniLM, 1.7% of
+    // the INT8 model's time); the scalar DQ and the broadcast Mul are vectorised and parallel.
+    String h = Qdq.name(n);
+    Node dq = rw.op("DequantizeLinear").name(h + "_DequantizeLinear")
+        .inputs(null, QuantGraph.scalar(rw, table.name() + "_unit_scale", 1f), QuantGraph.scalar(rw, table.name() + "_zero", DataType.INT8, 0))
+        .outputs(gathered.name() + "_int_values").insertAfter(n);
+    Node mul = rw.op("Mul").name(h + "_column_scale").inputs(dq.output(0), sz[0])
+        .outputs(gathered.name() + "_dequantized").insertAfter(dq);
+    QuantGraph.replace(rw, gathered, mul.output(0));
     rw.setInput(dq, 0, gathered);
-    return "table int8 " + (perColumn ? "per-column" : "per-tensor");
+    QuantGraph.dropIfUnused(rw, sz[1]);
+    return "table int8 per-column";
   }
 }

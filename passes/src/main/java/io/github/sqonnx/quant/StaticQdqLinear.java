@@ -1,6 +1,7 @@
 package io.github.sqonnx.quant;
 
 import io.github.sqonnx.calib.ActivationStats;
+import io.github.sqonnx.calib.TensorStats;
 import io.github.sqonnx.ir.Attr;
 import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Node;
@@ -66,17 +67,29 @@ final class StaticQdqLinear extends LinearRule {
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
     QuantOptions o = qg.options;
     ActivationStats stats = ctx.get(ActivationStats.class).orElseThrow();
-    double[] r = ActivationRange.choose(stats.get(s.activation().name()).orElseThrow(), o.range(), o.percentile(), o.target());
+    TensorStats xs = stats.get(s.activation().name()).orElseThrow();
+    OutlierChannels oc = o.geluInputs() == QuantOptions.GeluInputs.SPLIT && QuantGraph.readsGelu(s.activation())
+        ? OutlierChannels.of(xs, s.w().dim(1 - s.outputAxis())) : OutlierChannels.NONE;
+    double[] r = ActivationRange.choose(xs, o.range(), o.percentile(), o.target(), oc.keptAbsMax());
     QParams p = QParams.forRange(r[0], r[1], o.target());
     Node node = s.node();
-    WeightQuant wq = WeightQuant.of(s.w(), o.perChannelWeights() ? s.outputAxis() : -1, false,
+    Value x0 = s.activation();
+    Tensor floatW = s.w();
+    WeightQuant wq = WeightQuant.of(oc.isEmpty() ? floatW : withoutChannels(s, oc), o.perChannelWeights() ? s.outputAxis() : -1, false,
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
+    String split = oc.isEmpty() ? "" : "; outlier channels " + oc + " in float beside the integer GEMM";
     Node biasAdd = o.target() == Target.CPU && !s.isGemm() ? biasAdd(node, s.w().dim(s.outputAxis())) : null;
     if (biasAdd != null) {
-      integerToFloatWithBias(rw, s, p, wq, biasAdd);
+      Value y = integerToFloatWithBias(rw, s, p, wq, biasAdd);
+      if (!oc.isEmpty()) {
+        floatChannels(rw, s, oc, floatW, x0, y);
+      }
       return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s; bias in the integer GEMM "
-          + "(com.microsoft.MatMulIntegerToFloat)", p.type(), p.scale(), p.zeroPoint(), r[0], r[1],
-          wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");
+          + "(com.microsoft.MatMulIntegerToFloat)%s", p.type(), p.scale(), p.zeroPoint(), r[0], r[1],
+          wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor", split);
+    }
+    if (!oc.isEmpty()) {
+      floatChannels(rw, s, oc, floatW, x0, node.output(0));
     }
     Value x = qg.qdq(rw, s.activation(), p, node);
     Value w = qg.weightDq(rw, wq, s.weight().name(), node);
@@ -90,8 +103,59 @@ final class StaticQdqLinear extends LinearRule {
     if (o.target() == Target.CPU && !s.isGemm()) {
       biasSecond(rw, node.output(0));
     }
-    return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s", p.type(),
-        p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor");
+    return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s%s", p.type(),
+        p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor", split);
+  }
+
+  /** W with the outlier channels' weights (rows of [K, N], columns of Gemm's transposed [N, K]) set to 0. */
+  private static Tensor withoutChannels(LinearSite s, OutlierChannels oc) {
+    Tensor w = s.w();
+    float[] v = w.floats().toArray();
+    int cols = Math.toIntExact(w.dim(1));
+    int rows = Math.toIntExact(w.dim(0));
+    for (int c : oc.channels()) {
+      if (s.transB()) {
+        for (int r = 0; r < rows; r++) {
+          v[r * cols + c] = 0;
+        }
+      } else {
+        java.util.Arrays.fill(v, c * cols, (c + 1) * cols, 0f);
+      }
+    }
+    return Tensor.ofFloats(w.dims(), v);
+  }
+
+  /**
+   * The outlier channels' share of x·W, in float, added to the integer path's output y (whose
+   * weights for those channels are 0; its quantizer saturates them, harmlessly):
+   * <pre>
+   *   x ─► Gather(channels, axis=-1) ─► MatMul(·, W[channels, :]) ─┐
+   *   y (integer path) ──────────────────────────────────────────► Add ─► y's consumers
+   * </pre>
+   */
+  private static void floatChannels(Rewriter rw, LinearSite s, OutlierChannels oc, Tensor w, Value x, Value y) {
+    int k = oc.channels().length;
+    int n = Math.toIntExact(w.dim(s.outputAxis()));
+    int cols = Math.toIntExact(w.dim(1));
+    float alpha = s.isGemm() ? s.node().attrFloat("alpha", 1f) : 1f;
+    float[] part = new float[k * n];
+    long[] idx = new long[k];
+    for (int j = 0; j < k; j++) {
+      int c = oc.channels()[j];
+      idx[j] = c;
+      for (int col = 0; col < n; col++) {
+        part[j * n + col] = alpha * w.floats().get(s.transB() ? (long) col * cols + c : (long) c * cols + col);
+      }
+    }
+    String h = Qdq.name(s.node()) + "_outliers";
+    Node anchor = y.producer().orElseThrow();
+    Node g = rw.op("Gather").name(h + "_gather").inputs(x, QuantGraph.int64s(rw, h + "_channels", idx))
+        .attr(Attr.of("axis", -1L)).outputs(h + "_x").insertAfter(anchor);
+    Value wv = rw.addInitializer(h + "_weight", Tensor.ofFloats(new long[] {k, n}, part));
+    Node mm = rw.op("MatMul").name(h + "_matmul").inputs(g.output(0), wv).outputs(h + "_y").insertAfter(g);
+    Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
+    QuantGraph.replace(rw, y, add.output(0));
+    rw.setInput(add, 0, y);
   }
 
   /**
@@ -125,7 +189,7 @@ final class StaticQdqLinear extends LinearRule {
    * ORT's QDQ fusion of DQ→MatMul takes no bias, and its MatMulIntegerToFloatFusion would need the
    * scale Mul that constant folding removes, so the fused op is written directly. CPU target only.
    */
-  private void integerToFloatWithBias(Rewriter rw, LinearSite s, QParams p, WeightQuant wq, Node add) {
+  private Value integerToFloatWithBias(Rewriter rw, LinearSite s, QParams p, WeightQuant wq, Node add) {
     Node node = s.node();
     Value y = node.output(0);
     Value bias = add.input(0) == y ? add.input(1) : add.input(0);
@@ -154,6 +218,7 @@ final class StaticQdqLinear extends LinearRule {
     rw.setOpset("com.microsoft", 1);
     QuantGraph.dropIfUnused(rw, weight);
     QuantGraph.dropIfUnused(rw, bias);
+    return mm.output(0);
   }
 
   /** C → DQ(int32 round(β·C / (s_x·s_w)), s_x·s_w), β → 1: the bias form ORT's QGemm fusion takes. */

@@ -43,12 +43,14 @@ class GeluInputsTest {
   }
 
   @Test
-  void bertFfnOutputLinearsAreQuantizedPerTokenByDefaultAndTheRestStatically() {
+  void bertFfnOutputLinearsAreQuantizedPerTokenWhenAskedAndTheRestStatically() {
     TransformerSpec spec = TransformerSpec.builder().seed(8).build();
     Path fp32 = model(spec, "bert.onnx");
     ActivationStats stats = stats(fp32, spec.vocab());
+    assertEquals(QuantOptions.GeluInputs.SPLIT, QuantOptions.of(Scheme.O3).geluInputs(), "the O3 default");
     try (Model m = ModelIO.load(fp32)) {
-      Map<String, String> rules = appliedBy(Quantized.run(m, QuantOptions.of(Scheme.O3), stats));
+      Map<String, String> rules = appliedBy(Quantized.run(m,
+          QuantOptions.of(Scheme.O3).withGeluInputs(QuantOptions.GeluInputs.PER_TOKEN), stats));
       assertEquals("per-token-linear", rules.get("/encoder/layer.0/output/dense/MatMul"));
       assertEquals("per-token-linear", rules.get("/encoder/layer.1/output/dense/MatMul"));
       assertEquals("static-qdq-linear", rules.get("/encoder/layer.0/intermediate/dense/MatMul"));
@@ -82,8 +84,10 @@ class GeluInputsTest {
   }
 
   @Test
-  void tensorRtFallsBackToStaticAndRefusesPerTokenWhenAsked() {
-    assertEquals(QuantOptions.GeluInputs.SCHEME, QuantOptions.of(Scheme.O3).withTarget(Target.TENSORRT).geluInputs());
+  void tensorRtKeepsTheStaticSplitFallsBackFromPerTokenAndRefusesPerTokenWhenAsked() {
+    assertEquals(QuantOptions.GeluInputs.SPLIT, QuantOptions.of(Scheme.O3).withTarget(Target.TENSORRT).geluInputs());
+    assertEquals(QuantOptions.GeluInputs.SCHEME, QuantOptions.of(Scheme.O3).withGeluInputs(QuantOptions.GeluInputs.PER_TOKEN)
+        .withTarget(Target.TENSORRT).geluInputs());
     assertTrue(org.junit.jupiter.api.Assertions.assertThrows(io.github.sqonnx.SqOnnxException.class,
         () -> QuantOptions.parse(Map.of("target", "tensorrt", "geluInputs", "per-token"))).getMessage()
         .contains("geluInputs=per-token is dynamic"));

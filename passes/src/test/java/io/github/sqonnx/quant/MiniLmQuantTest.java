@@ -103,7 +103,7 @@ class MiniLmQuantTest {
     Path q = tmp.resolve("minilm-o3-ffn2-float.onnx");
     Pattern ffn2 = Pattern.compile("layer\\.\\d+/output/dense/MatMul");
     PassResult r = Quantized.quantize(RealModels.minilm(), QuantOptions.of(Scheme.O3).withExclude(ffn2, Set.of()), stats, q);
-    Finding f = Quantized.finding(r, "per-token-linear", "/encoder/layer.3/output/dense/MatMul"); // GELU input: per-token by default
+    Finding f = Quantized.finding(r, "static-qdq-linear", "/encoder/layer.3/output/dense/MatMul");
     assertFalse(f.applied());
     FusionCheck.Report report = FusionCheck.run(q, tmp);
     assertEquals(42, report.sites().size(), report.summary());

@@ -190,7 +190,8 @@ class OpsetUpgradeTest {
         stats = StatsProbe.collect(src, List.of(Feeds.random(r, 1, 2, 8, spec.vocab())), tmp);
       }
       Path q = tmp.resolve(kind + "-q.onnx");
-      Quantized.quantize(src, QuantOptions.of(Scheme.O3).withPerChannelWeights(false).withEmbeddings(false), stats, q);
+      Quantized.quantize(src, QuantOptions.of(Scheme.O3).withPerChannelWeights(false).withEmbeddings(false)
+          .withGeluInputs(QuantOptions.GeluInputs.PER_TOKEN), stats, q);
       try (Model m = ModelIO.load(q)) {
         // BERT's FFN2 reads a GELU: per-token needs per-axis QuantizeLinear; OPT's ReLU FFN does not
         assertEquals(kind == io.github.sqonnx.testmodels.TransformerSpec.Kind.ENCODER_POST_LN ? 13L : 11L, m.opsets().get(""));
