@@ -98,6 +98,7 @@ public final class QuantBenchmark {
         variants.add(new Variant(q.substring(0, eq), "given, as is", Path.of(q.substring(eq + 1))));
       }
       List<Result> results = b.measure(variants, rounds);
+      b.args = String.join(" ", args);
       String table = b.markdown(results, rounds, loadBefore, load());
       System.out.println(table);
       writeSection(out, table);
@@ -241,6 +242,9 @@ public final class QuantBenchmark {
     return (d[(d.length - 1) / 2] + d[d.length / 2]) / 2;
   }
 
+  /** The command-line options of this run, for the rerun line. */
+  String args = "";
+
   String markdown(List<Result> results, int rounds, String loadBefore, String loadAfter) {
     Result base = results.get(0);
     StringBuilder b = new StringBuilder();
@@ -272,7 +276,8 @@ public final class QuantBenchmark {
         + "(hence the size). Best ms is the fastest timed run: under load from other processes the median mostly "
         + "measures the load.\n");
     b.append("\nRegenerate: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
-        + "-Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark` (options in its Javadoc).\n");
+        + "-Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark" + (args.isEmpty() ? "" : " -Dexec.args=\"" + args + "\"")
+        + "` (options in its Javadoc).\n");
     return b.toString();
   }
 
