@@ -9,7 +9,7 @@ import java.util.List;
  * value also needs its own token real, looked up in the mask row of the row's sample.
  */
 final class ValidRows {
-  static final ValidRows ALL = new ValidRows(null, null, null, 0);
+  static final ValidRows ALL = new ValidRows(null, null, null, 0, null);
 
   /** Per row 1 for real, 0 for padding; null: every row is real. */
   final byte[] row;
@@ -18,12 +18,39 @@ final class ValidRows {
   /** The mask, [B * S] as 0/1, where {@link #sample} is set. */
   final byte[] mask;
   final int tokens;
+  /** Per sample, where {@link #sample} is set: its real token count if its mask is ones then zeros, else -1. */
+  private final int[] prefix;
 
-  private ValidRows(byte[] row, int[] sample, byte[] mask, int tokens) {
+  private ValidRows(byte[] row, int[] sample, byte[] mask, int tokens, int[] prefix) {
     this.row = row;
     this.sample = sample;
     this.mask = mask;
     this.tokens = tokens;
+    this.prefix = prefix;
+  }
+
+  /**
+   * How many leading values of a row of {@code sample} are real, where the last axis is a token axis
+   * and the sample is padded on the right (the usual case); -1 where its mask has another form.
+   */
+  int prefix(int sample, int rowLength) {
+    return rowLength == tokens ? prefix[sample] : -1;
+  }
+
+  private static int[] prefixes(byte[] mask, int batch, int tokens) {
+    int[] p = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      int n = 0;
+      while (n < tokens && mask[b * tokens + n] != 0) {
+        n++;
+      }
+      int k = n;
+      while (k < tokens && mask[b * tokens + k] == 0) {
+        k++;
+      }
+      p[b] = k == tokens ? n : -1;
+    }
+    return p;
   }
 
   /** Whether Java can mask this layout (else the graph masks it with Where). */
@@ -79,6 +106,6 @@ final class ValidRows {
         idx[i] = 0;
       }
     }
-    return new ValidRows(real, sample, lastIsToken ? mask : null, tokens);
+    return new ValidRows(real, sample, lastIsToken ? mask : null, tokens, lastIsToken ? prefixes(mask, batch, tokens) : null);
   }
 }

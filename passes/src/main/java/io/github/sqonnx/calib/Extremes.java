@@ -1,0 +1,158 @@
+package io.github.sqonnx.calib;
+
+import java.util.Arrays;
+
+/**
+ * Running extremes of float bits, one accumulator per position of a row (a channel, or a token along
+ * a token axis), exact. A float's bits without the sign order like its magnitude, so two integer
+ * maxima give everything a pass over the values has to find: the largest non-negative value and
+ * the largest magnitude among negative values (-1 where there was none). That yields max|x| per
+ * position, the tensor's max when it has a non-negative value and its min when it has a negative
+ * one; the two other cases (a tensor never negative, like softmax output, or never non-negative)
+ * need the smallest magnitude on that side, found by a second, rarer pass ({@link
+ * #addPositiveMin}, {@link #addNegativeMin}).
+ *
+ * <p>The loops are written so that C2 vectorises them (JDK 17, measured 0.25 ns a value against 0.85
+ * for Math.max on order-preserving keys, which it does not vectorise): the max and min are
+ * branch-free integer arithmetic, a + ((b - a) &amp; ~((b - a) &gt;&gt; 31)), exact here because both
+ * operands lie in [-1, 2^31 - 1) and so never overflow, and every array is indexed from 0.
+ */
+final class Extremes {
+  private int[] posMax = new int[0];
+  private int[] negMax = new int[0];
+  private int[] posMin;
+  private int[] negMin;
+
+  Extremes(int positions) {
+    ensure(positions);
+  }
+
+  /** Room for rows of {@code positions} values (rows along a token axis grow with the batch). */
+  void ensure(int positions) {
+    if (posMax.length >= positions) {
+      return;
+    }
+    int old = posMax.length;
+    posMax = Arrays.copyOf(posMax, positions);
+    negMax = Arrays.copyOf(negMax, positions);
+    Arrays.fill(posMax, old, positions, -1);
+    Arrays.fill(negMax, old, positions, -1);
+    if (posMin != null) {
+      posMin = grow(posMin, positions);
+    }
+    if (negMin != null) {
+      negMin = grow(negMin, positions);
+    }
+  }
+
+  private static int[] grow(int[] a, int positions) {
+    int old = a.length;
+    int[] b = Arrays.copyOf(a, positions);
+    Arrays.fill(b, old, positions, Integer.MAX_VALUE);
+    return b;
+  }
+
+  /** Folds in one row, values bits[0, n). */
+  void add(int[] bits, int n) {
+    int[] p = posMax;
+    int[] q = negMax;
+    for (int i = 0; i < n; i++) {
+      int x = bits[i];
+      int sign = x >> 31;
+      int mag = x & 0x7fffffff;
+      int pos = mag | sign; // the bits of a non-negative value, else -1
+      int neg = mag | ~sign; // the magnitude of a negative value, else -1
+      int d = pos - p[i];
+      p[i] += d & ~(d >> 31);
+      int e = neg - q[i];
+      q[i] += e & ~(e >> 31);
+    }
+  }
+
+  /** The second pass for a tensor with no negative value so far: the smallest non-negative value. */
+  void addPositiveMin(int[] bits, int n) {
+    if (posMin == null) {
+      posMin = grow(new int[0], posMax.length);
+    }
+    int[] a = posMin;
+    for (int i = 0; i < n; i++) {
+      int x = bits[i];
+      int v = (x & 0x7fffffff) | ((x >> 31) >>> 1); // a negative value counts as MAX_VALUE
+      int d = v - a[i];
+      a[i] += d & (d >> 31);
+    }
+  }
+
+  /** The second pass for a tensor with no non-negative value so far: the smallest negative magnitude. */
+  void addNegativeMin(int[] bits, int n) {
+    if (negMin == null) {
+      negMin = grow(new int[0], posMax.length);
+    }
+    int[] a = negMin;
+    for (int i = 0; i < n; i++) {
+      int x = bits[i];
+      int v = (x & 0x7fffffff) | (~(x >> 31) >>> 1); // a non-negative value counts as MAX_VALUE
+      int d = v - a[i];
+      a[i] += d & (d >> 31);
+    }
+  }
+
+  boolean sawNegative() {
+    for (int v : negMax) {
+      if (v >= 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  boolean sawNonNegative() {
+    for (int v : posMax) {
+      if (v >= 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** max|x| at {@code position}; 0 if it saw nothing. */
+  float absMax(int position) {
+    return Math.max(posMax[position] >= 0 ? Float.intBitsToFloat(posMax[position]) : 0f,
+        negMax[position] >= 0 ? Float.intBitsToFloat(negMax[position]) : 0f);
+  }
+
+  /** The largest value seen as an {@link Accumulator#key}, or MIN_VALUE if none. */
+  int maxKey() {
+    int best = -1;
+    for (int v : posMax) {
+      best = Math.max(best, v);
+    }
+    if (best >= 0) {
+      return best; // a non-negative float's bits are its own key
+    }
+    int smallest = min(negMin);
+    return smallest == Integer.MAX_VALUE ? Integer.MIN_VALUE : Accumulator.key(smallest | 0x80000000);
+  }
+
+  /** The smallest value seen as an {@link Accumulator#key}, or MAX_VALUE if none. */
+  int minKey() {
+    int largest = -1;
+    for (int v : negMax) {
+      largest = Math.max(largest, v);
+    }
+    if (largest >= 0) {
+      return Accumulator.key(largest | 0x80000000);
+    }
+    return min(posMin);
+  }
+
+  private static int min(int[] a) {
+    int m = Integer.MAX_VALUE;
+    if (a != null) {
+      for (int v : a) {
+        m = Math.min(m, v);
+      }
+    }
+    return m;
+  }
+}
