@@ -77,6 +77,8 @@ public final class Calibrator {
     private Consumer<ActivationSamples> sampleSink;
     /** Phase name to nanoseconds, for the benchmark. */
     Map<String, Long> timings;
+    /** The benchmark's floor: ORT runs the calibration copy and fills the buffers, Java reads nothing. */
+    boolean fetchOnly;
 
     private Builder(Path model) {
       this.model = Objects.requireNonNull(model, "model");
@@ -331,7 +333,7 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
-      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads);
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, b.fetchOnly);
           Progress bar = b.quiet ? Progress.quiet() : Progress.to(b.err, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
         loopCpu = b.timings != null ? processCpu() : 0;

@@ -35,6 +35,8 @@ final class Collector implements AutoCloseable {
   private final String ref;
   /** Java mode: ORT writes the tensors, Java reduces them; else the graph reduces them. */
   private final boolean javaPass;
+  /** Benchmark only: run and fetch, compute nothing. */
+  private final boolean fetchOnly;
   private final ExecutorService pool;
   private final OrtRunner reduceRunner;
   private final PinnedRunner pinnedRunner;
@@ -47,7 +49,8 @@ final class Collector implements AutoCloseable {
   final java.util.concurrent.atomic.AtomicLong binCpuNanos = new java.util.concurrent.atomic.AtomicLong();
 
   Collector(Path model, List<CalibrationGraph.Plan> plans, Map<String, CalibrationGraph.Outputs> outs,
-      Map<String, Accumulator> acc, String mask, String ref, boolean javaPass, int threads) {
+      Map<String, Accumulator> acc, String mask, String ref, boolean javaPass, int threads, boolean fetchOnly) {
+    this.fetchOnly = fetchOnly;
     this.plans = plans;
     this.outs = outs;
     this.acc = acc;
@@ -128,7 +131,7 @@ final class Collector implements AutoCloseable {
       IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
       int rowLength = dims.length == 0 ? 1 : Math.toIntExact(dims[dims.length - 1]);
       Accumulator a = acc.get(p.tensor());
-      if (rowLength > 0) {
+      if (rowLength > 0 && !fetchOnly) {
         tasks.add(() -> {
           java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
           long c0 = mx.getCurrentThreadCpuTime();
