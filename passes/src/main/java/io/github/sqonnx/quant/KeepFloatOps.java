@@ -21,6 +21,11 @@ import java.util.Set;
 final class KeepFloatOps implements RewriteRule<String> {
   /** Constants at least this large (in magnitude) mark mask arithmetic (-1e4, -3.4e38). */
   private static final double MASK_MAGNITUDE = 1e4;
+  private final QuantGraph qg;
+
+  KeepFloatOps(QuantGraph qg) {
+    this.qg = qg;
+  }
 
   @Override
   public String name() {
@@ -34,6 +39,9 @@ final class KeepFloatOps implements RewriteRule<String> {
 
   @Override
   public Optional<String> match(Node n, PassContext context) {
+    if (qg.floatPaths.contains(n)) {
+      return Optional.empty(); // written by this run to stay float, and reported with its Linear
+    }
     switch (n.opType()) {
       case "Softmax":
         return Optional.of("Softmax stays float (exponentials of quantized scores lose the small probabilities)");

@@ -26,7 +26,7 @@ abstract class LinearRule implements RewriteRule<LinearSite> {
 
   @Override
   public Optional<LinearSite> match(Node root, PassContext context) {
-    return handles(root) ? LinearSite.match(root) : Optional.empty();
+    return handles(root) && !qg.floatPaths.contains(root) ? LinearSite.match(root) : Optional.empty();
   }
 
   @Override

@@ -31,6 +31,8 @@ final class QuantGraph {
   private final Map<Value, Value[]> perRow = new IdentityHashMap<>();
   /** Linears left float by {@link QuantOptions#skipFirstLast()}, fixed before any rewrite. */
   private final Set<Node> firstLast = new HashSet<>();
+  /** Nodes this run wrote to stay float (outlier channels' paths): no rule matches or reports them. */
+  final Set<Node> floatPaths = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   /** Ranks of tensors that may be quantized per row (see {@link #perRow}); empty when unknown. */
   private final Map<String, Integer> ranks;
 

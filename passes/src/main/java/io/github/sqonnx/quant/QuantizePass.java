@@ -132,7 +132,7 @@ public final class QuantizePass implements Pass {
         throw new AssertionError(options.scheme());
     }
     rules.add(new QuantizeEmbeddingGather(qg));
-    rules.add(new KeepFloatOps());
+    rules.add(new KeepFloatOps(qg));
     return rules;
   }
 }

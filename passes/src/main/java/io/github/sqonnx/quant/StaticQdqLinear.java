@@ -133,7 +133,7 @@ final class StaticQdqLinear extends LinearRule {
    *   y (integer path) ──────────────────────────────────────────► Add ─► y's consumers
    * </pre>
    */
-  private static void floatChannels(Rewriter rw, LinearSite s, OutlierChannels oc, Tensor w, Value x, Value y) {
+  private void floatChannels(Rewriter rw, LinearSite s, OutlierChannels oc, Tensor w, Value x, Value y) {
     int k = oc.channels().length;
     int n = Math.toIntExact(w.dim(s.outputAxis()));
     int cols = Math.toIntExact(w.dim(1));
@@ -153,7 +153,9 @@ final class StaticQdqLinear extends LinearRule {
         .attr(Attr.of("axis", -1L)).outputs(h + "_x").insertAfter(anchor);
     Value wv = rw.addInitializer(h + "_weight", Tensor.ofFloats(new long[] {k, n}, part));
     Node mm = rw.op("MatMul").name(h + "_matmul").inputs(g.output(0), wv).outputs(h + "_y").insertAfter(g);
+    qg.floatPaths.add(mm); // float by design: no rule of this run is to quantize or report it
     Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
+    qg.floatPaths.add(add);
     QuantGraph.replace(rw, y, add.output(0));
     rw.setInput(add, 0, y);
   }

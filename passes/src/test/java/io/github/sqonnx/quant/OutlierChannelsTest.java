@@ -133,6 +133,8 @@ class OutlierChannelsTest {
         long[] idx = g.input(1).constant().orElseThrow().longs().toArray();
         assertArrayEquals(Arrays.stream(expected).asLongStream().toArray(), idx, g.name());
       }
+      assertTrue(rs.findings().stream().noneMatch(x -> x.site().contains("_outliers_")),
+          "the float paths the pass wrote are not candidates of the same run");
       Finding f = Quantized.finding(rs, "static-qdq-linear", "/encoder/layer.0/output/dense/MatMul");
       assertTrue(f.detail().contains("outlier channels"), f.toString());
       HostTensor ref = Quantized.output(fp32, eval, OrtRunner.Options.DEFAULT);
