@@ -44,7 +44,7 @@ import javax.management.openmbean.CompositeData;
  */
 public final class CalibrationBenchmark {
   private static final int THREADS = 2;
-  private static final int BATCH = 16;
+  private static int BATCH = 16;
   private static final int MAX_LENGTH = 128;
 
   private CalibrationBenchmark() {}
@@ -59,6 +59,8 @@ public final class CalibrationBenchmark {
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--rounds")) {
         rounds = Integer.parseInt(args[++i]);
+      } else if (args[i].equals("--batch")) {
+        BATCH = Integer.parseInt(args[++i]);
       } else if (args[i].equals("--out")) {
         out = Path.of(args[++i]);
       }
