@@ -74,13 +74,7 @@ final class Extremes {
     if (posMin == null) {
       posMin = grow(new int[0], posMax.length);
     }
-    int[] a = posMin;
-    for (int i = 0; i < n; i++) {
-      int x = bits[i];
-      int v = (x & 0x7fffffff) | ((x >> 31) >>> 1); // a negative value counts as MAX_VALUE
-      int d = v - a[i];
-      a[i] += d & (d >> 31);
-    }
+    addMin(posMin, bits, n, 0);
   }
 
   /** The second pass for a tensor with no non-negative value so far: the smallest negative magnitude. */
@@ -88,10 +82,14 @@ final class Extremes {
     if (negMin == null) {
       negMin = grow(new int[0], posMax.length);
     }
-    int[] a = negMin;
+    addMin(negMin, bits, n, -1);
+  }
+
+  /** Minimum magnitude over the values whose sign bit, flipped by {@code flip} (0 or -1), is 0. */
+  private static void addMin(int[] a, int[] bits, int n, int flip) {
     for (int i = 0; i < n; i++) {
       int x = bits[i];
-      int v = (x & 0x7fffffff) | (~(x >> 31) >>> 1); // a non-negative value counts as MAX_VALUE
+      int v = (x & 0x7fffffff) | (((x >> 31) ^ flip) >>> 1); // a value of the other sign counts as MAX_VALUE
       int d = v - a[i];
       a[i] += d & (d >> 31);
     }
