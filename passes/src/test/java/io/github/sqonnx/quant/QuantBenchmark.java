@@ -40,7 +40,9 @@ import java.util.Map;
  * {@code --smoothed PATH} an already-smoothed FP32 model to quantize and add (repeatable),
  * {@code --quantized LABEL=PATH} an already-quantized model to time as it is, e.g. one made by an
  * earlier build for a before/after comparison in one interleaved run (repeatable),
- * {@code --out FILE} the markdown file (docs/BENCHMARKS.md).
+ * {@code --out FILE} the markdown file (docs/BENCHMARKS.md), {@code --model bge} the second real model
+ * (bge-small-en-v1.5, unpacked by {@code mvn -q install -DskipTests -Psecond-model}) with a compact set
+ * of rows, into the section "Quantization, second model".
  */
 public final class QuantBenchmark {
   private static final int BATCH = 8;
@@ -66,6 +68,7 @@ public final class QuantBenchmark {
 
   public static void main(String[] args) throws Exception {
     int rounds = 25;
+    String model = "minilm";
     int nCalib = 128;
     int nEval = 256;
     List<Double> alphas = new ArrayList<>();
@@ -81,15 +84,26 @@ public final class QuantBenchmark {
         case "--smoothed": smoothed.add(Path.of(args[++i])); break;
         case "--quantized": quantized.add(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
+        case "--model": model = args[++i]; break;
         default: throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
-    Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-quant-bench"));
+    if (!model.equals("minilm") && !model.equals("bge")) {
+      throw new IllegalArgumentException("--model wants minilm or bge, got " + model);
+    }
+    boolean bge = model.equals("bge");
+    Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-quant-bench-" + model));
     String loadBefore = load();
-    try (MiniLmText text = new MiniLmText(RealModels.minilmTokenizer())) {
+    try (MiniLmText text = new MiniLmText(bge ? RealModels.bgeTokenizer() : RealModels.minilmTokenizer())) {
       QuantBenchmark b = new QuantBenchmark(work, text, RealModels.englishSentences(nCalib),
           RealModels.englishSentences(nEval, nCalib));
-      List<Variant> variants = b.variants(alphas, smoothed);
+      if (bge) {
+        b.fp32 = RealModels.bge();
+        b.peer = RealModels.bgeQ();
+        b.modelName = "BAAI bge-small-en-v1.5 (12 layers; the second model)";
+        b.section = "## Quantization, second model\n";
+      }
+      List<Variant> variants = bge ? b.compactVariants() : b.variants(alphas, smoothed);
       for (String q : quantized) {
         int eq = q.indexOf('=');
         if (eq <= 0) {
@@ -101,17 +115,41 @@ public final class QuantBenchmark {
       b.args = String.join(" ", args);
       String table = b.markdown(results, rounds, loadBefore, load());
       System.out.println(table);
-      writeSection(out, table);
+      writeSection(out, table, b.section);
       System.out.println("wrote " + out);
     }
   }
 
   /** FP32, the peer, and our forms on the unsmoothed model; smoothed ones after. */
-  List<Variant> variants(List<Double> alphas, List<Path> smoothed) {
-    Path fp32 = RealModels.minilm();
+  /** The model measured, its peer, and where its table goes (MiniLM unless --model says otherwise). */
+  Path fp32 = RealModels.minilm();
+  Path peer = RealModels.minilmQ();
+  String modelName = "all-MiniLM-L6-v2";
+  String section = "## Quantization\n";
+
+  /**
+   * The rows that check a default on another model: FP32, the peer, static O3 without and with
+   * smoothing, and the two treatments of GELU outputs after SmoothQuant α 0.5.
+   */
+  List<Variant> compactVariants() {
     List<Variant> v = new ArrayList<>();
     v.add(new Variant("FP32", "as exported", fp32));
-    v.add(new Variant("ORT dynamic INT8 (-q peer)", "DynamicQuantizeLinear + MatMulInteger, attention float", RealModels.minilmQ()));
+    v.add(new Variant("ORT dynamic INT8 (-q peer)", "DynamicQuantizeLinear + MatMulInteger, attention float", peer));
+    QuantOptions o3 = QuantOptions.of(Scheme.O3);
+    QuantOptions allStatic = o3.withGeluInputs(QuantOptions.GeluInputs.SCHEME);
+    ActivationStats stats = calibrate(fp32);
+    v.add(quantized(fp32, "O3 static, no smoothing", "static per-tensor everywhere", allStatic, stats));
+    Path s = smooth(fp32, stats, 0.5);
+    v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3 static", allStatic));
+    v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3 (default)", o3));
+    v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3, GELU outputs per-token", o3.withGeluInputs(QuantOptions.GeluInputs.PER_TOKEN)));
+    return v;
+  }
+
+  List<Variant> variants(List<Double> alphas, List<Path> smoothed) {
+    List<Variant> v = new ArrayList<>();
+    v.add(new Variant("FP32", "as exported", fp32));
+    v.add(new Variant("ORT dynamic INT8 (-q peer)", "DynamicQuantizeLinear + MatMulInteger, attention float", peer));
     ActivationStats stats = calibrate(fp32);
     QuantOptions o3 = QuantOptions.of(Scheme.O3);
     QuantOptions allStatic = o3.withGeluInputs(QuantOptions.GeluInputs.SCHEME);
@@ -248,8 +286,8 @@ public final class QuantBenchmark {
   String markdown(List<Result> results, int rounds, String loadBefore, String loadAfter) {
     Result base = results.get(0);
     StringBuilder b = new StringBuilder();
-    b.append("## Quantization\n\n");
-    b.append(String.format(Locale.ROOT, "all-MiniLM-L6-v2 on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, batch %d x %d tokens "
+    b.append(section).append("\n");
+    b.append(String.format(Locale.ROOT, modelName + " on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, batch %d x %d tokens "
         + "of real English text; %d interleaved rounds, each running every model once untimed then twice timed; medians, and the "
         + "fastest run (less sensitive to other processes on a shared machine). Accuracy: mean-pooled sentence embeddings of %d held-out "
         + "europarl sentences vs FP32 (calibration: %d other sentences). Measured %s; load average %s before, %s after "
@@ -268,24 +306,25 @@ public final class QuantBenchmark {
         + "their bias inside MatMulIntegerToFloat (per-token FFN2 Linears keep a float bias Add). "
         + "\"O3 static\" rows quantize every "
         + "matmul input statically; \"O3 (default)\" does too, but takes the few GELU-output channels whose calibrated "
-        + "max|x| stands far above the rest (at most 8 a layer; 1 or 2 in 5 of MiniLM's 6 layers) out of the FFN2 "
+        + "max|x| stands far above the rest (at most 8 a layer; on MiniLM 1 or 2 in 5 of its 6 layers) out of the FFN2 "
         + "input's static range and computes their share of the product in float beside the integer GEMM (Gather, a "
         + "[tokens, k] x [k, 384] MatMul, an Add); \"GELU outputs per-token\" quantizes the FFN2 inputs per token at run "
         + "time instead. SmoothQuant rows smooth the FP32 model first (SmoothPass, alpha as given), then calibrate "
         + "and quantize it. Weights int8 per output channel unless said; the token-embedding table is stored int8 "
         + "(hence the size). Best ms is the fastest timed run: under load from other processes the median mostly "
         + "measures the load.\n");
+    b.append(fp32.equals(RealModels.minilm()) ? "" : "\nThe second model is unpacked only on request: `mvn -q install -DskipTests -Psecond-model` first.\n");
     b.append("\nRegenerate: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.quant.QuantBenchmark" + (args.isEmpty() ? "" : " -Dexec.args=\"" + args + "\"")
         + "` (options in its Javadoc).\n");
     return b.toString();
   }
 
-  /** Replaces the "## Quantization" section of {@code file} (up to the next "## "), or appends it. */
-  static void writeSection(Path file, String section) throws IOException {
+  /** Replaces the section of {@code file} that starts with {@code header} (up to the next "## "), or appends it. */
+  static void writeSection(Path file, String section, String header) throws IOException {
     Files.createDirectories(file.getParent());
     String doc = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n\n";
-    int at = doc.indexOf("## Quantization\n");
+    int at = doc.indexOf(header);
     if (at < 0) {
       doc = doc + (doc.endsWith("\n\n") ? "" : doc.endsWith("\n") ? "\n" : "\n\n") + section;
     } else {

