@@ -80,7 +80,7 @@ public final class SmoothingBenchmark {
         + "all-MiniLM-L6-v2, calibrated on " + samples + " English europarl sentences (calibration-en.txt), measured on "
         + "256 held-out sentences (heldout-en.txt): relative L2 and cosine of the token embeddings "
         + "(last_hidden_state, padded positions excluded) against FP32. O3 = static INT8 per-tensor activations, "
-        + "per-channel int8 weights; \"O3\" rows use the default remedy for GELU outputs (per-token), \"static "
+        + "per-channel int8 weights; \"O3\" rows use the default remedy for GELU outputs (their outlier channels in float), \"static "
         + "everywhere\" rows do not. α 0.5.\n\n" + table
         + "\nRun-time cost of exactness in a post-LN encoder: the LayerNorm output also feeds the residual Add, "
         + "which gets X back through one Mul by s per site (12 on MiniLM). FP32, 2 threads, batch 8, up to 128 "
