@@ -1,7 +1,13 @@
 package io.github.sqonnx.quant;
 
 import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.ir.Attr;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Tensor;
+import io.github.sqonnx.ir.Value;
 import java.util.Arrays;
+import java.util.Set;
 
 /**
  * The few input channels of a Linear whose calibrated max|x| stands far above the rest. A static
@@ -46,6 +52,60 @@ record OutlierChannels(int[] channels, float keptAbsMax) {
       }
     }
     return n == 0 ? NONE : new OutlierChannels(Arrays.copyOf(out, n), kept);
+  }
+
+  /** W with the outlier channels' weights (rows of [K, N], columns of Gemm's transposed [N, K]) set to 0. */
+  Tensor zeroedIn(LinearSite s) {
+    Tensor w = s.w();
+    float[] v = w.floats().toArray();
+    int cols = Math.toIntExact(w.dim(1));
+    int rows = Math.toIntExact(w.dim(0));
+    for (int c : channels) {
+      if (s.transB()) {
+        for (int r = 0; r < rows; r++) {
+          v[r * cols + c] = 0;
+        }
+      } else {
+        Arrays.fill(v, c * cols, (c + 1) * cols, 0f);
+      }
+    }
+    return Tensor.ofFloats(w.dims(), v);
+  }
+
+  /**
+   * The outlier channels' share of x·W, in float, added to the integer path's output y (whose
+   * weights for those channels are 0; its quantizer saturates them, harmlessly); the nodes are
+   * recorded in {@code floatPaths} so that no rule of the same run takes them up:
+   * <pre>
+   *   x ─► Gather(channels, axis=-1) ─► MatMul(·, W[channels, :]) ─┐
+   *   y (integer path) ──────────────────────────────────────────► Add ─► y's consumers
+   * </pre>
+   */
+  void addFloatPath(Rewriter rw, LinearSite s, Tensor w, Value x, Value y, Set<Node> floatPaths) {
+    int k = channels.length;
+    int n = Math.toIntExact(w.dim(s.outputAxis()));
+    int cols = Math.toIntExact(w.dim(1));
+    float alpha = s.isGemm() ? s.node().attrFloat("alpha", 1f) : 1f;
+    float[] part = new float[k * n];
+    long[] idx = new long[k];
+    for (int j = 0; j < k; j++) {
+      int c = channels[j];
+      idx[j] = c;
+      for (int col = 0; col < n; col++) {
+        part[j * n + col] = alpha * w.floats().get(s.transB() ? (long) col * cols + c : (long) c * cols + col);
+      }
+    }
+    String h = Qdq.name(s.node()) + "_outliers";
+    Node anchor = y.producer().orElseThrow();
+    Node g = rw.op("Gather").name(h + "_gather").inputs(x, QuantGraph.int64s(rw, h + "_channels", idx))
+        .attr(Attr.of("axis", -1L)).outputs(h + "_x").insertAfter(anchor);
+    Value wv = rw.addInitializer(h + "_weight", Tensor.ofFloats(new long[] {k, n}, part));
+    Node mm = rw.op("MatMul").name(h + "_matmul").inputs(g.output(0), wv).outputs(h + "_y").insertAfter(g);
+    floatPaths.add(mm); // float by design: no rule of this run is to quantize or report it
+    Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
+    floatPaths.add(add);
+    QuantGraph.replace(rw, y, add.output(0));
+    rw.setInput(add, 0, y);
   }
 
   @Override

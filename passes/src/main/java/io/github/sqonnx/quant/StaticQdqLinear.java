@@ -75,21 +75,21 @@ final class StaticQdqLinear extends LinearRule {
     Node node = s.node();
     Value x0 = s.activation();
     Tensor floatW = s.w();
-    WeightQuant wq = WeightQuant.of(oc.isEmpty() ? floatW : withoutChannels(s, oc), o.perChannelWeights() ? s.outputAxis() : -1, false,
+    WeightQuant wq = WeightQuant.of(oc.isEmpty() ? floatW : oc.zeroedIn(s), o.perChannelWeights() ? s.outputAxis() : -1, false,
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     String split = oc.isEmpty() ? "" : "; outlier channels " + oc + " in float beside the integer GEMM";
     Node biasAdd = o.target() == Target.CPU && !s.isGemm() ? biasAdd(node, s.w().dim(s.outputAxis())) : null;
     if (biasAdd != null) {
       Value y = integerToFloatWithBias(rw, s, p, wq, biasAdd);
       if (!oc.isEmpty()) {
-        floatChannels(rw, s, oc, floatW, x0, y);
+        oc.addFloatPath(rw, s, floatW, x0, y, qg.floatPaths);
       }
       return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s; bias in the integer GEMM "
           + "(com.microsoft.MatMulIntegerToFloat)%s", p.type(), p.scale(), p.zeroPoint(), r[0], r[1],
           wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor", split);
     }
     if (!oc.isEmpty()) {
-      floatChannels(rw, s, oc, floatW, x0, node.output(0));
+      oc.addFloatPath(rw, s, floatW, x0, node.output(0), qg.floatPaths);
     }
     Value x = qg.qdq(rw, s.activation(), p, node);
     Value w = qg.weightDq(rw, wq, s.weight().name(), node);
@@ -105,59 +105,6 @@ final class StaticQdqLinear extends LinearRule {
     }
     return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s%s", p.type(),
         p.scale(), p.zeroPoint(), r[0], r[1], wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor", split);
-  }
-
-  /** W with the outlier channels' weights (rows of [K, N], columns of Gemm's transposed [N, K]) set to 0. */
-  private static Tensor withoutChannels(LinearSite s, OutlierChannels oc) {
-    Tensor w = s.w();
-    float[] v = w.floats().toArray();
-    int cols = Math.toIntExact(w.dim(1));
-    int rows = Math.toIntExact(w.dim(0));
-    for (int c : oc.channels()) {
-      if (s.transB()) {
-        for (int r = 0; r < rows; r++) {
-          v[r * cols + c] = 0;
-        }
-      } else {
-        java.util.Arrays.fill(v, c * cols, (c + 1) * cols, 0f);
-      }
-    }
-    return Tensor.ofFloats(w.dims(), v);
-  }
-
-  /**
-   * The outlier channels' share of x·W, in float, added to the integer path's output y (whose
-   * weights for those channels are 0; its quantizer saturates them, harmlessly):
-   * <pre>
-   *   x ─► Gather(channels, axis=-1) ─► MatMul(·, W[channels, :]) ─┐
-   *   y (integer path) ──────────────────────────────────────────► Add ─► y's consumers
-   * </pre>
-   */
-  private void floatChannels(Rewriter rw, LinearSite s, OutlierChannels oc, Tensor w, Value x, Value y) {
-    int k = oc.channels().length;
-    int n = Math.toIntExact(w.dim(s.outputAxis()));
-    int cols = Math.toIntExact(w.dim(1));
-    float alpha = s.isGemm() ? s.node().attrFloat("alpha", 1f) : 1f;
-    float[] part = new float[k * n];
-    long[] idx = new long[k];
-    for (int j = 0; j < k; j++) {
-      int c = oc.channels()[j];
-      idx[j] = c;
-      for (int col = 0; col < n; col++) {
-        part[j * n + col] = alpha * w.floats().get(s.transB() ? (long) col * cols + c : (long) c * cols + col);
-      }
-    }
-    String h = Qdq.name(s.node()) + "_outliers";
-    Node anchor = y.producer().orElseThrow();
-    Node g = rw.op("Gather").name(h + "_gather").inputs(x, QuantGraph.int64s(rw, h + "_channels", idx))
-        .attr(Attr.of("axis", -1L)).outputs(h + "_x").insertAfter(anchor);
-    Value wv = rw.addInitializer(h + "_weight", Tensor.ofFloats(new long[] {k, n}, part));
-    Node mm = rw.op("MatMul").name(h + "_matmul").inputs(g.output(0), wv).outputs(h + "_y").insertAfter(g);
-    qg.floatPaths.add(mm); // float by design: no rule of this run is to quantize or report it
-    Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
-    qg.floatPaths.add(add);
-    QuantGraph.replace(rw, y, add.output(0));
-    rw.setInput(add, 0, y);
   }
 
   /**
