@@ -52,14 +52,18 @@ final class Verifier {
     List<VerifyResult.Output> outs = new ArrayList<>();
     acc.forEach((name, a) -> outs.add(a.result(name)));
     FusionCheck.Report fusion = null;
+    List<String> lost = List.of();
     Path dir = SqOnnx.tempDir("sq-onnx-verify");
     try {
       FusionCheck.Report r = FusionCheck.run(candidate, dir);
       fusion = r.sites().isEmpty() ? null : r;
+      if (fusion != null) {
+        lost = FusionCheck.lostFloatFusions(FusionCheck.run(reference, dir).optimizedOps(), r.optimizedOps());
+      }
     } finally {
       io.github.sqonnx.TempFiles.deleteTree(dir);
     }
-    return new VerifyResult(outs, fusion, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
+    return new VerifyResult(outs, fusion, lost, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
         SqOnnx.modelBytes(candidate));
   }
 

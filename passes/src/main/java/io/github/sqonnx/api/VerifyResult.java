@@ -9,8 +9,8 @@ import java.util.List;
  * @param outputs one line of figures per model output
  * @param fusion which quantized matmuls ONNX Runtime runs in integer kernels (null if none quantized)
  */
-public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, double maxRelL2, double minCosine,
-    long referenceBytes, long candidateBytes) {
+public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions,
+    double maxRelL2, double minCosine, long referenceBytes, long candidateBytes) {
 
   /** Figures for one output over all samples (padded positions excluded). */
   public record Output(String name, double relL2, double maxAbs, double meanCosine, double minCosine) {}
@@ -32,6 +32,7 @@ public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, doub
       b.append("integer kernels: ").append(fusion.sites().size() - fusion.leftFloat().size()).append('/')
           .append(fusion.sites().size()).append(fusion.allInteger() ? "" : "; left float: " + fusion.leftFloat())
           .append('\n');
+      b.append("float fusions: ").append(lostFloatFusions.isEmpty() ? "all kept" : "lost " + lostFloatFusions).append('\n');
     }
     b.append(passed() ? "PASS" : "FAIL").append(String.format(" (max rel L2 %.3g, min mean cosine %.6f)%n", maxRelL2,
         minCosine));

@@ -71,6 +71,41 @@ public final class FusionCheck {
 
   private FusionCheck() {}
 
+  /**
+   * Float fusions ORT makes of the reference that it no longer makes of the quantized model: a
+   * rewrite can stop them silently (a computed Reshape shape once hid shapes from ORT and five of six
+   * Add + Gelu → BiasGelu fusions were lost). Compares the optimized graphs' op counts by family
+   * (normalisations, GELUs, fused attention), and the primitives that only an unfused pattern leaves
+   * (Erf, Tanh, Pow, Sqrt, ReduceMean). Empty when every fusion survived.
+   */
+  public static List<String> lostFloatFusions(Map<String, Integer> reference, Map<String, Integer> quantized) {
+    List<String> lost = new ArrayList<>();
+    Map<String, Set<String>> families = Map.of(
+        "normalisation", Set.of("LayerNormalization", "SimplifiedLayerNormalization", "com.microsoft:SkipLayerNormalization",
+            "com.microsoft:SkipSimplifiedLayerNormalization"),
+        "GELU", Set.of("Gelu", "com.microsoft:Gelu", "com.microsoft:BiasGelu", "com.microsoft:FastGelu", "com.microsoft:QuickGelu"),
+        "attention", Set.of("com.microsoft:Attention", "com.microsoft:MultiHeadAttention", "com.microsoft:QAttention"));
+    for (Map.Entry<String, Set<String>> f : new TreeMap<>(families).entrySet()) {
+      int r = count(reference, f.getValue());
+      int q = count(quantized, f.getValue());
+      if (q < r) {
+        lost.add(f.getKey() + " fusions: " + r + " in the reference, " + q + " after quantization");
+      }
+    }
+    for (String primitive : List.of("Erf", "Pow", "ReduceMean", "Sqrt", "Tanh")) {
+      int r = reference.getOrDefault(primitive, 0);
+      int q = quantized.getOrDefault(primitive, 0);
+      if (q > r) {
+        lost.add(primitive + ": " + r + " in the reference, " + q + " after quantization (a pattern left unfused)");
+      }
+    }
+    return lost;
+  }
+
+  private static int count(Map<String, Integer> ops, Set<String> family) {
+    return family.stream().mapToInt(o -> ops.getOrDefault(o, 0)).sum();
+  }
+
   /** Runs ORT (CPU, all optimizations) on {@code quantized}; ORT's optimized graph goes to {@code workDir}. */
   public static Report run(Path quantized, Path workDir) {
     Path optimized = workDir.resolve(quantized.getFileName() + ".ort-optimized.onnx");

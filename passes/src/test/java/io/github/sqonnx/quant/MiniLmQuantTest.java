@@ -61,8 +61,9 @@ class MiniLmQuantTest {
   }
 
   @Test
-  void everySchemeRunsAllMatMulsInIntegerKernelsAndStaysClose() throws Exception {
+  void everySchemeRunsAllMatMulsInIntegerKernelsKeepsOrtsFloatFusionsAndStaysClose() throws Exception {
     long fp32Bytes = Files.size(RealModels.minilm());
+    java.util.Map<String, Integer> fp32Ops = FusionCheck.run(RealModels.minilm(), tmp).optimizedOps();
     for (Scheme s : List.of(Scheme.O3, Scheme.O2, Scheme.O1)) {
       Path q = tmp.resolve("minilm-" + s + ".onnx");
       PassResult r = Quantized.quantize(RealModels.minilm(), QuantOptions.of(s), s == Scheme.O3 ? stats : null, q);
@@ -71,6 +72,7 @@ class MiniLmQuantTest {
       FusionCheck.Report f = FusionCheck.run(q, tmp);
       assertEquals(48, f.sites().size(), f.summary());
       assertTrue(f.allInteger(), f.summary());
+      assertEquals(List.of(), FusionCheck.lostFloatFusions(fp32Ops, f.optimizedOps()), s + ": " + f.summary());
       assertTrue(Files.size(q) < fp32Bytes / 3.5, s + ": " + Files.size(q) + " bytes");
       double cos = cosine(q);
       assertTrue(cos > 0.985, s + ": mean cosine " + cos);

@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "verify",
     header = "Compares a candidate model with its reference through ONNX Runtime.", sortOptions = false, description = {
     "Runs a reference and a candidate model through ONNX Runtime on the same inputs and compares every",
-    "output (relative L2, max abs error, cosine), plus which quantized matmuls run in integer kernels.",
+    "output (relative L2, max abs error, cosine), plus which quantized matmuls run in integer kernels and whether ORT still makes the reference's float fusions.",
     "Exit 1 when outside tolerance. Without --calibration, seeded random inputs are used.",
     "Example: sq-onnx verify model.onnx model-int8.onnx --calibration heldout.txt --tokenizer tokenizer.json --min-cosine 0.99"})
 final class VerifyCommand implements Callable<Integer> {

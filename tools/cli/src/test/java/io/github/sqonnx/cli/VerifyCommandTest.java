@@ -52,6 +52,7 @@ class VerifyCommandTest {
     assertEquals(1, r.code(), r::toString);
     assertTrue(r.out().contains("FAIL"), r::toString);
     assertTrue(r.out().contains("integer kernels"), r::toString);
+    assertTrue(r.out().contains("float fusions: all kept"), r::toString);
     assertTrue(r.errLines().isEmpty(), r::toString);
     double[] f = figures(r.out(), "last_hidden_state");
     assertTrue(f[0] > 1e-5, "O1 is not exact: rel L2 " + f[0]);
