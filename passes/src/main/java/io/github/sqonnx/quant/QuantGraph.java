@@ -92,7 +92,8 @@ final class QuantGraph {
   /**
    * Whether {@code v} is a GELU output: a Gelu/FastGelu/BiasGelu node, or the decomposed
    * x·½·(1 + erf(x/√2)) (or the tanh approximation) as exporters write it, found by walking back
-   * through its Mul/Add/Div nodes to an Erf or Tanh.
+   * through its Mul/Add/Div nodes to an Erf or Tanh; also through the Reshape or Flatten that gives a
+   * Gemm the [B·S, K] view of it.
    */
   static boolean readsGelu(Value v) {
     return geluWithin(v, 4);
@@ -108,6 +109,9 @@ final class QuantGraph {
         return true;
       case "Erf": case "Tanh":
         return depth < 4; // the GELU's inner function, not the value itself
+      case "Reshape": case "Flatten":
+        // a Gemm export's [B·S, K] view of the GELU output: the same values, the channel axis still last
+        return depth == 4 && geluWithin(p.input(0), depth);
       case "Mul": case "Add": case "Div":
         for (Value in : p.inputs()) {
           if (geluWithin(in, depth - 1)) {

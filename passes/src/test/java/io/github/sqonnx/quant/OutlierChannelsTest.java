@@ -96,7 +96,7 @@ class OutlierChannelsTest {
 
   private Path model(TransformerSpec spec) {
     try (Model m = TransformerBuilder.build(spec)) {
-      return Quantized.save(m, tmp.resolve("bert-" + spec.outlierChannels() + ".onnx"));
+      return Quantized.save(m, tmp.resolve("bert-" + spec.linear() + "-" + spec.outlierChannels() + ".onnx"));
     }
   }
 
@@ -108,8 +108,15 @@ class OutlierChannelsTest {
 
   @Test
   void plantedGeluOutlierChannelsGoFloatAndCutTheErrorWhileUnplantedModelsStayPlainStatic() {
-    for (int planted : new int[] {2, 0}) {
-      TransformerSpec spec = TransformerSpec.builder().seed(21).hidden(64).ffn(256).outlierChannels(planted).build();
+    for (TransformerSpec.LinearForm form : TransformerSpec.LinearForm.values()) {
+      for (int planted : new int[] {2, 0}) {
+        check(TransformerSpec.builder().seed(21).hidden(64).ffn(256).linear(form).outlierChannels(planted).build(), planted);
+      }
+    }
+  }
+
+  private void check(TransformerSpec spec, int planted) {
+    {
       Path fp32 = model(spec);
       ActivationStats stats;
       Map<String, HostTensor> eval;
@@ -117,15 +124,15 @@ class OutlierChannelsTest {
         stats = StatsProbe.collect(fp32, List.of(Feeds.random(r, 1, 4, 16, spec.vocab()), Feeds.random(r, 2, 4, 16, spec.vocab())), tmp);
         eval = Feeds.random(r, 3, 4, 16, spec.vocab());
       }
-      Path split = tmp.resolve("split-" + planted + ".onnx");
-      Path plain = tmp.resolve("static-" + planted + ".onnx");
+      Path split = tmp.resolve("split-" + spec.linear() + "-" + planted + ".onnx");
+      Path plain = tmp.resolve("static-" + spec.linear() + "-" + planted + ".onnx");
       PassResult rs = Quantized.quantize(fp32, QuantOptions.of(Scheme.O3), stats, split);
       Quantized.quantize(fp32, QuantOptions.of(Scheme.O3).withGeluInputs(QuantOptions.GeluInputs.SCHEME), stats, plain);
       assertTrue(FusionCheck.run(split, tmp).allInteger(), FusionCheck.run(split, tmp).summary());
       List<Node> gathers = floatPaths(split);
       if (planted == 0) {
         assertEquals(List.of(), gathers, "no outlier: the split form is the plain static form");
-        continue;
+        return;
       }
       assertEquals(spec.layers(), gathers.size(), "one float path per FFN2");
       int[] expected = TransformerBuilder.ffnOutlierChannels(spec);
@@ -135,12 +142,13 @@ class OutlierChannelsTest {
       }
       assertTrue(rs.findings().stream().noneMatch(x -> x.site().contains("_outliers_")),
           "the float paths the pass wrote are not candidates of the same run");
-      Finding f = Quantized.finding(rs, "static-qdq-linear", "/encoder/layer.0/output/dense/MatMul");
+      Finding f = rs.findings().stream().filter(x -> x.rule().equals("static-qdq-linear") && x.site().startsWith("/encoder/layer.0/output/dense/"))
+          .findFirst().orElseThrow(() -> new AssertionError("no FFN2 finding in " + rs.findings()));
       assertTrue(f.detail().contains("outlier channels"), f.toString());
       HostTensor ref = Quantized.output(fp32, eval, OrtRunner.Options.DEFAULT);
       Compare withSplit = Compare.of(ref, Quantized.output(split, eval, OrtRunner.Options.DEFAULT));
       Compare without = Compare.of(ref, Quantized.output(plain, eval, OrtRunner.Options.DEFAULT));
-      assertTrue(withSplit.relL2() < 0.7 * without.relL2(), "split " + withSplit + " vs static " + without);
+      assertTrue(withSplit.relL2() < 0.7 * without.relL2(), spec.linear() + ": split " + withSplit + " vs static " + without);
       // and the split itself is exact: with Q/DQ run as float, the float path adds back what the zeroed weights drop
       Compare meaning = Compare.of(Quantized.output(split, eval, Quantized.QDQ_AS_FLOAT), Quantized.output(split, eval, OrtRunner.Options.DEFAULT));
       assertTrue(meaning.cosine() > 0.999, meaning.toString());
