@@ -36,6 +36,8 @@ final class Accumulator {
   private int[] lanes;
   /** Java mode's running extremes, per channel (or per position along a token axis). */
   private Extremes extremes;
+  private boolean needPositiveMin;
+  private boolean needNegativeMin;
   /** Sampled activation rows for α search, or null when not asked for. */
   final RowSample rowSample;
 
@@ -116,6 +118,9 @@ final class Accumulator {
       if (pass == 1 && extremes.sawNegative() && extremes.sawNonNegative()) {
         break;
       }
+      // pass 1 looks only at the sides not seen so far: decided once a batch, not per row
+      needPositiveMin = pass == 1 && !extremes.sawNegative();
+      needNegativeMin = pass == 1 && !extremes.sawNonNegative();
       int fill = 0; // values (real prefixes of rows) gathered in row[0, fill), no channels only
       for (int r = 0; r < n; r++) {
         if (rows.row != null && rows.row[r] == 0) {
@@ -154,10 +159,10 @@ final class Accumulator {
   /** The values in row[0, len) (a row, or real prefixes of rows): pass 0 or the rare pass 1. */
   private void fold(int len, int pass) {
     if (pass == 1) {
-      if (!extremes.sawNegative()) {
+      if (needPositiveMin) {
         extremes.addPositiveMin(row, len);
       }
-      if (!extremes.sawNonNegative()) {
+      if (needNegativeMin) {
         extremes.addNegativeMin(row, len);
       }
       return;

@@ -15,7 +15,9 @@ import java.util.Arrays;
  * <p>The loops are written so that C2 vectorises them (JDK 17, measured 0.25 ns a value against 0.85
  * for Math.max on order-preserving keys, which it does not vectorise): the max and min are
  * branch-free integer arithmetic, a + ((b - a) &amp; ~((b - a) &gt;&gt; 31)), exact here because both
- * operands lie in [-1, 2^31 - 1) and so never overflow, and every array is indexed from 0.
+ * operands lie in [-1, 2^31 - 2] (the NaN with all payload bits set is moved one below) and so
+ * never overflow, and every array is indexed from 0. NaNs order as the keys do: above +inf with the
+ * sign bit clear, below -inf with it set.
  */
 final class Extremes {
   private int[] posMax = new int[0];
@@ -60,6 +62,7 @@ final class Extremes {
       int x = bits[i];
       int sign = x >> 31;
       int mag = x & 0x7fffffff;
+      mag -= (mag + 1) >>> 31; // the one NaN 0x7fffffff as 0x7ffffffe (still NaN): keeps d and e in range
       int pos = mag | sign; // the bits of a non-negative value, else -1
       int neg = mag | ~sign; // the magnitude of a negative value, else -1
       int d = pos - p[i];

@@ -78,8 +78,8 @@ final class ActivationRange {
         continue;
       }
       double lower = b == 0 ? 0 : TensorStats.binUpper(b - 1);
-      if (lower >= absMax) {
-        break; // above the cap: values of channels computed in float
+      if (lower > absMax) {
+        break; // above the cap: values of channels computed in float (a bin starting at it holds it)
       }
       double mid = Math.min((lower + TensorStats.binUpper(b)) / 2, absMax);
       err += h[b] * (mid > c ? (mid - c) * (mid - c) : step2);

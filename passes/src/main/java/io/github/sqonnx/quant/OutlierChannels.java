@@ -104,7 +104,12 @@ record OutlierChannels(int[] channels, float keptAbsMax) {
     floatPaths.add(mm); // float by design: no rule of this run is to quantize or report it
     Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
     floatPaths.add(add);
-    QuantGraph.replace(rw, y, add.output(0));
+    if (y.isGraphOutput()) {
+      QuantGraph.replace(rw, y, add.output(0));
+    } else {
+      rw.replaceAllUsesWith(y, add.output(0));
+      rw.takeName(y, add.output(0)); // the full product keeps the name statistics and later rules know
+    }
     rw.setInput(add, 0, y);
   }
 

@@ -64,11 +64,29 @@ public final class QuantizePass implements Pass {
             + ", which " + options.scheme() + " needs (QuantizeLinear: 10, DynamicQuantizeLinear: 11)");
       }
     }
+    requireHistograms(model, context);
     QuantGraph qg = new QuantGraph(options, model.graph(), perRowRanks(model, context));
     PassResult r = new RulePass(name(), rules(qg)).run(model, context);
     changes.addAll(r.changes());
     findings.addAll(r.findings());
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
+  }
+
+  /**
+   * MSE and percentile ranges read the histograms: statistics calibrated without them (all bins
+   * empty) would give a range of one bin near zero for every tensor, so they are refused up front.
+   */
+  private void requireHistograms(Model model, PassContext context) {
+    if (options.scheme() != Scheme.O3 || options.range() == RangeMethod.MINMAX) {
+      return;
+    }
+    context.get(io.github.sqonnx.calib.ActivationStats.class).ifPresent(all -> all.tensors().forEach((name, t) -> {
+      if (t.count() > 0 && java.util.Arrays.stream(t.histogram()).allMatch(c -> c == 0)) {
+        throw new SqOnnxException(model.displayName() + ": the statistics of tensor '" + name + "' hold no histogram"
+            + " (calibrated without one); range=" + options.range().name().toLowerCase(java.util.Locale.ROOT)
+            + " needs it: calibrate with histograms, or use range=minmax");
+      }
+    }));
   }
 
   /** 13 where a per-axis QuantizeLinear/DequantizeLinear will be built, else what the ops need. */

@@ -75,7 +75,18 @@ final class StaticQdqLinear extends LinearRule {
     Node node = s.node();
     Value x0 = s.activation();
     Tensor floatW = s.w();
-    WeightQuant wq = WeightQuant.of(oc.isEmpty() ? floatW : oc.zeroedIn(s), o.perChannelWeights() ? s.outputAxis() : -1, false,
+    Tensor toQuantize = oc.isEmpty() ? floatW : oc.zeroedIn(s);
+    float alpha = s.isGemm() ? node.attrFloat("alpha", 1f) : 1f;
+    if (alpha != 1f) {
+      // Gemm's alpha goes into the weights (then alpha = 1): ORT's QGemm would otherwise scale the int32
+      // bias, quantized with s_x·s_w, by alpha too (measured: twice the error of the graph run as float)
+      float[] v = toQuantize.floats().toArray();
+      for (int i = 0; i < v.length; i++) {
+        v[i] *= alpha;
+      }
+      toQuantize = Tensor.ofFloats(toQuantize.dims(), v);
+    }
+    WeightQuant wq = WeightQuant.of(toQuantize, o.perChannelWeights() ? s.outputAxis() : -1, false,
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     String split = oc.isEmpty() ? "" : "; outlier channels " + oc + " in float beside the integer GEMM";
     Node biasAdd = o.target() == Target.CPU && !s.isGemm() ? biasAdd(node, s.w().dim(s.outputAxis())) : null;
@@ -93,6 +104,9 @@ final class StaticQdqLinear extends LinearRule {
     }
     Value x = qg.qdq(rw, s.activation(), p, node);
     Value w = qg.weightDq(rw, wq, s.weight().name(), node);
+    if (alpha != 1f) {
+      rw.setAttribute(node, Attr.of("alpha", 1f));
+    }
     Value oldWeight = s.weight();
     rw.setInput(node, 0, x);
     rw.setInput(node, 1, w);

@@ -212,4 +212,63 @@ class QuantizeRulesTest {
       }
     }
   }
+
+  @Test
+  void histogramRangesRefuseStatisticsWithoutHistogramsWhileMinMaxTakesThem() {
+    java.util.Map<String, io.github.sqonnx.calib.TensorStats> bare = new java.util.TreeMap<>();
+    stats.tensors().forEach((k, t) -> bare.put(k, new io.github.sqonnx.calib.TensorStats(t.channelAbsMax(), t.min(), t.max(), t.count(), null)));
+    ActivationStats noHistograms = new ActivationStats(stats.model(), stats.samples(), bare);
+    for (RangeMethod m : List.of(RangeMethod.MSE, RangeMethod.PERCENTILE)) {
+      try (Model model = ModelIO.load(fp32)) {
+        io.github.sqonnx.SqOnnxException e = assertThrows(io.github.sqonnx.SqOnnxException.class,
+            () -> Quantized.run(model, QuantOptions.of(Scheme.O3).withRange(m, 0.999), noHistograms));
+        assertTrue(e.getMessage().contains("hold no histogram") && e.getMessage().contains("range=minmax"), e.getMessage());
+      }
+    }
+    try (Model model = ModelIO.load(fp32)) {
+      assertTrue(Quantized.run(model, QuantOptions.of(Scheme.O3).withRange(RangeMethod.MINMAX, 1), noHistograms).changed());
+    }
+  }
+
+  @Test
+  void gemmAlphaGoesIntoTheWeightsSoTheFusedQGemmMatchesTheGraphRunAsFloat() throws Exception {
+    for (float alpha : new float[] {0.5f, 1f}) {
+      io.github.sqonnx.ir.Model m = io.github.sqonnx.ir.Models.empty("gemm", 13);
+      io.github.sqonnx.ir.Rewriter rw = new io.github.sqonnx.ir.Rewriter(m);
+      io.github.sqonnx.ir.Value x = rw.addGraphInput(io.github.sqonnx.ir.Models.tensorInfo("x", io.github.sqonnx.ir.DataType.FLOAT, 32, 16));
+      java.util.Random r = new java.util.Random(3);
+      float[] w = new float[16 * 8];
+      float[] c = new float[8];
+      for (int k = 0; k < w.length; k++) {
+        w[k] = (float) r.nextGaussian();
+      }
+      for (int k = 0; k < c.length; k++) {
+        c[k] = 3 * (float) r.nextGaussian();
+      }
+      // the Linear reads a computed tensor (calibration targets are not graph inputs)
+      io.github.sqonnx.ir.Value h = rw.op("Mul").name("scale").inputs(x,
+          rw.addInitializer("two", io.github.sqonnx.ir.Tensor.ofFloats(new long[0], new float[] {2f}))).outputs("h").append().output(0);
+      io.github.sqonnx.ir.Node g = rw.op("Gemm").name("fc").inputs(h,
+          rw.addInitializer("W", io.github.sqonnx.ir.Tensor.ofFloats(new long[] {16, 8}, w)),
+          rw.addInitializer("C", io.github.sqonnx.ir.Tensor.ofFloats(new long[] {8}, c)))
+          .attr(io.github.sqonnx.ir.Attr.of("alpha", alpha)).attr(io.github.sqonnx.ir.Attr.of("beta", 2f)).outputs("y").append();
+      rw.addGraphOutput(g.output(0), io.github.sqonnx.ir.Models.tensorInfoAnyShape("y", io.github.sqonnx.ir.DataType.FLOAT));
+      Path src = Quantized.save(m, tmp.resolve("gemm-" + alpha + ".onnx"));
+      m.close();
+      ActivationStats st;
+      Map<String, HostTensor> in;
+      try (OrtRunner ort = new OrtRunner(src)) {
+        st = StatsProbe.collect(src, List.of(io.github.sqonnx.ort.Feeds.random(ort, 1, 32, 16, 10)), tmp);
+        in = io.github.sqonnx.ort.Feeds.random(ort, 2, 32, 16, 10);
+      }
+      Path q = tmp.resolve("gemm-" + alpha + "-q.onnx");
+      Quantized.quantize(src, QuantOptions.of(Scheme.O3), st, q);
+      HostTensor ref = Quantized.output(src, in, OrtRunner.Options.DEFAULT);
+      Compare fused = Compare.of(ref, Quantized.output(q, in, OrtRunner.Options.DEFAULT));
+      Compare asFloat = Compare.of(ref, Quantized.output(q, in, Quantized.QDQ_AS_FLOAT));
+      assertTrue(fused.relL2() < 1.2 * asFloat.relL2() + 1e-4, "alpha " + alpha + ": fused " + fused + " vs as float " + asFloat);
+      assertTrue(Quantized.optimizedOps(q, OrtRunner.Options.DEFAULT, tmp).containsKey("com.microsoft:QGemm")
+          || Quantized.optimizedOps(q, OrtRunner.Options.DEFAULT, tmp).containsKey("QGemm"), "alpha " + alpha + ": fused into QGemm");
+    }
+  }
 }
