@@ -29,4 +29,15 @@ class LostFloatFusionsTest {
         "ReduceMean: 0 in the reference, 2 after quantization (a pattern left unfused)",
         "Sqrt: 0 in the reference, 1 after quantization (a pattern left unfused)"), FusionCheck.lostFloatFusions(FP32, int8));
   }
+
+  @Test
+  void aLostSkipOrEmbedLayerNormOrABiasGeluLeftUnfusedIsReportedEvenWhenTheFamilyCountsHold() {
+    Map<String, Integer> ref = Map.of("com.microsoft:BiasGelu", 6, "com.microsoft:SkipLayerNormalization", 12,
+        "com.microsoft:EmbedLayerNormalization", 1);
+    Map<String, Integer> int8 = Map.of("com.microsoft:BiasGelu", 1, "com.microsoft:Gelu", 5, FusionCheck.UNFUSED_BIAS_GELU, 5,
+        "com.microsoft:SkipLayerNormalization", 10, "LayerNormalization", 3);
+    assertEquals(List.of("com.microsoft:EmbedLayerNormalization: 1 in the reference, 0 after quantization",
+        "com.microsoft:SkipLayerNormalization: 12 in the reference, 10 after quantization",
+        "bias Add left before a GELU: 0 in the reference, 5 after quantization"), FusionCheck.lostFloatFusions(ref, int8));
+  }
 }
