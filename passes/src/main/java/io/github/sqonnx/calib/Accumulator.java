@@ -113,7 +113,7 @@ final class Accumulator {
     extremes.ensure(run);
     int n = data.limit() / rowLength;
     for (int pass = 0; pass < 2; pass++) {
-      // pass 0: extremes, histogram, row samples; pass 1 (rarely): the minimum of a tensor that has
+      // pass 0: extremes, histogram, row samples; pass 1 (one-signed tensors only, e.g. softmax outputs): the minimum of a tensor that has
       // had no negative value yet, or the maximum of one that has had no non-negative value
       if (pass == 1 && extremes.sawNegative() && extremes.sawNonNegative()) {
         break;
@@ -156,7 +156,7 @@ final class Accumulator {
     count += valid;
   }
 
-  /** The values in row[0, len) (a row, or real prefixes of rows): pass 0 or the rare pass 1. */
+  /** The values in row[0, len) (a row, or real prefixes of rows): pass 0, or pass 1 of a one-signed tensor. */
   private void fold(int len, int pass) {
     if (pass == 1) {
       if (needPositiveMin) {
