@@ -113,14 +113,14 @@ final class Accumulator {
     extremes.ensure(run);
     int n = data.limit() / rowLength;
     for (int pass = 0; pass < 2; pass++) {
-      // pass 0: extremes, histogram, row samples; pass 1 (one-signed tensors only, e.g. softmax outputs): the minimum of a tensor that has
-      // had no negative value yet, or the maximum of one that has had no non-negative value
-      if (pass == 1 && extremes.sawNegative() && extremes.sawNonNegative()) {
-        break;
-      }
-      // pass 1 looks only at the sides not seen so far: decided once a batch, not per row
+      // pass 0: extremes, histogram, row samples; pass 1 (one-signed tensors only, e.g. softmax
+      // outputs): the minimum of a tensor that has had no negative value yet, or the maximum of one
+      // that has had no non-negative value; the sides it needs are decided once a batch, not per row
       needPositiveMin = pass == 1 && !extremes.sawNegative();
       needNegativeMin = pass == 1 && !extremes.sawNonNegative();
+      if (pass == 1 && !needPositiveMin && !needNegativeMin) {
+        break;
+      }
       int fill = 0; // values (real prefixes of rows) gathered in row[0, fill), no channels only
       for (int r = 0; r < n; r++) {
         if (rows.row != null && rows.row[r] == 0) {
