@@ -221,7 +221,7 @@ public final class CalibrationBenchmark {
         .append("    -Dexec.mainClass=io.github.sqonnx.calib.CalibrationBenchmark -Dexec.args=\"--rounds ").append(rounds)
         .append("\"\n```\n");
     System.out.print(md);
-    writeSection(out, md.toString());
+    io.github.sqonnx.testing.BenchmarksDoc.writeSection(out, "## Calibration", md.toString());
   }
 
   private static long cpu() {
@@ -308,19 +308,5 @@ public final class CalibrationBenchmark {
 
   private static String mb(long bytes) {
     return String.format(Locale.ROOT, "%.0f MB", bytes / 1048576.0);
-  }
-
-  /** Replaces the "## Calibration" section of the file (up to the next "## "), or appends it. */
-  static void writeSection(Path file, String section) throws IOException {
-    String doc = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n\n";
-    int start = doc.indexOf("## Calibration\n");
-    if (start < 0) {
-      doc = doc + (doc.endsWith("\n\n") ? "" : doc.endsWith("\n") ? "\n" : "\n\n") + section;
-    } else {
-      int end = doc.indexOf("\n## ", start + 1);
-      doc = doc.substring(0, start) + section + (end < 0 ? "" : doc.substring(end + 1));
-    }
-    Files.createDirectories(file.toAbsolutePath().getParent());
-    Files.writeString(file, doc);
   }
 }

@@ -115,7 +115,7 @@ public final class QuantBenchmark {
       b.args = String.join(" ", args);
       String table = b.markdown(results, rounds, loadBefore, load());
       System.out.println(table);
-      writeSection(out, table, b.section);
+      io.github.sqonnx.testing.BenchmarksDoc.writeSection(out, b.section, table);
       System.out.println("wrote " + out);
     }
   }
@@ -320,20 +320,7 @@ public final class QuantBenchmark {
     return b.toString();
   }
 
-  /** Replaces the section of {@code file} that starts with {@code header} (up to the next "## "), or appends it. */
-  static void writeSection(Path file, String section, String header) throws IOException {
-    Files.createDirectories(file.getParent());
-    String doc = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n\n";
-    int at = doc.indexOf(header);
-    if (at < 0) {
-      doc = doc + (doc.endsWith("\n\n") ? "" : doc.endsWith("\n") ? "\n" : "\n\n") + section;
-    } else {
-      int next = doc.indexOf("\n## ", at + 1);
-      // a blank line before the next section (the section ends with a single newline)
-      doc = doc.substring(0, at) + section + (next < 0 ? "" : (section.endsWith("\n\n") ? "" : "\n") + doc.substring(next + 1));
-    }
-    Files.writeString(file, doc);
-  }
+
 
   private static Path findRoot() {
     for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {

@@ -87,7 +87,7 @@ public final class SmoothingBenchmark {
         + "tokens, interleaved rounds, medians:\n\n" + cost
         + "\nRerun: `mvn -q install -DskipTests && mvn -q -pl passes exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.smooth.SmoothingBenchmark`\n";
-    Bench.writeSection(Path.of(System.getProperty("docs", "../docs/BENCHMARKS.md")), "## Smoothing", section);
+    io.github.sqonnx.testing.BenchmarksDoc.writeSection(Path.of(System.getProperty("docs", "../docs/BENCHMARKS.md")), "## Smoothing", section);
   }
 
   private static RewriteOptions.Builder base(Path calib, Path tok, int samples) {
