@@ -61,6 +61,6 @@ class LargeModelTest {
     try (var s = Files.list(scratch)) {
       assertEquals(List.of(), s.toList(), "the scratch file must be deleted when the model is closed");
     }
-    ProtoModels.deleteTree(work);
+    io.github.sqonnx.TempFiles.deleteTree(work);
   }
 }

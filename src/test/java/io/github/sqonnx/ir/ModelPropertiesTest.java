@@ -117,7 +117,7 @@ class ModelPropertiesTest {
       ExternalDataTest.assertBitIdentical(ref, ExternalDataTest.run(second, feeds));
       ExternalDataTest.assertBitIdentical(ref, ExternalDataTest.run(ext, feeds));
     } finally {
-      ProtoModels.deleteTree(dir);
+      io.github.sqonnx.TempFiles.deleteTree(dir);
     }
   }
 
@@ -194,7 +194,7 @@ class ModelPropertiesTest {
         }
       }
     } finally {
-      ProtoModels.deleteTree(dir);
+      io.github.sqonnx.TempFiles.deleteTree(dir);
     }
   }
 }
