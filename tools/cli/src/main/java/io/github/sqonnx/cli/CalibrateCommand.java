@@ -68,7 +68,7 @@ final class CalibrateCommand implements Callable<Integer> {
     }
     ActivationStats stats = b.run();
     try {
-      Path tmp = Files.createTempFile(parent, ".stats", ".tmp");
+      Path tmp = io.github.sqonnx.TempFiles.createBeside(parent, ".stats", ".tmp");
       try {
         Files.writeString(tmp, stats.toJson());
         Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
