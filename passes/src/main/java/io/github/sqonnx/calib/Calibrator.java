@@ -254,6 +254,14 @@ public final class Calibrator {
     }
     try (Source source = open(inputs)) {
       return new Run(name, inputs, targets, source, tmp).go();
+    } catch (SqOnnxException e) {
+      // ORT's failures name the calibration copy; the user knows the model they gave
+      String tmpFile = java.util.regex.Pattern.quote(tmp.toString()) + "[/\\\\][^:]*";
+      String msg = String.valueOf(e.getMessage());
+      if (!msg.matches("(?s).*" + tmpFile + ".*")) {
+        throw e;
+      }
+      throw new SqOnnxException(msg.replaceAll(tmpFile, java.util.regex.Matcher.quoteReplacement(b.model.toString())), e);
     } finally {
       io.github.sqonnx.TempFiles.deleteTree(tmp);
     }
