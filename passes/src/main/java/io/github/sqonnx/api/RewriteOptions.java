@@ -51,6 +51,8 @@ public final class RewriteOptions {
   final Map<String, String> quantExtra;
   final List<PassSpec> pipeline;
   final boolean quiet;
+  /** Fail (instead of writing the model unchanged) when no site is rewritten. */
+  final boolean strict;
   final Consumer<String> log;
 
   private RewriteOptions(Builder b) {
@@ -69,6 +71,7 @@ public final class RewriteOptions {
     this.quantExtra = Map.copyOf(b.quantExtra);
     this.pipeline = b.pipeline == null ? null : List.copyOf(b.pipeline);
     this.quiet = b.quiet;
+    this.strict = b.strict;
     this.log = b.log;
   }
 
@@ -128,6 +131,7 @@ public final class RewriteOptions {
     private final Map<String, String> quantExtra = new LinkedHashMap<>();
     private List<PassSpec> pipeline;
     private boolean quiet;
+    private boolean strict;
     private Consumer<String> log;
 
     private Builder() {}
@@ -245,6 +249,15 @@ public final class RewriteOptions {
 
     public Builder quiet(boolean q) {
       this.quiet = q;
+      return this;
+    }
+
+    /**
+     * With {@code true}, a rewrite that changes no site fails instead of writing the model unchanged
+     * (default {@code false}: a model with nothing to rewrite is a no-op, as a build step expects).
+     */
+    public Builder strict(boolean s) {
+      this.strict = s;
       return this;
     }
 

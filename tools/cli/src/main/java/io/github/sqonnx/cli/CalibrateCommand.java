@@ -79,7 +79,8 @@ final class CalibrateCommand implements Callable<Integer> {
       throw new SqOnnxException(output + ": cannot write: " + e.getMessage());
     }
     spec.commandLine().getOut().println("wrote statistics of " + stats.tensors().size() + " tensors over "
-        + stats.samples() + " samples to " + output);
+        + stats.samples() + " samples to " + output
+        + (stats.tensors().isEmpty() ? " (nothing to calibrate: the model has no MatMul or Gemm)" : ""));
     spec.commandLine().getOut().flush();
     return Main.OK;
   }

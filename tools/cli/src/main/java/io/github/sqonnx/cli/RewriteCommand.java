@@ -63,11 +63,14 @@ final class RewriteCommand implements Callable<Integer> {
   @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
   boolean quiet;
 
+  @Option(names = "--strict", description = "exit 2 when no site is rewritten (default: write the model unchanged, exit 0)")
+  boolean strict;
+
   @Override
   public Integer call() {
     RewriteOptions.Builder b = RewriteOptions.builder().scheme(scheme).alpha(alpha).smoothing(!noSmooth)
         .weights(weights).target(target).calibration(calibration.source(stats)).samples(calibration.samples)
-        .maxLength(calibration.maxLength).batchSize(calibration.batchSize).quiet(quiet);
+        .maxLength(calibration.maxLength).batchSize(calibration.batchSize).quiet(quiet).strict(strict);
     exclude.forEach(b::exclude);
     if (pipeline != null) {
       b.pipeline(PassSpec.parseList(pipeline));
