@@ -163,9 +163,9 @@ class InputsTest {
   @Test
   void unsupportedNpyTypeIsRefused() {
     Path dir = tmp.resolve("npy64");
-    TestFiles.writeNpy(dir.resolve("0").resolve("input_ids.npy"), "<f8", new long[] {1, 2}, new byte[16]);
+    TestFiles.writeNpy(dir.resolve("0").resolve("input_ids.npy"), "<c8", new long[] {1, 2}, new byte[16]);
     String m = message(() -> run(Calibrator.forModel(model).tensors(dir)));
-    assertTrue(m.contains("input_ids.npy: dtype '<f8' is not supported"), m);
+    assertTrue(m.contains("input_ids.npy: dtype '<c8' is not supported"), m);
   }
 
   @Test
