@@ -49,7 +49,8 @@ public final class OrtRunner implements AutoCloseable {
   public OrtRunner(Path model, Options options) {
     this.model = model;
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-      so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR); // warnings are ours to report
+      // errors reach the caller as the exception (one line); ORT logging them to stderr would be a second line
+      so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
       so.setIntraOpNumThreads(options.threads());
       so.setInterOpNumThreads(1);
       so.setOptimizationLevel(options.optimize()

@@ -38,6 +38,7 @@ final class PinnedRunner implements AutoCloseable {
   PinnedRunner(Path model, int threads) {
     this.model = model;
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+      so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // errors come back as exceptions
       so.setIntraOpNumThreads(threads);
       so.setInterOpNumThreads(1);
       so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
