@@ -14,10 +14,10 @@ import java.nio.file.Path;
  * Serialized TensorProto files (ONNX test data, input_K.pb) to host tensors. The core IR's reader is
  * package-private and makes constants, not feeds, so this small decoder covers the input types.
  */
-final class ProtoTensors {
+public final class ProtoTensors {
   private ProtoTensors() {}
 
-  static TensorProto parse(Path file) {
+  public static TensorProto parse(Path file) {
     try {
       return TensorProto.parseFrom(Files.readAllBytes(file));
     } catch (com.google.protobuf.InvalidProtocolBufferException e) {
@@ -27,7 +27,7 @@ final class ProtoTensors {
     }
   }
 
-  static HostTensor toHost(TensorProto t, Path file) {
+  public static HostTensor toHost(TensorProto t, Path file) {
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       throw new SqOnnxException(file + ": tensor '" + t.getName() + "' keeps its data externally; embed it");
     }
