@@ -1,6 +1,8 @@
 package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.api.RewriteOptions;
+import io.github.sqonnx.api.VerifyOptions;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,8 +18,19 @@ public final class Main {
   static final int VERIFY_FAILED = 1;
   static final int BAD_INPUT = 2;
 
+  /** The writer main() made for System.err, when System.err is a terminal; else null. */
+  private static PrintWriter terminalErr;
+
   public static void main(String[] args) {
-    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    PrintWriter err = new PrintWriter(System.err, true);
+    // System.console() is null when stdin or stdout is redirected, so it stands in for "interactive"
+    terminalErr = System.console() != null ? err : null;
+    System.exit(run(args, new PrintWriter(System.out, true), err));
+  }
+
+  /** Whether {@code err} is the terminal's stderr (a progress bar can redraw in place there). */
+  static boolean stderrIsTerminal(PrintWriter err) {
+    return err != null && err == terminalErr;
   }
 
   /** Runs a command line with the given streams; returns the exit code (for tests). */
@@ -26,6 +39,10 @@ public final class Main {
     cl.setOut(out);
     cl.setErr(err);
     cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
+    // the options declared once in the API's tables (RewriteOptions.TABLE, VerifyOptions.TABLE)
+    TableOptions.add(cl.getSubcommands().get("rewrite").getCommandSpec(), RewriteOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("verify").getCommandSpec(), VerifyOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("calibrate").getCommandSpec(), CalibrateCommand.OPTIONS);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof SqOnnxException) {
         err.println("sq-onnx: " + oneLine(ex.getMessage()));
