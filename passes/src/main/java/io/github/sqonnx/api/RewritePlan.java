@@ -1,6 +1,9 @@
 package io.github.sqonnx.api;
 
+import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.pass.PassSpec;
+import io.github.sqonnx.quant.QuantOptions;
+import io.github.sqonnx.smooth.SmoothPass;
 import java.util.List;
 
 /**
@@ -28,6 +31,19 @@ public record RewritePlan(List<PassSpec> passes, boolean calibrate, String calib
     return String.join(",", passes.stream().map(PassSpec::toString).toList());
   }
 
+  /** The passes a rewrite runs, by name (SqOnnx registers the same). */
+  static final List<String> PASSES = List.of("smooth", "recalibrate", "quantize");
+
+  /** A pass's name and options checked now, before any calibration: a mistake costs nothing. */
+  private static void check(PassSpec p) {
+    switch (p.name()) {
+      case "smooth" -> SmoothPass.create(p.options());
+      case "quantize" -> QuantOptions.parse(p.options());
+      case "recalibrate" -> { }
+      default -> throw new SqOnnxException("unknown pass '" + p.name() + "'; known: " + String.join(", ", PASSES));
+    }
+  }
+
   static RewritePlan of(List<PassSpec> passes) {
     boolean smooth = false;
     boolean staticQuant = false;
@@ -37,6 +53,7 @@ public record RewritePlan(List<PassSpec> passes, boolean calibrate, String calib
     boolean decided = false;
     boolean auto = false;
     for (PassSpec p : passes) {
+      check(p);
       switch (p.name()) {
         case "smooth" -> {
           smooth = true;

@@ -47,7 +47,7 @@ final class CalibrateCommand implements Callable<Integer> {
     // the rewrite's options and checks, so that --stats later smooths alike; smoothing needs a source
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli).scheme("smooth");
     TableOptions.given(spec, OPTIONS, b::set);
-    RewriteOptions options = b.progress(Progress.forStderr(spec.commandLine().getErr(), quiet)).build();
+    RewriteOptions options = b.progress(Progress.forStderr(spec.commandLine().getErr(), "calibrate", quiet)).build();
     OutputPaths.folder(output, "output");
     OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration",
         options.get(RewriteOptions.CALIBRATION_TEXT), "--tokenizer", options.get(RewriteOptions.TOKENIZER),

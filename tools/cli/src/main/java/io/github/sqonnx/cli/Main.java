@@ -35,14 +35,9 @@ public final class Main {
 
   /** Runs a command line with the given streams; returns the exit code (for tests). */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new Main());
+    CommandLine cl = commandLine();
     cl.setOut(out);
     cl.setErr(err);
-    cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
-    // the options declared once in the API's tables (RewriteOptions.TABLE, VerifyOptions.TABLE)
-    TableOptions.add(cl.getSubcommands().get("rewrite").getCommandSpec(), RewriteOptions.TABLE.options());
-    TableOptions.add(cl.getSubcommands().get("verify").getCommandSpec(), VerifyOptions.TABLE.options());
-    TableOptions.add(cl.getSubcommands().get("calibrate").getCommandSpec(), CalibrateCommand.OPTIONS);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof SqOnnxException) {
         err.println("sq-onnx: " + oneLine(ex.getMessage()));
@@ -61,6 +56,17 @@ public final class Main {
     out.flush();
     err.flush();
     return code;
+  }
+
+  /** The command line with every command and option (for tests that compare it with the API's tables). */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
+    // the options declared once in the API's tables (RewriteOptions.TABLE, VerifyOptions.TABLE)
+    TableOptions.add(cl.getSubcommands().get("rewrite").getCommandSpec(), RewriteOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("verify").getCommandSpec(), VerifyOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("calibrate").getCommandSpec(), CalibrateCommand.OPTIONS);
+    return cl;
   }
 
   private static String commandName(CommandLine cl) {

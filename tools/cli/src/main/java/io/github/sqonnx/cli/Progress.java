@@ -12,7 +12,8 @@ import java.io.PrintWriter;
 final class Progress {
   private Progress() {}
 
-  static ProgressListener forStderr(PrintWriter err, boolean quiet) {
+  /** Lines read "sq-onnx COMMAND: ..." (a message about bad input reads "sq-onnx: ..."). */
+  static ProgressListener forStderr(PrintWriter err, String command, boolean quiet) {
     if (quiet) {
       return ProgressListener.SILENT;
     }
@@ -20,7 +21,7 @@ final class Progress {
       return new ConsoleBar(System.err);
     }
     return new ProgressLines(line -> {
-      err.println("sq-onnx: " + line);
+      err.println("sq-onnx " + command + ": " + line);
       err.flush();
     });
   }

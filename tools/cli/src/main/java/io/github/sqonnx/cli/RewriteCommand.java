@@ -43,7 +43,7 @@ final class RewriteCommand implements Callable<Integer> {
   public Integer call() {
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli);
     TableOptions.given(spec, RewriteOptions.TABLE.options(), b::set);
-    b.progress(Progress.forStderr(spec.commandLine().getErr(), quiet));
+    b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet));
     RewriteOptions options = b.build(); // checks every value and the calibration source before any file is read
     // the API checks the input and the output's folder; the files only the command line knows of:
     Map<String, Path> read = OutputPaths.inputs("--calibration", options.get(RewriteOptions.CALIBRATION_TEXT),
