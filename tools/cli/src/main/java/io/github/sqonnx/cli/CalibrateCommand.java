@@ -47,6 +47,9 @@ final class CalibrateCommand implements Callable<Integer> {
     // the rewrite's options and checks, so that --stats later smooths alike; smoothing needs a source
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli).scheme("smooth");
     TableOptions.given(spec, OPTIONS, b::set);
+    if (OPTIONS.subList(0, 3).stream().allMatch(o -> TableOptions.text(spec, o) == null)) {
+      throw new SqOnnxException("no calibration data: pass --calibration TEXT_FILE --tokenizer tokenizer.json, or --calibration-tensors DIR");
+    }
     RewriteOptions options = b.progress(Progress.forStderr(spec.commandLine().getErr(), "calibrate", quiet)).build();
     OutputPaths.folder(output, "output");
     OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration",
