@@ -59,6 +59,13 @@ public final class KvFeeds {
     return next(spec, out, ids(spec, seed + 1, batch, tokens), batch);
   }
 
+  /** The feeds of a step for {@link MergedDecoderBuilder}'s model: {@code useCache} picks the branch. */
+  public static Map<String, HostTensor> merged(Map<String, HostTensor> step, boolean useCache) {
+    Map<String, HostTensor> f = new LinkedHashMap<>(step);
+    f.put(MergedDecoderBuilder.USE_CACHE, HostTensor.ofLongs(HostTensor.Kind.BOOL, new long[] {1}, new long[] {useCache ? 1 : 0}));
+    return f;
+  }
+
   /** The arg-max over the vocabulary of each position's logits [B, S, vocab]: B*S token ids. */
   public static int[] argmax(HostTensor logits) {
     int v = Math.toIntExact(logits.shape()[logits.shape().length - 1]);

@@ -98,6 +98,35 @@ class KvDecoderTest {
   }
 
   @Test
+  void theMergedDecoderTakesEitherBranchAndStoresTheWeightsOnce() throws Exception {
+    TransformerSpec spec = spec(Kind.DECODER_LLAMA);
+    Path kv = save(spec, tmp, "kv");
+    Path merged = tmp.resolve("merged.onnx");
+    try (Model m = MergedDecoderBuilder.build(spec)) {
+      ModelIO.save(m, merged);
+    }
+    long a = java.nio.file.Files.size(kv);
+    long c = java.nio.file.Files.size(merged);
+    long weights;
+    try (Model m = ModelIO.load(kv)) {
+      weights = ModelIO.toProto(m).getGraph().getInitializerList().stream().mapToLong(t -> t.getSerializedSize()).sum();
+    }
+    // the second branch adds its nodes (small here), not a second copy of the weights
+    assertTrue(c - a < weights / 2, "merged " + c + " bytes, KV decoder " + a + " with " + weights + " of weights");
+    long[] ids = KvFeeds.ids(spec, 5, 2, 6);
+    long[] next = KvFeeds.ids(spec, 6, 2, 1);
+    try (OrtRunner r = new OrtRunner(kv); OrtRunner g = new OrtRunner(merged)) {
+      Map<String, HostTensor> pre = r.run(KvFeeds.prefill(spec, ids, 2));
+      Map<String, HostTensor> dec = r.run(KvFeeds.next(spec, pre, next, 2));
+      Map<String, HostTensor> mpre = g.run(KvFeeds.merged(KvFeeds.prefill(spec, ids, 2), false));
+      Map<String, HostTensor> mdec = g.run(KvFeeds.merged(KvFeeds.next(spec, pre, next, 2), true));
+      assertTrue(Compare.of(pre.get("logits"), mpre.get("logits")).relL2() < 1e-6);
+      assertTrue(Compare.of(dec.get("logits"), mdec.get("logits")).relL2() < 1e-6);
+      assertTrue(Compare.of(dec.get("present.1.value"), mdec.get("present.1.value")).relL2() < 1e-6);
+    }
+  }
+
+  @Test
   void encodersAreRefused() {
     assertThrows(IllegalArgumentException.class, () -> KvDecoderBuilder.build(Runs.small().build()));
   }
