@@ -50,6 +50,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(log);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (needsCalibration(options)) {
         log.accept("calibrating " + in.getFileName());

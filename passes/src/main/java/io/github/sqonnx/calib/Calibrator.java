@@ -238,6 +238,7 @@ public final class Calibrator {
     List<ModelInput> inputs = new ArrayList<>();
     List<String> targets = new ArrayList<>();
     try (Model m = ModelIO.load(b.model)) {
+      UnsupportedForms.refuse(m, b.model.toString());
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
       }
