@@ -1,5 +1,6 @@
 package io.github.sqonnx.calib;
 
+import io.github.sqonnx.ProgressListener;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.ModelIO;
@@ -64,14 +65,13 @@ public final class Calibrator {
     private int maxLength = 128;
     private int batchSize = 16;
     private long seed;
-    private boolean quiet;
+    private ProgressListener progress = ProgressListener.SILENT;
     private boolean histogram = true;
     private boolean inGraph;
     private List<String> extra = List.of();
     private String maskInput = "attention_mask";
     private int threads = Runtime.getRuntime().availableProcessors();
     private long maxFetchBytes = 128L << 20;
-    private PrintStream err = System.err;
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
@@ -130,9 +130,17 @@ public final class Calibrator {
       return this;
     }
 
-    /** No progress bar and no notes (for CI). */
+    /** No progress and no notes (the default). */
     public Builder quiet(boolean q) {
-      this.quiet = q;
+      if (q) {
+        this.progress = ProgressListener.SILENT;
+      }
+      return this;
+    }
+
+    /** Where progress (samples done, as task "calibrate") and notes go; silent by default. */
+    public Builder progress(ProgressListener listener) {
+      this.progress = Objects.requireNonNull(listener);
       return this;
     }
 
@@ -195,13 +203,12 @@ public final class Calibrator {
       return this;
     }
 
-    /** Where the progress bar goes (System.err by default). */
+    /** Draws a progress bar on {@code out} (a terminal). */
     public Builder progressTo(PrintStream out) {
-      this.err = Objects.requireNonNull(out);
-      return this;
+      return progress(new ConsoleBar(Objects.requireNonNull(out)));
     }
 
-    /** Where notes go (layout fallbacks); stderr unless quiet by default. */
+    /** Where notes go (layout fallbacks); the progress listener's notes by default. */
     public Builder log(Consumer<String> sink) {
       this.log = sink;
       return this;
@@ -228,8 +235,8 @@ public final class Calibrator {
   private void note(String line) {
     if (b.log != null) {
       b.log.accept(line);
-    } else if (!b.quiet) {
-      b.err.println("sq-onnx calibrate: " + line);
+    } else {
+      b.progress.note("calibrate: " + line);
     }
   }
 
@@ -340,7 +347,7 @@ public final class Calibrator {
       long ortNanos = 0;
       long binCpuNanos = 0;
       try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, b.fetchOnly);
-          Progress bar = b.quiet ? Progress.quiet() : Progress.to(b.err, expected < 0 ? -1 : Math.min(expected, b.samples))) {
+          Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
         loopCpu = b.timings != null ? processCpu() : 0;
         for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
@@ -361,7 +368,7 @@ public final class Calibrator {
             runInPieces(collector, part);
           }
           done += n;
-          bar.step(n);
+          bar.step(done);
         }
         collector.finish();
         ortNanos = collector.ortNanos.get();
@@ -473,4 +480,23 @@ public final class Calibrator {
   }
 
 
+
+  /** The listener's start and end around the sample loop (end also when the run fails). */
+  private static final class Progress implements AutoCloseable {
+    private final ProgressListener listener;
+
+    Progress(ProgressListener listener, long total) {
+      this.listener = listener;
+      listener.start("calibrate", total, " samples");
+    }
+
+    void step(long done) {
+      listener.progress("calibrate", done);
+    }
+
+    @Override
+    public void close() {
+      listener.end("calibrate");
+    }
+  }
 }
