@@ -66,7 +66,7 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      if (options.target.equals("tensorrt")) {
+      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
         refuseWhatTensorRtRejects(in, model);
       }
       long ts = System.nanoTime();
