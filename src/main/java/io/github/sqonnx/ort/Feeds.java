@@ -9,7 +9,8 @@ import java.util.SplittableRandom;
 
 /**
  * Random inputs for a model, shaped from ORT's view of its inputs, for every numeric and bool
- * tensor type. Symbolic dimensions take {@code batch} for the first axis and {@code seq} elsewhere.
+ * tensor type. Symbolic dimensions take {@code batch} for the first axis and {@code seq} elsewhere
+ * (0 in inputs named past..., an empty KV cache).
  * Floating inputs get N(0, 1), bool inputs 0/1. Integer inputs that index a tensor (Gather,
  * RoiAlign's batch indices, ...) get values in range (see {@link FeedRoles}); integer inputs that
  * are shapes, axes or counts, or index something of unknown size, cannot be drawn at random: the
@@ -36,9 +37,12 @@ public final class Feeds {
             .replace("ONNX_TENSOR_ELEMENT_DATA_TYPE_", "").toLowerCase() + "; random feeds cover numeric and bool tensors");
       }
       long[] shape = ti.getShape().clone();
+      // a KV cache's past (past_key_values.N.key...) gets no positions: a prefill step, whose mask and
+      // input_ids then agree on the sequence length
+      boolean past = name.startsWith("past");
       for (int i = 0; i < shape.length; i++) {
         if (shape[i] < 0) {
-          shape[i] = i == 0 ? batch : seq;
+          shape[i] = i == 0 ? batch : past ? 0 : seq;
         }
       }
       shapes.put(name, shape);

@@ -1,6 +1,8 @@
 package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.api.RewriteOptions;
+import io.github.sqonnx.api.VerifyOptions;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -33,33 +35,44 @@ public final class Main {
       description = "print the stack trace of an internal error (exit 3) after its one-line message")
   boolean debug;
 
+  /** The writer main() made for System.err, when System.err is a terminal; else null. */
+  private static PrintWriter terminalErr;
+
   /**
    * Runs the command in a child JVM (see {@link Worker}), so that a crash in ONNX Runtime's native
    * code becomes one line and exit 4 instead of killing the tool; the child runs it in-process.
    */
   public static void main(String[] args) {
-    if (Worker.inProcess()) {
-      System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    if (!Worker.inProcess()) {
+      System.exit(Worker.run(args, System.err));
     }
-    System.exit(Worker.run(args, System.err));
+    PrintWriter err = new PrintWriter(System.err, true);
+    // System.console() is null when stdin or stdout is redirected, so it stands in for "interactive";
+    // the worker's stdout is a pipe to its parent, which says whether it has a terminal
+    terminalErr = System.console() != null || Boolean.getBoolean(Worker.TERMINAL) ? err : null;
+    System.exit(run(args, new PrintWriter(System.out, true), err));
   }
 
   private static Map<String, String> exitCodes() {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("0", "ok (also when there was nothing to rewrite; see --strict)");
-    m.put("1", "verification failed: outputs outside tolerance");
+    m.put("1", "verification failed: outputs outside tolerance (inspect --provider tensorrt: TensorRT would reject the model)");
     m.put("2", "bad usage or bad input: one line naming the file, node, tensor or option and the reason");
     m.put("3", "out of memory or internal error: one line saying what was being done and what to do (--debug for the stack trace)");
     m.put("4", "ONNX Runtime crashed in native code on this model: one line; nothing written");
     return m;
   }
 
+  /** Whether {@code err} is the terminal's stderr (a progress bar can redraw in place there). */
+  static boolean stderrIsTerminal(PrintWriter err) {
+    return err != null && err == terminalErr;
+  }
+
   /** Runs a command line with the given streams; returns the exit code (for tests). */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new Main());
+    CommandLine cl = commandLine();
     cl.setOut(out);
     cl.setErr(err);
-    cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
     withExitCodes(cl);
     boolean debug = debug(args);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
@@ -127,6 +140,17 @@ public final class Main {
   private static String gib(long bytes) {
     return bytes == Long.MAX_VALUE ? "unlimited" : bytes < (1L << 30) ? (bytes >> 20) + " MiB"
         : String.format("%.1f GiB", bytes / (double) (1L << 30));
+  }
+
+  /** The command line with every command and option (for tests that compare it with the API's tables). */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setUsageHelpWidth(160); // the examples stay on one line, ready to copy
+    // the options declared once in the API's tables (RewriteOptions.TABLE, VerifyOptions.TABLE)
+    TableOptions.add(cl.getSubcommands().get("rewrite").getCommandSpec(), RewriteOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("verify").getCommandSpec(), VerifyOptions.TABLE.options());
+    TableOptions.add(cl.getSubcommands().get("calibrate").getCommandSpec(), CalibrateCommand.OPTIONS);
+    return cl;
   }
 
   private static String commandName(CommandLine cl) {

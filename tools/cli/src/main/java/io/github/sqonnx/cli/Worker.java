@@ -27,6 +27,8 @@ import java.util.stream.Stream;
 final class Worker {
   /** Set on the child: run the command in this JVM. Users may set it too, to run without a child. */
   static final String IN_PROCESS = "sq-onnx.inProcess";
+  /** Set on the child when the parent's stderr is a terminal (the child's stdout is a pipe). */
+  static final String TERMINAL = "sq-onnx.terminal";
 
   private static final Pattern SIGNAL = Pattern.compile("#\\s+(SIG[A-Z]+|EXCEPTION_[A-Z_]+)");
   private static final Pattern FRAME = Pattern.compile("#\\s+C\\s+\\[([^+\\]]+)");
@@ -57,6 +59,9 @@ final class Worker {
       }
     }
     cmd.add("-D" + IN_PROCESS + "=true");
+    if (System.console() != null) {
+      cmd.add("-D" + TERMINAL + "=true");
+    }
     cmd.add("-Djava.io.tmpdir=" + tmp);
     cmd.add("-XX:ErrorFile=" + crashDir.resolve("sq-onnx-crash-%p.log"));
     cmd.add("-cp");
