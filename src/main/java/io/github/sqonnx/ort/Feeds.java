@@ -73,17 +73,20 @@ public final class Feeds {
           v[i] = rnd.nextInt(2);
         }
       } else {
+        // masks get ones and token types zeros, as before (both in range of anything they index)
+        String lower = name.toLowerCase();
+        boolean mask = lower.contains("mask");
+        boolean typeIds = !mask && lower.contains("type");
         FeedRoles.Role role = roles.get(name);
-        if (role != null && role.cannot() != null) {
+        if (!mask && !typeIds && role != null && role.cannot() != null) {
           throw new SqOnnxException(runner.model() + ": input '" + name + "' cannot be fed random values: "
               + role.cannot() + "; give real inputs instead");
         }
-        String lower = name.toLowerCase();
-        boolean mask = role == null && lower.contains("mask");
-        boolean typeIds = role == null && lower.contains("type");
-        long bound = Math.min(role != null ? role.bound() : maxId, max(kind) + 1);
+        long bound = Math.max(1, Math.min(Math.min(maxId, max(kind) + 1),
+            role != null && role.cannot() == null ? role.bound() : Long.MAX_VALUE));
         for (int i = 0; i < n; i++) {
-          v[i] = mask ? 1 : typeIds ? 0 : rnd.nextLong(Math.max(1, bound));
+          // nextInt where it fits: the same draws as before for the same seed
+          v[i] = mask ? 1 : typeIds ? 0 : bound <= Integer.MAX_VALUE ? rnd.nextInt((int) bound) : rnd.nextLong(bound);
         }
       }
       feeds.put(name, HostTensor.ofValues(kind, shape, v));
