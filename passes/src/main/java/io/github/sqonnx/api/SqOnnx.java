@@ -47,6 +47,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
@@ -65,6 +66,9 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+        refuseWhatTensorRtRejects(in, model);
+      }
       long ts = System.nanoTime();
       ModelIO.save(model, out);
       millis.put("save", (System.nanoTime() - ts) / 1_000_000);
@@ -83,6 +87,16 @@ public final class SqOnnx {
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
     return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+  }
+
+  /** A model TensorRT would not build is never written: one line naming the first problems. */
+  private static void refuseWhatTensorRtRejects(Path in, Model model) {
+    List<io.github.sqonnx.gpu.TensorRtCheck.Problem> rejected = io.github.sqonnx.gpu.TensorRtCheck.of(model).rejections();
+    if (!rejected.isEmpty()) {
+      throw new SqOnnxException(in + ": TensorRT would reject the rewritten model (" + rejected.size() + " problem"
+          + (rejected.size() == 1 ? "" : "s") + "), nothing written: " + rejected.get(0)
+          + (rejected.size() > 1 ? "; " + rejected.get(1) : "") + (rejected.size() > 2 ? "; ..." : ""));
+    }
   }
 
   /**

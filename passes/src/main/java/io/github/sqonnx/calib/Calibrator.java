@@ -245,6 +245,7 @@ public final class Calibrator {
     List<ModelInput> inputs = new ArrayList<>();
     List<String> targets = new ArrayList<>();
     try (Model m = ModelIO.load(b.model)) {
+      UnsupportedForms.refuse(m, b.model.toString());
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
       }
@@ -284,6 +285,8 @@ public final class Calibrator {
     private final String mask;
     /** The input whose [B, S] shape defines the token axes: the mask, else input_ids, else none. */
     private final String ref;
+    /** The KV-cache inputs, where the model has a past; else null. */
+    private final PastInputs past;
     private final Map<String, Layout> layouts = new LinkedHashMap<>();
     private final Map<String, Long> probeElements = new LinkedHashMap<>();
 
@@ -294,7 +297,9 @@ public final class Calibrator {
       this.source = source;
       this.tmp = tmp;
       this.mask = has(b.maskInput) ? b.maskInput : null;
-      this.ref = mask != null ? mask : has("input_ids") ? "input_ids" : null;
+      this.past = PastInputs.find(inputs, mask);
+      // with a past the mask spans past + new tokens: the token axes follow input_ids
+      this.ref = past != null ? PastInputs.IDS : mask != null ? mask : has("input_ids") ? "input_ids" : null;
     }
 
     private boolean has(String input) {
@@ -329,7 +334,8 @@ public final class Calibrator {
             + "): calibrating one sample at a time without padding, which keeps them exact");
       }
       Path file = tmp.resolve("calibration.onnx");
-      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, !b.inGraph, file);
+      Map<String, CalibrationGraph.Outputs> outs =
+          CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows));
@@ -347,13 +353,17 @@ public final class Calibrator {
         for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
           if (batch != first) {
             InputCheck.check(name, inputs, batch, source.where());
+            if (past != null) {
+              past.check(batch, source.where());
+            }
           }
           int n = Batches.batchSize(batch, ref);
           if (done + n > b.samples) {
             batch = Batches.slice(batch, n, 0, (int) (b.samples - done));
             n = (int) (b.samples - done);
           }
-          List<Map<String, HostTensor>> parts = oneByOne ? Batches.split(batch, mask) : List.of(batch);
+          List<Map<String, HostTensor>> parts = !oneByOne ? List.of(batch)
+              : past != null ? past.split(batch, source.where()) : Batches.split(batch, mask);
           for (Map<String, HostTensor> part : parts) {
             runInPieces(collector, part);
           }
@@ -388,10 +398,11 @@ public final class Calibrator {
     private void runInPieces(Collector collector, Map<String, HostTensor> feeds) {
       int n = Batches.batchSize(feeds, ref);
       long tokens = ref != null && feeds.get(ref).shape().length > 1 ? feeds.get(ref).shape()[1] : 1;
+      long keys = mask != null ? feeds.get(mask).shape()[1] : tokens;
       long perSample = 0;
       for (String t : targets) {
         Layout l = layouts.get(t);
-        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens) : probeElements.get(t);
+        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens, keys) : probeElements.get(t);
       }
       int step = !b.inGraph ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
       for (int from = 0; from < n; from += step) {
@@ -405,6 +416,9 @@ public final class Calibrator {
         throw new SqOnnxException(source.where() + ": input '" + ref + "' must be [batch, tokens], got "
             + feeds.get(ref));
       }
+      if (past != null) {
+        past.check(feeds, source.where());
+      }
     }
 
     /** Runs the probe copy on (1, s0) and (2, s1) and classifies every target's axes. */
@@ -412,13 +426,20 @@ public final class Calibrator {
       Path file = tmp.resolve("probe.onnx");
       Map<String, String> shapes = CalibrationGraph.probe(b.model, targets, file);
       String axis0 = ref != null ? ref : first.keySet().iterator().next();
-      long s0 = ref != null ? first.get(ref).shape()[1] : 1;
-      long s1 = ref != null ? Layout.secondTokens(s0) : 1;
+      long[] kp = Layout.KEY_PROBE;
+      long s0 = past != null ? kp[0] : ref != null ? first.get(ref).shape()[1] : 1;
+      long s1 = past != null ? kp[2] : ref != null ? Layout.secondTokens(s0) : 1;
+      // with a past the probes have past lengths of their own, so that keys (past + new) and new
+      // tokens grow differently
+      long k0 = past != null ? kp[0] + kp[1] : s0;
+      long k1 = past != null ? kp[2] + kp[3] : s1;
       try (OrtRunner ort = new OrtRunner(file, new OrtRunner.Options(b.threads, true, null, Map.of()))) {
-        Map<String, HostTensor> a = ort.run(probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
+        Map<String, HostTensor> a = ort.run(past != null ? past.probe(first, 1, (int) s0, (int) kp[1])
+            : probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
         Map<String, HostTensor> c;
         try {
-          c = ort.run(probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
+          c = ort.run(past != null ? past.probe(first, 2, (int) s1, (int) kp[3])
+              : probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
         } catch (SqOnnxException e) {
           note("the model does not run with other batch or token counts (" + e.getMessage() + "); "
               + "tensors are taken as fixed-shape and padding is not excluded");
@@ -431,7 +452,7 @@ public final class Calibrator {
             elements *= d;
           }
           probeElements.put(t, Math.max(1, elements));
-          Layout l = c == null ? Layout.fixed(sa) : Layout.classify(sa, c.get(shapes.get(t)).longs(), s0, s1).orElse(null);
+          Layout l = c == null ? Layout.fixed(sa) : Layout.classify(sa, c.get(shapes.get(t)).longs(), s0, s1, k0, k1).orElse(null);
           if (l == null) {
             throw new SqOnnxException(name + ": tensor '" + t + "' changes rank with the input shape; it cannot be calibrated");
           }
