@@ -65,7 +65,8 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      if (options.target.equals("tensorrt")) {
+      if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
+          && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
         refuseWhatTensorRtRejects(in, model);
       }
       long ts = System.nanoTime();
