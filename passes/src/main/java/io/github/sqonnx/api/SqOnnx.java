@@ -47,7 +47,6 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
-      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
@@ -66,7 +65,8 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+      if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
+          && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
         refuseWhatTensorRtRejects(in, model);
       }
       long ts = System.nanoTime();
