@@ -47,7 +47,11 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
+      if (plan.calibrate() && io.github.sqonnx.calib.CalibrationTargets.find(model, extra).isEmpty()) {
+        return nothingToDo(in, out, model, options, "no MatMul or Gemm, so nothing to smooth or quantize");
+      }
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
         ctx.with(ActivationStats.class, statistics(in, options, extra, ctx));
@@ -65,6 +69,9 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+      if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
+        throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
+      }
       if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
           && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
         refuseWhatTensorRtRejects(in, model);
@@ -87,6 +94,21 @@ public final class SqOnnx {
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
     return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+  }
+
+  /**
+   * A model no pass can change: written unchanged (the same bytes, as every unchanged model saves),
+   * with one finding that says why; an error only when the options ask for strictness.
+   */
+  private static RewriteResult nothingToDo(Path in, Path out, Model model, RewriteOptions options, String why) {
+    if (options.strict) {
+      throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + why);
+    }
+    options.progress.note(in.getFileName() + ": " + why + "; writing it unchanged");
+    ModelIO.save(model, out);
+    PassResult none = new PassResult("rewrite", List.of(), List.of(io.github.sqonnx.pass.Finding.rejected(
+        "nothing-to-do", String.valueOf(in.getFileName()), why + "; model written unchanged")), 0);
+    return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>());
   }
 
   /** A model TensorRT would not build is never written: one line naming the first problems. */

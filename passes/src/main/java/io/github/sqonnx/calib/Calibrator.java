@@ -252,7 +252,8 @@ public final class Calibrator {
       CalibrationTargets.find(m, b.extra).forEach(t -> targets.add(t.tensor()));
     }
     if (targets.isEmpty()) {
-      throw new SqOnnxException(b.model + ": nothing to calibrate (no MatMul or Gemm, and no extra tensors named)");
+      // no MatMul or Gemm and no extra tensor: no statistics to collect, which is an answer, not an error
+      return new ActivationStats(name, 0, Map.of());
     }
     Path tmp;
     try {
@@ -262,6 +263,14 @@ public final class Calibrator {
     }
     try (Source source = open(inputs)) {
       return new Run(name, inputs, targets, source, tmp).go();
+    } catch (SqOnnxException e) {
+      // ORT's failures name the calibration copy; the user knows the model they gave
+      String tmpFile = java.util.regex.Pattern.quote(tmp.toString()) + "[/\\\\][^:]*";
+      String msg = String.valueOf(e.getMessage());
+      if (!msg.matches("(?s).*" + tmpFile + ".*")) {
+        throw e;
+      }
+      throw new SqOnnxException(msg.replaceAll(tmpFile, java.util.regex.Matcher.quoteReplacement(b.model.toString())), e);
     } finally {
       io.github.sqonnx.TempFiles.deleteTree(tmp);
     }

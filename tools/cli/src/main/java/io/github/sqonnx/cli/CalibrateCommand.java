@@ -58,7 +58,7 @@ final class CalibrateCommand implements Callable<Integer> {
     Path parent = output.toAbsolutePath().getParent();
     ActivationStats stats = SqOnnx.calibrate(model, options);
     try {
-      Path tmp = Files.createTempFile(parent, ".stats", ".tmp");
+      Path tmp = io.github.sqonnx.TempFiles.createBeside(parent, ".stats", ".tmp");
       try {
         Files.writeString(tmp, stats.toJson());
         Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -69,7 +69,8 @@ final class CalibrateCommand implements Callable<Integer> {
       throw new SqOnnxException(output + ": cannot write: " + e.getMessage());
     }
     spec.commandLine().getOut().println("wrote statistics of " + stats.tensors().size() + " tensors over "
-        + stats.samples() + " samples to " + output);
+        + stats.samples() + " samples to " + output
+        + (stats.tensors().isEmpty() ? " (nothing to calibrate: the model has no MatMul or Gemm)" : ""));
     spec.commandLine().getOut().flush();
     return Main.OK;
   }
