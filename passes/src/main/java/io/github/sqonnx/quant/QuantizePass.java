@@ -151,6 +151,7 @@ public final class QuantizePass implements Pass {
     }
     rules.add(new QuantizeEmbeddingGather(qg));
     rules.add(new KeepFloatOps(qg));
+    rules.add(new KeepFusedOps());
     return rules;
   }
 }
