@@ -47,6 +47,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
