@@ -47,6 +47,9 @@ record QueryKeySite(Node scores, Node transposeQ, Node transposeK) {
       if (AttentionContext.valueReaders(v) != 1) {
         return Optional.of(Reason.SHARED.because(v + " is read outside Q·Kᵀ"));
       }
+      if (v.isGraphOutput()) { // a KV cache's present key: scaling K would change what callers cache
+        return Optional.of(Reason.SHARED.because(v + " is a graph output"));
+      }
     }
     Linear.Output q = query();
     Linear.Output k = key();
