@@ -27,6 +27,8 @@ public enum Reason {
   UNSUPPORTED_SHAPE(false),
   /** The graph around the site does not have the form the rewrite needs. */
   UNSUPPORTED_PATTERN(false),
+  /** The model holds no site any pass could rewrite (no MatMul or Gemm): it is written unchanged. */
+  NOTHING_TO_DO(false),
   /** The target (TensorRT, size thresholds) makes the rewrite not worth it or not fusable. */
   NOT_WORTH_IT(false),
   /** The op stays float by design (Softmax, norms, GELU, residual and mask Adds): reported, never rewritten. */

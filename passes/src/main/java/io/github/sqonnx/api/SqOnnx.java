@@ -106,8 +106,9 @@ public final class SqOnnx {
     }
     options.progress.note(in.getFileName() + ": " + why + "; writing it unchanged");
     ModelIO.save(model, out);
-    PassResult none = new PassResult("rewrite", List.of(), List.of(io.github.sqonnx.pass.Finding.rejected(
-        "nothing-to-do", String.valueOf(in.getFileName()), why + "; model written unchanged")), 0);
+    PassResult none = new PassResult("rewrite", List.of(), List.of(new io.github.sqonnx.pass.Finding(
+        "nothing-to-do", String.valueOf(in.getFileName()), io.github.sqonnx.pass.Reason.NOTHING_TO_DO,
+        why + "; model written unchanged")), 0);
     return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>());
   }
 

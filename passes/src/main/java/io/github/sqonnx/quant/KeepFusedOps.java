@@ -1,15 +1,17 @@
 package io.github.sqonnx.quant;
 
 import io.github.sqonnx.ir.Node;
-import io.github.sqonnx.ir.Rewriter;
+import io.github.sqonnx.ir.Graph;
 import io.github.sqonnx.ir.Value;
-import io.github.sqonnx.pass.PassContext;
-import io.github.sqonnx.pass.RewriteRule;
+import io.github.sqonnx.pass.Finding;
+import io.github.sqonnx.pass.Reason;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
 /**
- * Never rewrites: names the com.microsoft fused ops (ONNX Runtime's optimizer output,
+ * A report, not a rule (it never rewrites): names the com.microsoft fused ops (ONNX Runtime's optimizer output,
  * onnxruntime-genai's builder) that stay as they are, and the weights they keep in float, so a fused
  * graph is never reported as "nothing to quantize" in silence. Plain MatMuls around them
  * (projections before MultiHeadAttention, GroupQueryAttention, RotaryEmbedding) are quantized by the
@@ -18,25 +20,25 @@ import java.util.Set;
  *   com.microsoft Attention(x, W_qkv, b) → unchanged, finding "packed QKV weight 'W_qkv' stays float"
  * </pre>
  */
-final class KeepFusedOps implements RewriteRule<String> {
+final class KeepFusedOps {
+  static final String NAME = "keep-fused";
   private static final String MS = "com.microsoft";
   /** Fused ops that read a constant weight: their matmuls stay float. */
   private static final Set<String> WEIGHTED = Set.of("Attention", "FusedMatMul", "FusedGemm", "EmbedLayerNormalization");
 
-  @Override
-  public String name() {
-    return "keep-fused";
+  private KeepFusedOps() {}
+
+  /** One finding per com.microsoft fused op, in graph order. */
+  static List<Finding> report(Graph graph) {
+    List<Finding> out = new ArrayList<>();
+    for (Node n : graph.nodes()) {
+      why(n).ifPresent(w -> out.add(new Finding(NAME, Qdq.name(n), Reason.KEPT_FLOAT, w)));
+    }
+    return out;
   }
 
-  @Override
-  public Set<String> rootOps() {
-    return Set.of("Attention", "FusedMatMul", "FusedGemm", "MatMulNBits", "MultiHeadAttention", "GroupQueryAttention",
-        "RotaryEmbedding", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "EmbedLayerNormalization",
-        "BiasGelu", "FastGelu");
-  }
-
-  @Override
-  public Optional<String> match(Node n, PassContext context) {
+  /** Why {@code n} stays as it is, or empty for a node that is not a com.microsoft fused op. */
+  private static Optional<String> why(Node n) {
     if (!n.domain().equals(MS)) {
       return Optional.empty();
     }
@@ -67,13 +69,4 @@ final class KeepFusedOps implements RewriteRule<String> {
     return Optional.of(op + " stays float");
   }
 
-  @Override
-  public Optional<String> check(String reason, PassContext context) {
-    return Optional.of(reason);
-  }
-
-  @Override
-  public String rewrite(String reason, Rewriter rewriter, PassContext context) {
-    throw new IllegalStateException("keep-fused never rewrites");
-  }
 }

@@ -70,6 +70,7 @@ public final class QuantizePass implements Pass {
     changes.addAll(r.changes());
     findings.addAll(r.findings());
     findings.addAll(KeepFloatOps.report(model.graph(), qg));
+    findings.addAll(KeepFusedOps.report(model.graph()));
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
   }
 
@@ -151,7 +152,6 @@ public final class QuantizePass implements Pass {
         throw new AssertionError(options.scheme());
     }
     rules.add(new QuantizeEmbeddingGather(qg));
-    rules.add(new KeepFusedOps());
     return rules;
   }
 }
