@@ -163,14 +163,14 @@ public final class SqOnnx {
       PassContext ctx = new PassContext();
       List<io.github.sqonnx.pass.Finding> smooth = new ArrayList<>();
       for (io.github.sqonnx.pass.Finding f : SmoothPass.create(Map.of()).run(m, ctx).findings()) {
-        smooth.add(f.detail().startsWith("no calibration statistics")
+        smooth.add(f.reason() == io.github.sqonnx.pass.Reason.NO_STATISTICS
             ? io.github.sqonnx.pass.Finding.applied(f.rule(), f.site(), "site found; smoothed once calibrated")
             : f);
       }
       try {
         List<io.github.sqonnx.pass.Finding> quant = new QuantizePass(io.github.sqonnx.quant.QuantOptions.of(
             io.github.sqonnx.quant.Scheme.O2)).run(m, ctx).findings().stream()
-            .filter(f -> !f.rule().equals("opset-upgrade")).toList(); // the upgrade is a means, not a site
+            .filter(f -> f.reason() != io.github.sqonnx.pass.Reason.ENABLING).toList(); // a means, not a site
         return new Plan(smooth, quant, null);
       } catch (SqOnnxException e) {
         return new Plan(smooth, List.of(), e.getMessage());

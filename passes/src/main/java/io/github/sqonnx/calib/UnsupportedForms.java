@@ -50,12 +50,8 @@ public final class UnsupportedForms {
             + "decoder_model.onnx and decoder_with_past_model.onnx instead (optimum-cli export onnx --no-post-process)");
       }
     }
-    for (Value v : model.graph().feeds()) {
-      Optional<String> r = halfPrecision(v, "input");
-      if (r.isPresent()) {
-        return r;
-      }
-    }
+    // a float16 input alone is fine (cast to float before any MatMul, it calibrates like any other type:
+    // issue 11); a float16 model shows in its MatMul/Gemm operands
     for (Node n : model.graph().nodes()) {
       if (n.domain().isEmpty() && LINEAR.contains(n.opType())) {
         for (Value v : n.inputs()) {
