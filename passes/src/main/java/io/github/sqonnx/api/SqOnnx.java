@@ -47,7 +47,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
-      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
+      io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (plan.calibrate() && io.github.sqonnx.calib.CalibrationTargets.find(model, extra).isEmpty()) {
         return nothingToDo(in, out, model, options, "no MatMul or Gemm, so nothing to smooth or quantize");
