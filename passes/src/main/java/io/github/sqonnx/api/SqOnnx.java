@@ -47,7 +47,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
-      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
+      io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (plan.calibrate() && io.github.sqonnx.calib.CalibrationTargets.find(model, extra).isEmpty()) {
         return nothingToDo(in, out, model, options, "no MatMul or Gemm, so nothing to smooth or quantize");
@@ -72,7 +72,8 @@ public final class SqOnnx {
       if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
         throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
       }
-      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+      if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
+          && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
         refuseWhatTensorRtRejects(in, model);
       }
       long ts = System.nanoTime();
@@ -105,8 +106,9 @@ public final class SqOnnx {
     }
     options.progress.note(in.getFileName() + ": " + why + "; writing it unchanged");
     ModelIO.save(model, out);
-    PassResult none = new PassResult("rewrite", List.of(), List.of(io.github.sqonnx.pass.Finding.rejected(
-        "nothing-to-do", String.valueOf(in.getFileName()), why + "; model written unchanged")), 0);
+    PassResult none = new PassResult("rewrite", List.of(), List.of(new io.github.sqonnx.pass.Finding(
+        "nothing-to-do", String.valueOf(in.getFileName()), io.github.sqonnx.pass.Reason.NOTHING_TO_DO,
+        why + "; model written unchanged")), 0);
     return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>());
   }
 
@@ -162,14 +164,14 @@ public final class SqOnnx {
       PassContext ctx = new PassContext();
       List<io.github.sqonnx.pass.Finding> smooth = new ArrayList<>();
       for (io.github.sqonnx.pass.Finding f : SmoothPass.create(Map.of()).run(m, ctx).findings()) {
-        smooth.add(f.detail().startsWith("no calibration statistics")
+        smooth.add(f.reason() == io.github.sqonnx.pass.Reason.NO_STATISTICS
             ? io.github.sqonnx.pass.Finding.applied(f.rule(), f.site(), "site found; smoothed once calibrated")
             : f);
       }
       try {
         List<io.github.sqonnx.pass.Finding> quant = new QuantizePass(io.github.sqonnx.quant.QuantOptions.of(
             io.github.sqonnx.quant.Scheme.O2)).run(m, ctx).findings().stream()
-            .filter(f -> !f.rule().equals("opset-upgrade")).toList(); // the upgrade is a means, not a site
+            .filter(f -> f.reason() != io.github.sqonnx.pass.Reason.ENABLING).toList(); // a means, not a site
         return new Plan(smooth, quant, null);
       } catch (SqOnnxException e) {
         return new Plan(smooth, List.of(), e.getMessage());

@@ -45,9 +45,11 @@ public final class Calibrator {
   private enum Kind { TEXT, TENSORS, FEEDS }
 
   private final Builder b;
+  private final Instrumentation instr;
 
-  private Calibrator(Builder b) {
+  private Calibrator(Builder b, Instrumentation instr) {
     this.b = b;
+    this.instr = instr;
   }
 
   public static Builder forModel(Path model) {
@@ -75,10 +77,6 @@ public final class Calibrator {
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
-    /** Phase name to nanoseconds, for the benchmark. */
-    Map<String, Long> timings;
-    /** The benchmark's floor: ORT runs the calibration copy and fills the buffers, Java reads nothing. */
-    boolean fetchOnly;
 
     private Builder(Path model) {
       this.model = Objects.requireNonNull(model, "model");
@@ -215,13 +213,17 @@ public final class Calibrator {
     }
 
     public ActivationStats run() {
+      return run(Instrumentation.NONE);
+    }
+
+    ActivationStats run(Instrumentation instrumentation) {
       if (kind == null) {
         throw new SqOnnxException("no calibration data: give a text file and tokenizer, a tensor folder, or feeds");
       }
       if (inGraph && histogram) {
         throw new IllegalArgumentException("in-graph reductions give no histogram: set histogram(false) too");
       }
-      return new Calibrator(this).calibrate();
+      return new Calibrator(this, instrumentation).calibrate();
     }
 
     private static int positive(int n, String what) {
@@ -355,10 +357,10 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
-      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, b.fetchOnly);
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, instr.fetchOnly());
           Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
-        loopCpu = b.timings != null ? processCpu() : 0;
+        loopCpu = instr.timings() != null ? processCpu() : 0;
         for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
           if (batch != first) {
             InputCheck.check(name, inputs, batch, source.where());
@@ -383,11 +385,11 @@ public final class Calibrator {
         ortNanos = collector.ortNanos.get();
         binCpuNanos = collector.binCpuNanos.get();
       }
-      if (b.timings != null) {
-        b.timings.put("loop", System.nanoTime() - loopStart);
-        b.timings.put("loopCpu", processCpu() - loopCpu);
-        b.timings.put("ort", ortNanos);
-        b.timings.put("binCpu", binCpuNanos);
+      if (instr.timings() != null) {
+        instr.timings().put("loop", System.nanoTime() - loopStart);
+        instr.timings().put("loopCpu", processCpu() - loopCpu);
+        instr.timings().put("ort", ortNanos);
+        instr.timings().put("binCpu", binCpuNanos);
       }
       Map<String, TensorStats> stats = new TreeMap<>();
       acc.forEach((t, a) -> stats.put(t, a.stats()));

@@ -16,7 +16,7 @@ import picocli.CommandLine.ScopeType;
  * The sq-onnx command line. Exit codes: 0 ok, 1 verification failed, 2 bad usage or bad input,
  * 3 out of memory or internal error, 4 native crash (ONNX Runtime) in the worker process.
  */
-@Command(name = "sq-onnx", mixinStandardHelpOptions = true, version = "sq-onnx 0.1.0-SNAPSHOT",
+@Command(name = "sq-onnx", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "SmoothQuant INT8 rewriting of ONNX transformer models.",
     footer = {"", "Example: sq-onnx rewrite model.onnx -o model-int8.onnx --calibration calib.txt --tokenizer tokenizer.json",
         "Run 'sq-onnx COMMAND --help' for a command's options."},
