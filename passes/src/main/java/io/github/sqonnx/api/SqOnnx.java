@@ -47,18 +47,20 @@ public final class SqOnnx {
     Map<String, Long> millis = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     SmoothingRecord record = new SmoothingRecord();
-    PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(log);
+    PassContext ctx = new PassContext().with(SmoothingRecord.class, record)
+        .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(log);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (needsCalibration(options)) {
         log.accept("calibrating " + in.getFileName());
-        ctx.with(ActivationStats.class, statistics(in, options, extra, ctx));
+        List<String> rescalable = derivesAfterSmoothing(options) ? SmoothPass.rescalableTensors(model) : List.of();
+        ctx.with(ActivationStats.class, statistics(in, options, extra, rescalable, ctx));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()
           .register("smooth", SmoothPass::create)
-          .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra)))
+          .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra), o))
           .register("quantize", QuantizePass::fromSpec);
       for (PassSpec spec : options.pipeline()) {
         pipeline.add(spec);
@@ -141,7 +143,26 @@ public final class SqOnnx {
             .anyMatch(e -> e.getKey().startsWith("alpha") && e.getValue().equals("auto")));
   }
 
-  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, PassContext ctx) {
+  /**
+   * Heap the per-channel histograms of the first calibration may take: a quarter of the maximum heap.
+   * Past it (hidden sizes in the thousands times many layers) the smoothed model is calibrated again.
+   */
+  static long channelBudget() {
+    return Runtime.getRuntime().maxMemory() / 4;
+  }
+
+  /**
+   * Whether the first calibration should keep the per-channel detail from which the statistics of the
+   * smoothed model are derived: when the pipeline recalibrates after smoothing from data (not from a
+   * statistics file, which holds no detail).
+   */
+  static boolean derivesAfterSmoothing(RewriteOptions o) {
+    return !(o.calibration instanceof CalibrationData.Stats)
+        && o.pipeline().stream().anyMatch(p -> p.name().equals("recalibrate") && !RecalibratePass.measures(p.options()));
+  }
+
+  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, List<String> rescalable,
+      PassContext ctx) {
     if (o.calibration instanceof CalibrationData.Stats s) {
       if (autoAlpha(o)) {
         throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
@@ -154,7 +175,13 @@ public final class SqOnnx {
       }
       return stats;
     }
-    Calibrator.Builder b = calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o));
+    Calibrator.Builder b = calibrator(model, o, extra);
+    if (!rescalable.isEmpty()) {
+      b.histogram(true).channelStats(rescalable, channelBudget(),
+          d -> ctx.with(io.github.sqonnx.calib.ChannelDetail.class, d));
+    } else {
+      b.histogram(firstStatsNeedHistograms(o));
+    }
     if (autoAlpha(o)) {
       b.sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples));
     }

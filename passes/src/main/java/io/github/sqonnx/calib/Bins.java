@@ -112,6 +112,20 @@ final class Bins {
     }
   }
 
+  /**
+   * Counts a row of one value per channel, raw bits[0, n), into per-channel histograms: channel c's
+   * bins are counts[c * (BINS + 1), (c + 1) * (BINS + 1)), slot BINS holding NaNs (dropped by callers).
+   */
+  static void countChannels(int[] bits, int n, int[] counts) {
+    int[] cell = Table.CELL;
+    int stride = TensorStats.BINS + 1;
+    for (int i = 0, base = 0; i < n; i++, base += stride) {
+      int a = bits[i] & 0x7fffffff;
+      int e = cell[a >>> 12];
+      counts[base + (e >>> 16) + (((e & 0xFFFF) - 1 - (a & 0xFFF)) >>> 31)]++;
+    }
+  }
+
   static int of(int bits) {
     int a = bits & 0x7fffffff;
     if (a < SMALLEST || a > 0x7f800000) {

@@ -75,6 +75,9 @@ public final class Calibrator {
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
+    private Set<String> channelTensors = Set.of();
+    private long channelBudget;
+    private Consumer<ChannelDetail> channelSink;
     /** Phase name to nanoseconds, for the benchmark. */
     Map<String, Long> timings;
     /** The benchmark's floor: ORT runs the calibration copy and fills the buffers, Java reads nothing. */
@@ -145,6 +148,20 @@ public final class Calibrator {
     public Builder sampleRows(int capacity, Consumer<ActivationSamples> sink) {
       this.sampleRows = capacity;
       this.sampleSink = sink;
+      return this;
+    }
+
+    /**
+     * Also keeps per-channel extremes and histograms ({@link ChannelStats}) of these channel-last
+     * tensors (they are calibrated as extra tensors where they are not targets anyway) and hands them
+     * to {@code sink} after the run: what the statistics of the smoothed model are derived from. If
+     * they would take more than {@code budgetBytes} of heap, none are kept (the note says so) and the
+     * sink gets an empty detail. Needs values read in Java (not in-graph reductions).
+     */
+    public Builder channelStats(Collection<String> tensors, long budgetBytes, Consumer<ChannelDetail> sink) {
+      this.channelTensors = Set.copyOf(tensors);
+      this.channelBudget = budgetBytes;
+      this.channelSink = Objects.requireNonNull(sink);
       return this;
     }
 
@@ -241,7 +258,9 @@ public final class Calibrator {
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
       }
-      CalibrationTargets.find(m, b.extra).forEach(t -> targets.add(t.tensor()));
+      List<String> extra = new ArrayList<>(b.extra);
+      b.channelTensors.stream().sorted().filter(t -> !extra.contains(t)).forEach(extra::add);
+      CalibrationTargets.find(m, extra).forEach(t -> targets.add(t.tensor()));
     }
     if (targets.isEmpty()) {
       throw new SqOnnxException(b.model + ": nothing to calibrate (no MatMul or Gemm, and no extra tensors named)");
@@ -323,9 +342,11 @@ public final class Calibrator {
       }
       Path file = tmp.resolve("calibration.onnx");
       Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, !b.inGraph, file);
+      Set<String> perChannel = perChannel(plans);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
-        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows));
+        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows,
+            perChannel.contains(p.tensor())));
       }
       long expected = source.expectedSamples();
       long done = 0;
@@ -374,7 +395,38 @@ public final class Calibrator {
         });
         b.sampleSink.accept(new ActivationSamples(rows));
       }
+      if (b.channelSink != null) {
+        Map<String, ChannelStats> detail = new TreeMap<>();
+        acc.forEach((t, a) -> {
+          ChannelStats c = perChannel.contains(t) ? a.channelStats() : null;
+          if (c != null) {
+            detail.put(t, c);
+          }
+        });
+        b.channelSink.accept(new ChannelDetail(detail));
+      }
       return new ActivationStats(name, done, stats);
+    }
+
+    /** The tensors that get per-channel histograms: all asked for that have channels, or none over budget. */
+    private Set<String> perChannel(List<CalibrationGraph.Plan> plans) {
+      if (b.channelSink == null || b.inGraph || !b.histogram) {
+        return Set.of();
+      }
+      Set<String> out = new java.util.HashSet<>();
+      long bytes = 0;
+      for (CalibrationGraph.Plan p : plans) {
+        if (b.channelTensors.contains(p.tensor()) && p.layout().channels() > 0) {
+          out.add(p.tensor());
+          bytes += ChannelStats.bytes(p.layout().channels());
+        }
+      }
+      if (bytes > b.channelBudget) {
+        note("per-channel histograms of " + out.size() + " tensors would take " + (bytes >> 20) + " MiB, over the "
+            + (b.channelBudget >> 20) + " MiB allowed: the smoothed model will be calibrated again instead");
+        return Set.of();
+      }
+      return out;
     }
 
     /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */
