@@ -169,6 +169,10 @@ public final class SqOnnx {
             + "give the calibration text or tensors instead");
       }
       ActivationStats stats = ActivationStats.read(s.file());
+      if (stats.shard() != null) {
+        throw new SqOnnxException(s.file() + ": holds shard(s) " + stats.shard() + " only; merge every shard first "
+            + "(sq-onnx stats merge)");
+      }
       if (!stats.model().equals(String.valueOf(model.getFileName()))) {
         throw new SqOnnxException(s.file() + ": statistics were collected on '" + stats.model() + "', not on '"
             + model.getFileName() + "'");

@@ -75,6 +75,8 @@ public final class Calibrator {
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
+    private int shard = 1;
+    private int shards = 1;
     private Set<String> channelTensors = Set.of();
     private long channelBudget;
     private Consumer<ChannelDetail> channelSink;
@@ -124,6 +126,22 @@ public final class Calibrator {
     /** Text samples per batch; 16 by default. */
     public Builder batchSize(int n) {
       this.batchSize = positive(n, "batchSize");
+      return this;
+    }
+
+    /**
+     * Calibrates shard {@code k} of {@code n} (1-based): the samples are drawn and batched exactly
+     * as for one run over all of them, and batch i (from 0) belongs to shard i % n + 1. Each batch
+     * is then computed as in that one run, and statistics merge exactly, so the merge of all shards
+     * ({@link ActivationStats#merge}) is byte for byte the one run's. Every shard reads the whole
+     * source; it runs ONNX Runtime on its own batches only.
+     */
+    public Builder shard(int k, int n) {
+      if (n < 1 || k < 1 || k > n) {
+        throw new SqOnnxException("shard " + k + "/" + n + ": need 1 <= K <= N");
+      }
+      this.shard = k;
+      this.shards = n;
       return this;
     }
 
@@ -350,6 +368,8 @@ public final class Calibrator {
       }
       long expected = source.expectedSamples();
       long done = 0;
+      long ran = 0;
+      long index = 0;
       long loopStart = 0;
       long loopCpu = 0;
       long ortNanos = 0;
@@ -367,9 +387,12 @@ public final class Calibrator {
             batch = Batches.slice(batch, n, 0, (int) (b.samples - done));
             n = (int) (b.samples - done);
           }
-          List<Map<String, HostTensor>> parts = oneByOne ? Batches.split(batch, mask) : List.of(batch);
-          for (Map<String, HostTensor> part : parts) {
-            runInPieces(collector, part);
+          if (index++ % b.shards == b.shard - 1) {
+            List<Map<String, HostTensor>> parts = oneByOne ? Batches.split(batch, mask) : List.of(batch);
+            for (Map<String, HostTensor> part : parts) {
+              runInPieces(collector, part);
+            }
+            ran += n;
           }
           done += n;
           bar.step(n);
@@ -405,7 +428,11 @@ public final class Calibrator {
         });
         b.channelSink.accept(new ChannelDetail(detail));
       }
-      return new ActivationStats(name, done, stats);
+      if (b.shards > 1 && ran == 0) {
+        throw new SqOnnxException(source.where() + ": shard " + b.shard + "/" + b.shards + " gets none of the " + index
+            + " batches of " + done + " samples; use at most " + index + " shards (or smaller batches)");
+      }
+      return new ActivationStats(name, ran, b.shards > 1 ? ActivationStats.Shards.one(b.shard, b.shards) : null, stats);
     }
 
     /** The tensors that get per-channel histograms: all asked for that have channels, or none over budget. */
