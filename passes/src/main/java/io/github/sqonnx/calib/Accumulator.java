@@ -42,6 +42,7 @@ final class Accumulator {
   final RowSample rowSample;
   /** Per-channel histograms ({@link Bins#countChannels}), or null when not asked for. */
   private final int[] channelHist;
+  private final long[] channelMantissas;
 
   Accumulator(String tensor, int channels, boolean histogram) {
     this(tensor, channels, histogram, 0);
@@ -57,6 +58,7 @@ final class Accumulator {
    */
   Accumulator(String tensor, int channels, boolean histogram, int sampleRows, boolean perChannel) {
     this.channelHist = perChannel && channels > 0 ? new int[channels * (TensorStats.BINS + 1)] : null;
+    this.channelMantissas = channelHist == null ? null : new long[channelHist.length];
     this.rowSample = sampleRows > 0 && channels > 0 ? new RowSample(sampleRows) : null;
     this.tensor = tensor;
     this.channels = channels;
@@ -183,7 +185,7 @@ final class Accumulator {
     }
     extremes.add(row, len);
     if (channelHist != null) {
-      Bins.countChannels(row, len, channelHist);
+      Bins.countChannels(row, len, channelHist, channelMantissas);
     } else if (histogram != null) {
       Bins.count(row, 0, len, lanes);
     }
@@ -263,6 +265,6 @@ final class Accumulator {
       hi[c] = extremes.hi(c);
       lo[c] = extremes.lo(c);
     }
-    return new ChannelStats(hi, lo, channelHist.clone());
+    return new ChannelStats(hi, lo, channelHist.clone(), channelMantissas.clone());
   }
 }
