@@ -225,6 +225,20 @@ public final class Rewriter {
     record("add-output", v);
   }
 
+  /**
+   * Stops {@code v} being a graph output (every occurrence); the value and its producer stay until
+   * {@link #removeDeadNodes} finds nothing reads them.
+   */
+  public void removeGraphOutput(Value v) {
+    for (int i = graph.outputs.size() - 1; i >= 0; i--) {
+      if (graph.outputs.get(i) == v) {
+        graph.outputs.remove(i);
+        graph.outputInfo.remove(i);
+      }
+    }
+    record("remove-output", v);
+  }
+
   /** Removes a node; refused while any of its outputs is used or is a graph output. */
   public void removeNode(Node node) {
     requireLive(node);
