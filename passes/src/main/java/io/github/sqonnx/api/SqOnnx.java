@@ -1,5 +1,6 @@
 package io.github.sqonnx.api;
 
+import io.github.sqonnx.ProgressListener;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.Calibrator;
@@ -20,7 +21,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * The one entry point for build pipelines; the CLI and the Maven plugin call it too.
@@ -39,40 +39,44 @@ public final class SqOnnx {
 
   public static RewriteResult rewrite(Path in, Path out, RewriteOptions options) {
     checkPaths(in, out);
-    if (options.calibration == null && needsCalibration(options)) {
-      throw new SqOnnxException("no calibration data: pass a text file with a tokenizer, a tensor folder, "
-          + "or saved statistics (" + options.scheme + " with smoothing needs activation statistics)");
-    }
-    Consumer<String> log = options.log != null ? options.log : options.quiet ? l -> { } : System.err::println;
+    RewritePlan plan = options.plan();
+    ProgressListener progress = options.progress;
     Map<String, Long> millis = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     SmoothingRecord record = new SmoothingRecord();
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record)
-        .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(log);
+        .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
-      if (needsCalibration(options)) {
-        log.accept("calibrating " + in.getFileName());
+      if (plan.calibrate()) {
+        progress.note("calibrating " + in.getFileName());
         List<String> rescalable = derivesAfterSmoothing(options) ? SmoothPass.rescalableTensors(model) : List.of();
         ctx.with(ActivationStats.class, statistics(in, options, extra, rescalable, ctx));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()
           .register("smooth", SmoothPass::create)
-          .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra), o))
+          .register("recalibrate", o -> new RecalibratePass(p -> {
+            progress.note("recalibrating the smoothed model");
+            return calibrator(p, options, extra).run();
+          }, o))
           .register("quantize", QuantizePass::fromSpec);
-      for (PassSpec spec : options.pipeline()) {
+      for (PassSpec spec : plan.passes()) {
         pipeline.add(spec);
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+        refuseWhatTensorRtRejects(in, model);
+      }
       long ts = System.nanoTime();
       ModelIO.save(model, out);
       millis.put("save", (System.nanoTime() - ts) / 1_000_000);
     }
     FusionCheck.Report fusion = null;
-    if (options.scheme != RewriteOptions.Scheme.SMOOTH && options.target.equals("cpu")) {
+    if (plan.fusionCheck()) {
       long tf = System.nanoTime();
       Path dir = tempDir("sq-onnx-fusion");
       try {
@@ -85,6 +89,43 @@ public final class SqOnnx {
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
     return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+  }
+
+  /** A model TensorRT would not build is never written: one line naming the first problems. */
+  private static void refuseWhatTensorRtRejects(Path in, Model model) {
+    List<io.github.sqonnx.gpu.TensorRtCheck.Problem> rejected = io.github.sqonnx.gpu.TensorRtCheck.of(model).rejections();
+    if (!rejected.isEmpty()) {
+      throw new SqOnnxException(in + ": TensorRT would reject the rewritten model (" + rejected.size() + " problem"
+          + (rejected.size() == 1 ? "" : "s") + "), nothing written: " + rejected.get(0)
+          + (rejected.size() > 1 ? "; " + rejected.get(1) : "") + (rejected.size() > 2 ? "; ..." : ""));
+    }
+  }
+
+  /**
+   * The statistics {@code rewrite} would calibrate (the same tensors, query/key outputs included), for
+   * {@code sq-onnx calibrate} to save and {@code --stats} to reuse. Needs a text, tensor or feeds source.
+   */
+  public static ActivationStats calibrate(Path model, RewriteOptions options) {
+    return calibrate(model, options, 1, 1);
+  }
+
+  /**
+   * Shard {@code shard} of {@code shards} of that calibration (see {@link Calibrator.Builder#shard}):
+   * merging the statistics of every shard gives, byte for byte, those of the whole run.
+   */
+  public static ActivationStats calibrate(Path model, RewriteOptions options, int shard, int shards) {
+    if (options.calibration == null || options.calibration instanceof CalibrationData.Stats) {
+      throw new SqOnnxException("no calibration data: give calibration text with a tokenizer, or input tensors");
+    }
+    List<String> extra;
+    try (Model m = ModelIO.load(model)) {
+      extra = SmoothPass.extraStatsTensors(m);
+    }
+    Calibrator.Builder b = calibrator(model, options, extra);
+    if (shards > 1) {
+      b.shard(shard, shards);
+    }
+    return b.run();
   }
 
   /**
@@ -129,19 +170,8 @@ public final class SqOnnx {
     }
   }
 
-  private static boolean needsCalibration(RewriteOptions o) {
-    boolean smooth = o.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
-    return smooth || o.scheme == RewriteOptions.Scheme.O3;
-  }
-
   /** Rows kept per tensor for α = auto: enough to rank α values, small enough to search in Java fast. */
   static final int AUTO_ALPHA_ROWS = 64;
-
-  private static boolean autoAlpha(RewriteOptions o) {
-    return o.pipeline().stream().filter(s -> s.name().equals("smooth"))
-        .anyMatch(s -> s.options().entrySet().stream()
-            .anyMatch(e -> e.getKey().startsWith("alpha") && e.getValue().equals("auto")));
-  }
 
   /**
    * Heap the per-channel histograms of the first calibration may take: a quarter of the maximum heap.
@@ -158,16 +188,13 @@ public final class SqOnnx {
    */
   static boolean derivesAfterSmoothing(RewriteOptions o) {
     return !(o.calibration instanceof CalibrationData.Stats)
-        && o.pipeline().stream().anyMatch(p -> p.name().equals("recalibrate") && !RecalibratePass.measures(p.options()));
+        && o.plan().passes().stream().anyMatch(p -> p.name().equals("recalibrate") && !RecalibratePass.measures(p.options()));
   }
 
   private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, List<String> rescalable,
       PassContext ctx) {
+    RewritePlan plan = o.plan();
     if (o.calibration instanceof CalibrationData.Stats s) {
-      if (autoAlpha(o)) {
-        throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
-            + "give the calibration text or tensors instead");
-      }
       ActivationStats stats = ActivationStats.read(s.file());
       if (stats.shard() != null) {
         throw new SqOnnxException(s.file() + ": holds shard(s) " + stats.shard() + " only; merge every shard first "
@@ -184,42 +211,19 @@ public final class SqOnnx {
       b.histogram(true).channelStats(rescalable, channelBudget(),
           d -> ctx.with(io.github.sqonnx.calib.ChannelDetail.class, d));
     } else {
-      b.histogram(firstStatsNeedHistograms(o));
+      b.histogram(plan.firstHistograms());
     }
-    if (autoAlpha(o)) {
+    if (plan.sampleRows()) {
       b.sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples));
     }
     return b.run();
   }
 
-
-  private static ActivationStats recalibrate(Path smoothed, RewriteOptions o, List<String> extra) {
-    if (o.calibration instanceof CalibrationData.Stats s) {
-      throw new SqOnnxException(s.file() + ": saved statistics cannot be recalibrated after smoothing; "
-          + "give the calibration text or tensors instead (or use scheme smooth)");
-    }
-    return calibrator(smoothed, o, extra).run();
-  }
-
-  /**
-   * Whether the first statistics feed a quantizer: not when the pipeline recalibrates before
-   * quantizing (smoothing needs only per-channel maxima, so the first run can skip histograms).
-   */
-  static boolean firstStatsNeedHistograms(RewriteOptions o) {
-    for (PassSpec p : o.pipeline()) {
-      if (p.name().equals("recalibrate")) {
-        return false;
-      }
-      if (p.name().equals("quantize")) {
-        return true;
-      }
-    }
-    return true;
-  }
-
+  /** The one place a Calibrator is made from options (rewrite, recalibration, sq-onnx calibrate). */
   static Calibrator.Builder calibrator(Path model, RewriteOptions o, List<String> extra) {
-    Calibrator.Builder b = Calibrator.forModel(model).samples(o.samples).maxLength(o.maxLength)
-        .batchSize(o.batchSize).seed(o.seed).quiet(o.quiet).extraTensors(extra);
+    Calibrator.Builder b = Calibrator.forModel(model).samples(o.get(RewriteOptions.SAMPLES))
+        .maxLength(o.get(RewriteOptions.MAX_LENGTH)).batchSize(o.get(RewriteOptions.BATCH_SIZE))
+        .seed(o.get(RewriteOptions.SEED)).progress(o.progress).extraTensors(extra);
     if (o.calibration instanceof CalibrationData.Text t) {
       b.text(t.file(), t.tokenizer());
     } else if (o.calibration instanceof CalibrationData.Tensors t) {
