@@ -18,7 +18,7 @@ final class AtomicFiles {
    * name the file system accepts also gives a valid temporary name.
    */
   static Path createTemp(Path target) throws IOException {
-    return Files.createTempFile(target.getParent(), prefix(target), ".tmp");
+    return io.github.sqonnx.TempFiles.createBeside(target.getParent(), prefix(target), ".tmp");
   }
 
   private static String prefix(Path target) {

@@ -1,10 +1,10 @@
 package io.github.sqonnx.ir;
 
 /** IEEE 754 binary16 and bfloat16 conversions (Java 17 has no Float.float16ToFloat). */
-final class Half {
+public final class Half {
   private Half() {}
 
-  static float toFloat(short h) {
+  public static float toFloat(short h) {
     int bits = h & 0xffff;
     int sign = (bits & 0x8000) << 16;
     int exp = (bits >>> 10) & 0x1f;
@@ -21,7 +21,7 @@ final class Half {
   }
 
   /** Round to nearest even, with overflow to infinity and NaN kept NaN. */
-  static short fromFloat(float f) {
+  public static short fromFloat(float f) {
     int bits = Float.floatToRawIntBits(f);
     int sign = (bits >>> 16) & 0x8000;
     int exp = (bits >>> 23) & 0xff;
@@ -55,7 +55,7 @@ final class Half {
     return (short) (sign | half);
   }
 
-  static short toBfloat16(float f) {
+  public static short toBfloat16(float f) {
     int bits = Float.floatToRawIntBits(f);
     if (Float.isNaN(f)) {
       return (short) ((bits >>> 16) | 0x40);

@@ -66,7 +66,11 @@ public final class ModelIO {
     } catch (SqOnnxException e) {
       storage.close();
       throw oneLine(e);
-    } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+    } catch (OutOfMemoryError e) {
+      // a model too big for the heap given, not a bad model: the command line says how much to give
+      storage.close();
+      throw e;
+    } catch (RuntimeException | StackOverflowError e) {
       // a case the reader does not handle yet; tests treat this message as a bug to fix
       storage.close();
       throw oneLine(new SqOnnxException(where + ": cannot load model: " + e, e));

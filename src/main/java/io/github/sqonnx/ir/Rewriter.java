@@ -13,11 +13,27 @@ import java.util.List;
  * and records what it did, so a pass can report its changes and tests can check them.
  */
 public final class Rewriter {
-  /** One recorded change: what kind, and on what. */
-  public record Change(String kind, String subject) {
+  /** One recorded change: what kind, and on what (the node, value or attribute, as text). */
+  public record Change(Kind kind, String subject) {
+    public Change {
+      java.util.Objects.requireNonNull(kind, "kind");
+    }
+
     @Override
     public String toString() {
       return kind + " " + subject;
+    }
+  }
+
+  /** The kinds of change the Rewriter makes; one per mutating method. */
+  public enum Kind {
+    ADD_NODE, SET_INPUT, REPLACE_USES, REPLACE_OUTPUT, TAKE_NAME, ADD_INPUT, ADD_OUTPUT, REMOVE_OUTPUT, REMOVE_NODE,
+    SET_ATTRIBUTE, REMOVE_ATTRIBUTE, ADD_INITIALIZER, REMOVE_INITIALIZER, EDIT_WEIGHTS, SET_TYPE, SET_OPSET;
+
+    /** The lower-case, dashed spelling reports use ("add-node"). */
+    @Override
+    public String toString() {
+      return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
     }
   }
 
@@ -40,7 +56,7 @@ public final class Rewriter {
     return Collections.unmodifiableList(changes);
   }
 
-  private void record(String kind, Object subject) {
+  private void record(Kind kind, Object subject) {
     changes.add(new Change(kind, String.valueOf(subject)));
   }
 
@@ -116,7 +132,7 @@ public final class Rewriter {
         graph.setOutput(node, i, hints.get(i) == null ? null : graph.newValue(hints.get(i)));
       }
       graph.insertNode(position, node);
-      record("add-node", node);
+      record(Kind.ADD_NODE, node);
       return node;
     }
   }
@@ -124,7 +140,7 @@ public final class Rewriter {
   public void setInput(Node node, int index, Value value) {
     requireLive(node);
     graph.setInput(node, index, value);
-    record("set-input", node + "[" + index + "] = " + value);
+    record(Kind.SET_INPUT, node + "[" + index + "] = " + value);
   }
 
   /**
@@ -147,7 +163,7 @@ public final class Rewriter {
         graph.setInput(use.node(), use.index(), replacement);
       }
     }
-    record("replace-uses", old + " -> " + replacement);
+    record(Kind.REPLACE_USES, old + " -> " + replacement);
   }
 
   /**
@@ -164,7 +180,7 @@ public final class Rewriter {
     }
     String outName = swapName(old, replacement);
     graph.outputs.set(i, replacement);
-    record("replace-output", outName);
+    record(Kind.REPLACE_OUTPUT, outName);
   }
 
   /**
@@ -181,7 +197,7 @@ public final class Rewriter {
       throw new SqOnnxException(graph.name + ": " + replacement + " cannot take the name of " + old
           + " (graph inputs, outputs and initializers keep their names)");
     }
-    record("take-name", swapName(old, replacement));
+    record(Kind.TAKE_NAME, swapName(old, replacement));
   }
 
   /** {@code replacement} takes {@code old}'s name; {@code old} gets a fresh one. Returns the name. */
@@ -211,7 +227,7 @@ public final class Rewriter {
     v.graphInput = true;
     v.info = info;
     graph.inputs.add(v);
-    record("add-input", v);
+    record(Kind.ADD_INPUT, v);
     return v;
   }
 
@@ -222,7 +238,7 @@ public final class Rewriter {
     if (v.info == null) {
       v.info = graph.outputInfo.get(graph.outputInfo.size() - 1); // readers see the declared type
     }
-    record("add-output", v);
+    record(Kind.ADD_OUTPUT, v);
   }
 
   /**
@@ -236,14 +252,14 @@ public final class Rewriter {
         graph.outputInfo.remove(i);
       }
     }
-    record("remove-output", v);
+    record(Kind.REMOVE_OUTPUT, v);
   }
 
   /** Removes a node; refused while any of its outputs is used or is a graph output. */
   public void removeNode(Node node) {
     requireLive(node);
     graph.removeNode(node);
-    record("remove-node", node);
+    record(Kind.REMOVE_NODE, node);
   }
 
   /** Removes nodes whose outputs nothing reads, repeatedly; returns how many. */
@@ -283,13 +299,13 @@ public final class Rewriter {
   public void setAttribute(Node node, AttributeProto attribute) {
     requireLive(node);
     node.attributes.put(attribute.getName(), attribute);
-    record("set-attribute", node + "." + attribute.getName());
+    record(Kind.SET_ATTRIBUTE, node + "." + attribute.getName());
   }
 
   public void removeAttribute(Node node, String name) {
     requireLive(node);
     if (node.attributes.remove(name) != null) {
-      record("remove-attribute", node + "." + name);
+      record(Kind.REMOVE_ATTRIBUTE, node + "." + name);
     }
   }
 
@@ -298,7 +314,7 @@ public final class Rewriter {
     Value v = graph.newValue(nameHint);
     v.constant = tensor;
     graph.initializers.add(v);
-    record("add-initializer", v);
+    record(Kind.ADD_INITIALIZER, v);
     return v;
   }
 
@@ -316,17 +332,17 @@ public final class Rewriter {
     }
     graph.values.remove(v.name);
     graph.valueInfoOrder.remove(v);
-    record("remove-initializer", v);
+    record(Kind.REMOVE_INITIALIZER, v);
   }
 
   /** A writable view of a float initializer; the first edit copies it (copy-on-write). */
   public FloatView editFloats(Value constant) {
-    record("edit-weights", constant);
+    record(Kind.EDIT_WEIGHTS, constant);
     return requireConstant(constant).editFloats(graph.model().storage);
   }
 
   public LongView editLongs(Value constant) {
-    record("edit-weights", constant);
+    record(Kind.EDIT_WEIGHTS, constant);
     return requireConstant(constant).editLongs(graph.model().storage);
   }
 
@@ -337,7 +353,7 @@ public final class Rewriter {
     if (!had && !v.graphInput && !v.isGraphOutput()) {
       graph.valueInfoOrder.add(v);
     }
-    record("set-type", v);
+    record(Kind.SET_TYPE, v);
   }
 
   public void setOpset(String domain, long version) {
@@ -348,7 +364,7 @@ public final class Rewriter {
       if (d.isEmpty()) {
         graph.model().raiseIrVersion(Models.irVersionFor(version));
       }
-      record("set-opset", (d.isEmpty() ? "ai.onnx" : d) + "=" + version);
+      record(Kind.SET_OPSET, (d.isEmpty() ? "ai.onnx" : d) + "=" + version);
     }
   }
 

@@ -8,16 +8,31 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Applies rules over a snapshot of the nodes, in graph order. Nodes removed by an earlier rewrite are
- * skipped. Rejections are reported, never silent.
+ * Applies rules over a snapshot of the nodes, in graph order (or its reverse). Nodes removed by an
+ * earlier rewrite are skipped. Rejections are reported, never silent.
  */
 public final class RulePass implements Pass {
   private final String name;
   private final List<RewriteRule<?>> rules;
+  private final boolean reverse;
 
   public RulePass(String name, List<RewriteRule<?>> rules) {
+    this(name, rules, false);
+  }
+
+  private RulePass(String name, List<RewriteRule<?>> rules, boolean reverse) {
     this.name = name;
     this.rules = List.copyOf(rules);
+    this.reverse = reverse;
+  }
+
+  /**
+   * Visits the nodes last to first: for rules where a later site's rewrite changes what an earlier
+   * site computed from (smoothing a Linear's output columns changes the row maxima its own input site
+   * used), so that one run reaches the fixed point and a second changes nothing.
+   */
+  public static RulePass lastToFirst(String name, List<RewriteRule<?>> rules) {
+    return new RulePass(name, rules, true);
   }
 
   @Override
@@ -31,7 +46,12 @@ public final class RulePass implements Pass {
     Rewriter rw = new Rewriter(model);
     List<Finding> findings = new ArrayList<>();
     for (RewriteRule<?> rule : rules) {
-      for (Node node : model.graph().nodes()) {
+      context.with(NodeOrder.class, NodeOrder.of(model.graph()));
+      List<Node> nodes = new ArrayList<>(model.graph().nodes());
+      if (reverse) {
+        java.util.Collections.reverse(nodes);
+      }
+      for (Node node : nodes) {
         if (!node.isRemoved() && rule.rootOps().contains(node.opType())) {
           apply(rule, node, rw, context, findings);
         }
@@ -45,7 +65,7 @@ public final class RulePass implements Pass {
     if (m.isEmpty()) {
       return;
     }
-    Optional<String> reason = rule.check(m.get(), ctx);
+    Optional<Rejection> reason = rule.check(m.get(), ctx);
     String site = rule.site(node);
     if (reason.isPresent()) {
       out.add(Finding.rejected(rule.name(), site, reason.get()));

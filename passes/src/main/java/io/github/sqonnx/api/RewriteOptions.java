@@ -72,12 +72,18 @@ public final class RewriteOptions {
   final CalibrationData calibration;
   final ProgressListener progress;
   private final RewritePlan plan;
+  /**
+   * Fail (instead of writing the model unchanged) when no site is rewritten. Not in {@link #TABLE}:
+   * it changes whether a run fails, not what a successful run writes (so not the up-to-date hash).
+   */
+  final boolean strict;
 
   private RewriteOptions(Builder b, OptionValues values, CalibrationData calibration, RewritePlan plan) {
     this.values = values;
     this.calibration = calibration;
     this.progress = b.progress;
     this.plan = plan;
+    this.strict = b.strict;
   }
 
   public static Builder builder() {
@@ -131,6 +137,7 @@ public final class RewriteOptions {
     private final OptionValues values = new OptionValues(TABLE);
     private final Map<String, String> smoothExtra = new LinkedHashMap<>();
     private final Map<String, String> quantExtra = new LinkedHashMap<>();
+    private boolean strict;
     private List<PassSpec> pipeline;
     private Iterable<Map<String, io.github.sqonnx.ort.HostTensor>> feeds;
     private ProgressListener progress = ProgressListener.SILENT;
@@ -263,6 +270,15 @@ public final class RewriteOptions {
     /** Where progress goes; silent by default. */
     public Builder progress(ProgressListener listener) {
       this.progress = listener == null ? ProgressListener.SILENT : listener;
+      return this;
+    }
+
+    /**
+     * With {@code true}, a rewrite that changes no site fails instead of writing the model unchanged
+     * (default {@code false}: a model with nothing to rewrite is a no-op, as a build step expects).
+     */
+    public Builder strict(boolean s) {
+      this.strict = s;
       return this;
     }
 

@@ -30,6 +30,16 @@ public record RewriteResult(Path output, List<PassResult> passes, Map<String, Do
     return passes.stream().flatMap(p -> p.findings().stream()).filter(f -> !f.applied()).toList();
   }
 
+  /** Why no site was rewritten: the no-op's reason, else the first reason a site was left alone. */
+  static String whyNothing(List<PassResult> passes) {
+    List<Finding> all = passes.stream().flatMap(p -> p.findings().stream()).toList();
+    if (all.isEmpty()) {
+      return "no rule found a site to look at";
+    }
+    Finding f = all.get(0);
+    return all.size() == 1 ? f.detail() : all.size() + " sites left alone, e.g. " + f.site() + ": " + f.detail();
+  }
+
   /** A few lines for a terminal. */
   public String summary() {
     StringBuilder b = new StringBuilder();
@@ -40,6 +50,9 @@ public record RewriteResult(Path output, List<PassResult> passes, Map<String, Do
     }
     b.append(String.format("size         %.1f MB -> %.1f MB (%.2fx smaller)%n", inputBytes / 1e6, outputBytes / 1e6,
         outputBytes == 0 ? 0 : (double) inputBytes / outputBytes));
+    if (applied().isEmpty()) {
+      b.append("0 sites rewritten: ").append(whyNothing(passes)).append('\n');
+    }
     if (fusion != null) {
       b.append("integer kernels ").append(fusion.sites().size() - fusion.leftFloat().size()).append('/')
           .append(fusion.sites().size()).append(" quantized matmuls")

@@ -48,8 +48,11 @@ public final class SqOnnx {
         .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
-      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
+      io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
+      if (plan.calibrate() && io.github.sqonnx.calib.CalibrationTargets.find(model, extra).isEmpty()) {
+        return nothingToDo(in, out, model, options, "no MatMul or Gemm, so nothing to smooth or quantize");
+      }
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
         List<String> rescalable = derivesAfterSmoothing(options) ? SmoothPass.rescalableTensors(model) : List.of();
@@ -68,7 +71,11 @@ public final class SqOnnx {
       }
       results = pipeline.run(model, ctx);
       results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+      if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
+        throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
+      }
+      if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
+          && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
         refuseWhatTensorRtRejects(in, model);
       }
       long ts = System.nanoTime();
@@ -89,6 +96,22 @@ public final class SqOnnx {
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
     return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+  }
+
+  /**
+   * A model no pass can change: written unchanged (the same bytes, as every unchanged model saves),
+   * with one finding that says why; an error only when the options ask for strictness.
+   */
+  private static RewriteResult nothingToDo(Path in, Path out, Model model, RewriteOptions options, String why) {
+    if (options.strict) {
+      throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + why);
+    }
+    options.progress.note(in.getFileName() + ": " + why + "; writing it unchanged");
+    ModelIO.save(model, out);
+    PassResult none = new PassResult("rewrite", List.of(), List.of(new io.github.sqonnx.pass.Finding(
+        "nothing-to-do", String.valueOf(in.getFileName()), io.github.sqonnx.pass.Reason.NOTHING_TO_DO,
+        why + "; model written unchanged")), 0);
+    return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>());
   }
 
   /** A model TensorRT would not build is never written: one line naming the first problems. */
@@ -155,14 +178,14 @@ public final class SqOnnx {
       PassContext ctx = new PassContext();
       List<io.github.sqonnx.pass.Finding> smooth = new ArrayList<>();
       for (io.github.sqonnx.pass.Finding f : SmoothPass.create(Map.of()).run(m, ctx).findings()) {
-        smooth.add(f.detail().startsWith("no calibration statistics")
+        smooth.add(f.reason() == io.github.sqonnx.pass.Reason.NO_STATISTICS
             ? io.github.sqonnx.pass.Finding.applied(f.rule(), f.site(), "site found; smoothed once calibrated")
             : f);
       }
       try {
         List<io.github.sqonnx.pass.Finding> quant = new QuantizePass(io.github.sqonnx.quant.QuantOptions.of(
             io.github.sqonnx.quant.Scheme.O2)).run(m, ctx).findings().stream()
-            .filter(f -> !f.rule().equals("opset-upgrade")).toList(); // the upgrade is a means, not a site
+            .filter(f -> f.reason() != io.github.sqonnx.pass.Reason.ENABLING).toList(); // a means, not a site
         return new Plan(smooth, quant, null);
       } catch (SqOnnxException e) {
         return new Plan(smooth, List.of(), e.getMessage());

@@ -31,7 +31,7 @@ public final class VerifyOptions {
   public static final OptionDef<Double> MAX_REL_L2 = OptionDef.of("maxRelL2", Double.class,
           OptionDef.number(0, Double.MAX_VALUE)).label("X")
       .doc("largest relative L2 error accepted per output")
-      .defaultDoc(OptionDefaults.EXACT_MAX_REL_L2 + " for a candidate without quantization; none for INT8").build();
+      .defaultDoc("1e-5 for a candidate without quantization; none for INT8").build();
   public static final OptionDef<Double> MIN_COSINE = OptionDef.of("minCosine", Double.class, OptionDef.number(-1, 1))
       .label("Y").doc("smallest mean per-sample cosine accepted per output")
       .defaultDoc(OptionDefaults.EXACT_MIN_COSINE + " for a candidate without quantization; "

@@ -45,9 +45,11 @@ public final class Calibrator {
   private enum Kind { TEXT, TENSORS, FEEDS }
 
   private final Builder b;
+  private final Instrumentation instr;
 
-  private Calibrator(Builder b) {
+  private Calibrator(Builder b, Instrumentation instr) {
     this.b = b;
+    this.instr = instr;
   }
 
   public static Builder forModel(Path model) {
@@ -80,10 +82,6 @@ public final class Calibrator {
     private Set<String> channelTensors = Set.of();
     private long channelBudget;
     private Consumer<ChannelDetail> channelSink;
-    /** Phase name to nanoseconds, for the benchmark. */
-    Map<String, Long> timings;
-    /** The benchmark's floor: ORT runs the calibration copy and fills the buffers, Java reads nothing. */
-    boolean fetchOnly;
 
     private Builder(Path model) {
       this.model = Objects.requireNonNull(model, "model");
@@ -250,13 +248,17 @@ public final class Calibrator {
     }
 
     public ActivationStats run() {
+      return run(Instrumentation.NONE);
+    }
+
+    ActivationStats run(Instrumentation instrumentation) {
       if (kind == null) {
         throw new SqOnnxException("no calibration data: give a text file and tokenizer, a tensor folder, or feeds");
       }
       if (inGraph && histogram) {
         throw new IllegalArgumentException("in-graph reductions give no histogram: set histogram(false) too");
       }
-      return new Calibrator(this).calibrate();
+      return new Calibrator(this, instrumentation).calibrate();
     }
 
     private static int positive(int n, String what) {
@@ -289,7 +291,8 @@ public final class Calibrator {
       CalibrationTargets.find(m, extra).forEach(t -> targets.add(t.tensor()));
     }
     if (targets.isEmpty()) {
-      throw new SqOnnxException(b.model + ": nothing to calibrate (no MatMul or Gemm, and no extra tensors named)");
+      // no MatMul or Gemm and no extra tensor: no statistics to collect, which is an answer, not an error
+      return new ActivationStats(name, 0, Map.of());
     }
     Path tmp;
     try {
@@ -299,6 +302,14 @@ public final class Calibrator {
     }
     try (Source source = open(inputs)) {
       return new Run(name, inputs, targets, source, tmp).go();
+    } catch (SqOnnxException e) {
+      // ORT's failures name the calibration copy; the user knows the model they gave
+      String tmpFile = java.util.regex.Pattern.quote(tmp.toString()) + "[/\\\\][^:]*";
+      String msg = String.valueOf(e.getMessage());
+      if (!msg.matches("(?s).*" + tmpFile + ".*")) {
+        throw e;
+      }
+      throw new SqOnnxException(msg.replaceAll(tmpFile, java.util.regex.Matcher.quoteReplacement(b.model.toString())), e);
     } finally {
       io.github.sqonnx.TempFiles.deleteTree(tmp);
     }
@@ -387,10 +398,10 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
-      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, b.fetchOnly);
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, instr.fetchOnly());
           Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
-        loopCpu = b.timings != null ? processCpu() : 0;
+        loopCpu = instr.timings() != null ? processCpu() : 0;
         for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
           if (batch != first) {
             InputCheck.check(name, inputs, batch, source.where());
@@ -418,11 +429,11 @@ public final class Calibrator {
         ortNanos = collector.ortNanos.get();
         binCpuNanos = collector.binCpuNanos.get();
       }
-      if (b.timings != null) {
-        b.timings.put("loop", System.nanoTime() - loopStart);
-        b.timings.put("loopCpu", processCpu() - loopCpu);
-        b.timings.put("ort", ortNanos);
-        b.timings.put("binCpu", binCpuNanos);
+      if (instr.timings() != null) {
+        instr.timings().put("loop", System.nanoTime() - loopStart);
+        instr.timings().put("loopCpu", processCpu() - loopCpu);
+        instr.timings().put("ort", ortNanos);
+        instr.timings().put("binCpu", binCpuNanos);
       }
       Map<String, TensorStats> stats = new TreeMap<>();
       acc.forEach((t, a) -> stats.put(t, a.stats()));

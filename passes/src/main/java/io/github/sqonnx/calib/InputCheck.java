@@ -3,7 +3,6 @@ package io.github.sqonnx.calib;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.ort.HostTensor;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -11,7 +10,10 @@ import java.util.stream.Collectors;
 /**
  * Matches feeds to the model's inputs by name before ONNX Runtime sees them, so a mistake is reported
  * as one line naming the input, what the model declares and what was given (ORT's own messages name
- * neither the file nor the expected shape).
+ * neither the file nor the expected shape). It refuses what ORT refuses, no more: an unknown or
+ * missing input, the element type, the rank and fixed dims. Symbolic dims (dim_params) are hints:
+ * exporters name them carelessly (one published MiniLM export calls both axes of every input
+ * "batch"), and ORT runs such models with any sizes.
  */
 final class InputCheck {
   private InputCheck() {}
@@ -25,8 +27,6 @@ final class InputCheck {
         throw new SqOnnxException(prefix + "'" + k + "' matches no input of " + model + " (its inputs: " + names + ")");
       }
     }
-    Map<String, Long> symbols = new HashMap<>();
-    Map<String, String> symbolSource = new HashMap<>();
     for (ModelInput in : inputs) {
       HostTensor t = feeds.get(in.name());
       if (t == null) {
@@ -50,14 +50,6 @@ final class InputCheck {
         if (d instanceof Long && (Long) d != have) {
           throw new SqOnnxException(prefix + "input '" + in.name() + "': expected " + in.describe() + ", got " + got
               + " (dim " + i + " must be " + d + ")");
-        }
-        if (d instanceof String) {
-          Long seen = symbols.putIfAbsent((String) d, have);
-          if (seen != null && seen != have) {
-            throw new SqOnnxException(prefix + "input '" + in.name() + "': dim " + i + " (" + d + ") is " + have
-                + " but input '" + symbolSource.get(d) + "' has " + seen + "; got " + got);
-          }
-          symbolSource.putIfAbsent((String) d, in.name());
         }
       }
     }

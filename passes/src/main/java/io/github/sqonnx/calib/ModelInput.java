@@ -31,15 +31,7 @@ record ModelInput(String name, DataType type, List<Object> dims) {
     if (type == null) {
       return null;
     }
-    switch (type) {
-      case FLOAT: return HostTensor.Kind.FLOAT;
-      case INT64: return HostTensor.Kind.INT64;
-      case INT32: return HostTensor.Kind.INT32;
-      case INT8: return HostTensor.Kind.INT8;
-      case UINT8: return HostTensor.Kind.UINT8;
-      case BOOL: return HostTensor.Kind.BOOL;
-      default: return null;
-    }
+    return HostTensor.Kind.of(type);
   }
 
   /** "int64 [batch_size, sequence_length]", as errors show it. */

@@ -82,6 +82,12 @@ final class Npy {
       case "<i4": kind = HostTensor.Kind.INT32; for (int i = 0; i < count; i++) { v[i] = b.getInt(); } break;
       case "|i1": kind = HostTensor.Kind.INT8; for (int i = 0; i < count; i++) { v[i] = b.get(); } break;
       case "|u1": kind = HostTensor.Kind.UINT8; for (int i = 0; i < count; i++) { v[i] = b.get() & 0xff; } break;
+      case "<f8": kind = HostTensor.Kind.DOUBLE; for (int i = 0; i < count; i++) { v[i] = b.getLong(); } break;
+      case "<f2": kind = HostTensor.Kind.FLOAT16; for (int i = 0; i < count; i++) { v[i] = b.getShort() & 0xffff; } break;
+      case "<i2": kind = HostTensor.Kind.INT16; for (int i = 0; i < count; i++) { v[i] = b.getShort(); } break;
+      case "<u2": kind = HostTensor.Kind.UINT16; for (int i = 0; i < count; i++) { v[i] = b.getShort() & 0xffff; } break;
+      case "<u4": kind = HostTensor.Kind.UINT32; for (int i = 0; i < count; i++) { v[i] = b.getInt() & 0xffffffffL; } break;
+      case "<u8": kind = HostTensor.Kind.UINT64; for (int i = 0; i < count; i++) { v[i] = b.getLong(); } break;
       default: kind = HostTensor.Kind.BOOL; for (int i = 0; i < count; i++) { v[i] = b.get() != 0 ? 1 : 0; } break;
     }
     return HostTensor.ofLongs(kind, shape, v);
@@ -89,12 +95,13 @@ final class Npy {
 
   private static int width(String descr, Path file) {
     switch (descr) {
-      case "<f4": case "<i4": return 4;
-      case "<i8": return 8;
+      case "<f4": case "<i4": case "<u4": return 4;
+      case "<i8": case "<u8": case "<f8": return 8;
+      case "<f2": case "<i2": case "<u2": return 2;
       case "|i1": case "|u1": case "|b1": return 1;
       default:
         throw new SqOnnxException(file + ": dtype '" + descr + "' is not supported; model inputs are read as "
-            + "float32 (<f4), int64 (<i8), int32 (<i4), int8, uint8 or bool");
+            + "float32 (<f4), float64 (<f8), float16 (<f2), int8..int64, uint8..uint64 or bool");
     }
   }
 

@@ -18,7 +18,8 @@ import java.util.Set;
  * <ul>
  *   <li>MatMul or Gemm inside If/Loop/Scan bodies (Optimum's merged decoder): the passes see only
  *       the top-level graph;</li>
- *   <li>float16 or bfloat16 models: calibration feeds and measures float32.</li>
+ *   <li>float16 or bfloat16 matmuls, in rewrites ({@link #refuseRewrite}): smoothing and the Q/DQ forms are
+ *       float32-only (calibration measures float16 tensors as float32 and accepts such models).</li>
  * </ul>
  */
 public final class UnsupportedForms {
@@ -50,16 +51,26 @@ public final class UnsupportedForms {
             + "decoder_model.onnx and decoder_with_past_model.onnx instead (optimum-cli export onnx --no-post-process)");
       }
     }
-    for (Value v : model.graph().feeds()) {
-      Optional<String> r = halfPrecision(v, "input");
-      if (r.isPresent()) {
-        return r;
-      }
-    }
+    return Optional.empty();
+  }
+
+  /** As {@link #refuse}, and also float16/bfloat16 matmul operands, which the passes cannot rewrite yet. */
+  public static void refuseRewrite(Model model, String where) {
+    refuse(model, where);
+    halfPrecisionMatmul(model).ifPresent(r -> {
+      throw new SqOnnxException(where + ": " + r);
+    });
+  }
+
+  /**
+   * A float16 operand of a MatMul or Gemm (calibration itself measures float16 tensors as float32;
+   * the quantized and smoothed forms are float32-only).
+   */
+  private static Optional<String> halfPrecisionMatmul(Model model) {
     for (Node n : model.graph().nodes()) {
       if (n.domain().isEmpty() && LINEAR.contains(n.opType())) {
         for (Value v : n.inputs()) {
-          Optional<String> r = v == null ? Optional.empty() : halfPrecision(v, "tensor");
+          Optional<String> r = v == null ? Optional.empty() : halfPrecision(v);
           if (r.isPresent()) {
             return r;
           }
@@ -69,13 +80,13 @@ public final class UnsupportedForms {
     return Optional.empty();
   }
 
-  private static Optional<String> halfPrecision(Value v, String what) {
+  private static Optional<String> halfPrecision(Value v) {
     DataType t = v.elementType().orElse(null);
     if (t != DataType.FLOAT16 && t != DataType.BFLOAT16) {
       return Optional.empty();
     }
-    return Optional.of(what + " '" + v.name() + "' is " + t.name().toLowerCase() + ": sq-onnx calibrates and rewrites "
-        + "float32 models only for now; export in float32 (optimum-cli export onnx without --dtype fp16) and rewrite that");
+    return Optional.of("tensor '" + v.name() + "' is " + t.name().toLowerCase() + ": sq-onnx rewrites float32 models "
+        + "only for now; export in float32 (optimum-cli export onnx without --dtype fp16) and rewrite that");
   }
 
   private static int linears(GraphProto g, int depth) {

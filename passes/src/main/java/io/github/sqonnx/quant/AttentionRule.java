@@ -4,6 +4,8 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import io.github.sqonnx.pass.RewriteRule;
 import java.util.Optional;
 import java.util.Set;
@@ -34,17 +36,17 @@ abstract class AttentionRule implements RewriteRule<Node> {
   }
 
   @Override
-  public Optional<String> check(Node n, PassContext context) {
+  public Optional<Rejection> check(Node n, PassContext context) {
     if (!qg.options.attention()) {
-      return Optional.of("attention matmuls are left float (attention=false)");
+      return Optional.of(Reason.EXCLUDED.because("attention matmuls are left float (attention=false)"));
     }
     if (Qdq.isDequantized(n.input(0)) || Qdq.isDequantized(n.input(1))) {
-      return Optional.of("already quantized (an operand comes from DequantizeLinear)");
+      return Optional.of(Reason.ALREADY_DONE.because("already quantized (an operand comes from DequantizeLinear)"));
     }
     return qg.excluded(n).or(() -> checkMore(n, context));
   }
 
-  Optional<String> checkMore(Node n, PassContext context) {
+  Optional<Rejection> checkMore(Node n, PassContext context) {
     return Optional.empty();
   }
 

@@ -26,11 +26,11 @@ final class DynamicPerTensorAttentionMatMul extends AttentionRule {
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
-    Value[] a = qg.dynamicPerTensor(rw, n.input(0));
-    Value[] b = qg.dynamicPerTensor(rw, n.input(1));
+    IntOperand a = qg.dynamicPerTensor(rw, n.input(0));
+    IntOperand b = qg.dynamicPerTensor(rw, n.input(1));
     Optional<ScaleFold> fold = scaleAfter(n);
-    Value bScale = fold.isEmpty() ? b[1] : scaled(rw, n, b[1], fold.get().factor());
-    Value y = QuantGraph.integerMatMul(rw, n, a[0], b[0], a[2], b[2], a[1], bScale);
+    Value bScale = fold.isEmpty() ? b.scale() : scaled(rw, n, b.scale(), fold.get().factor());
+    Value y = QuantGraph.integerMatMul(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
     QuantGraph.replace(rw, n.output(0), y);
     rw.removeNode(n);
     fold.ifPresent(f -> f.remove(rw, y));

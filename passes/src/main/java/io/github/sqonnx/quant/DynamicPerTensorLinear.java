@@ -2,7 +2,6 @@ package io.github.sqonnx.quant;
 
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
-import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
 
 /**
@@ -34,8 +33,8 @@ final class DynamicPerTensorLinear extends LinearRule {
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    Value[] q = qg.dynamicPerTensor(rw, s.activation());
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[2], q[1], null);
+    IntOperand q = qg.dynamicPerTensor(rw, s.activation());
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q, null);
     return "x uint8 per-tensor dynamic; weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

@@ -19,7 +19,7 @@ final class IntegerLinear {
    * point {@code azp}, scale {@code as}, and when not null the row ratio {@code rows} applied after
    * the GEMM); returns the weight quantization for the report.
    */
-  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, Value aq, Value azp, Value as, Value rows) {
+  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, IntOperand x, Value rows) {
     Node node = s.node();
     WeightQuant wq = WeightQuant.of(s.w(), qg.options.perChannelWeights() ? s.outputAxis() : -1, s.transB(),
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
@@ -33,9 +33,10 @@ final class IntegerLinear {
     }
     String h = s.weight().name();
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, h);
-    Value y = rows == null ? QuantGraph.integerMatMul(rw, node, aq, data, azp, sz[1], as, sz[0])
-        : QuantGraph.integerMatMulPerRow(rw, node, aq, data, azp, sz[1], as, sz[0], rows);
+    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    IntOperand w = new IntOperand(data, sz.zeroPoint(), sz.scale());
+    Value y = rows == null ? QuantGraph.integerMatMul(rw, node, x, w)
+        : QuantGraph.integerMatMulPerRow(rw, node, new IntOperand.PerRow(x, rows), w);
     if (s.isGemm() && node.input(2) != null) {
       y = gemmBias(rw, node, y);
     }

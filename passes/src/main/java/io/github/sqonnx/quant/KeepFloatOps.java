@@ -1,79 +1,71 @@
 package io.github.sqonnx.quant;
 
+import io.github.sqonnx.ir.Graph;
 import io.github.sqonnx.ir.Node;
-import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
-import io.github.sqonnx.pass.PassContext;
-import io.github.sqonnx.pass.RewriteRule;
+import io.github.sqonnx.pass.Finding;
+import io.github.sqonnx.pass.Reason;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.Set;
 
 /**
- * Never rewrites: reports why the ops around the quantized matmuls stay float, so a user reading the
- * findings sees each decision. Softmax, normalisation, GELU and residual Adds are sensitive to error
- * and cheap; the attention-mask Add holds huge negative constants that no 8-bit scale can share with
- * the scores.
+ * A report, not a rule: says why the ops around the quantized matmuls stay float, so a user reading
+ * the findings sees each decision (code {@link Reason#KEPT_FLOAT}). Softmax, normalisation, GELU and
+ * residual Adds are sensitive to error and cheap; the attention-mask Add holds huge negative
+ * constants that no 8-bit scale can share with the scores.
  */
-final class KeepFloatOps implements RewriteRule<String> {
+final class KeepFloatOps {
+  static final String NAME = "keep-float";
   /** Constants at least this large (in magnitude) mark mask arithmetic (-1e4, -3.4e38). */
   private static final double MASK_MAGNITUDE = 1e4;
-  private final QuantGraph qg;
+  private static final Set<String> OPS = Set.of("Softmax", "LayerNormalization", "SimplifiedLayerNormalization",
+      "Gelu", "Erf", "Add");
 
-  KeepFloatOps(QuantGraph qg) {
-    this.qg = qg;
-  }
+  private KeepFloatOps() {}
 
-  @Override
-  public String name() {
-    return "keep-float";
-  }
-
-  @Override
-  public Set<String> rootOps() {
-    return Set.of("Softmax", "LayerNormalization", "SimplifiedLayerNormalization", "Gelu", "Erf", "Add");
-  }
-
-  @Override
-  public Optional<String> match(Node n, PassContext context) {
-    if (qg.floatPaths.contains(n)) {
-      return Optional.empty(); // written by this run to stay float, and reported with its Linear
+  /** One finding per op that stays float, in graph order. */
+  static List<Finding> report(Graph graph, QuantGraph qg) {
+    List<Finding> out = new ArrayList<>();
+    for (Node n : graph.nodes()) {
+      if (OPS.contains(n.opType()) && !qg.floatPaths.contains(n)) { // float paths are reported with their Linear
+        String why = why(n);
+        if (why != null) {
+          out.add(new Finding(NAME, Qdq.name(n), Reason.KEPT_FLOAT, why));
+        }
+      }
     }
+    return out;
+  }
+
+  /** Why {@code n} stays float, or null for a bias Add (part of its Linear). */
+  private static String why(Node n) {
     switch (n.opType()) {
       case "Softmax":
-        return Optional.of("Softmax stays float (exponentials of quantized scores lose the small probabilities)");
+        return "Softmax stays float (exponentials of quantized scores lose the small probabilities)";
       case "LayerNormalization":
       case "SimplifiedLayerNormalization":
-        return Optional.of("normalisation stays float (mean and variance need full precision)");
+        return "normalisation stays float (mean and variance need full precision)";
       case "Gelu":
       case "Erf":
-        return Optional.of("GELU stays float (its output is requantized where a Linear reads it)");
+        return "GELU stays float (its output is requantized where a Linear reads it)";
       default:
         break;
     }
     for (Value v : n.inputs()) {
       String why = maskSource(v, 6);
       if (why != null) {
-        return Optional.of("mask Add stays float: operand '" + v.name() + "' " + why);
+        return "mask Add stays float: operand '" + v.name() + "' " + why;
       }
     }
     if (n.inputs().stream().noneMatch(Qdq::isConstantLike)) {
-      return Optional.of("residual Add stays float");
+      return "residual Add stays float";
     }
-    return Optional.empty(); // a bias Add: part of its Linear
-  }
-
-  @Override
-  public Optional<String> check(String reason, PassContext context) {
-    return Optional.of(reason);
-  }
-
-  @Override
-  public String rewrite(String reason, Rewriter rewriter, PassContext context) {
-    throw new IllegalStateException("keep-float never rewrites");
+    return null;
   }
 
   /** Why {@code v} is attention-mask arithmetic (traced back through elementwise ops), or null. */
@@ -145,7 +137,8 @@ final class KeepFloatOps implements RewriteRule<String> {
       return t.getFloatData(0);
     }
     if (t.getRawData().size() >= 4) {
-      return t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getFloat(0);
+      // slice: since protobuf-java 4.36 the buffer of a parsed ByteString may start at a non-zero position
+      return t.getRawData().asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN).getFloat(0);
     }
     return Float.NaN;
   }

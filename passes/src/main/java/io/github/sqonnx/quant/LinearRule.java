@@ -4,6 +4,7 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Rejection;
 import io.github.sqonnx.pass.RewriteRule;
 import java.util.Optional;
 import java.util.Set;
@@ -30,11 +31,11 @@ abstract class LinearRule implements RewriteRule<LinearSite> {
   }
 
   @Override
-  public Optional<String> check(LinearSite s, PassContext context) {
+  public Optional<Rejection> check(LinearSite s, PassContext context) {
     return s.problem().or(() -> qg.excluded(s.node())).or(() -> checkMore(s, context));
   }
 
-  Optional<String> checkMore(LinearSite s, PassContext context) {
+  Optional<Rejection> checkMore(LinearSite s, PassContext context) {
     return Optional.empty();
   }
 

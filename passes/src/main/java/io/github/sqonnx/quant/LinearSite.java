@@ -4,6 +4,8 @@ import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.Optional;
 
 /**
@@ -46,27 +48,27 @@ record LinearSite(Node node, Value activation, Value weight) {
   }
 
   /** Why this is not a quantizable Linear, or empty. */
-  Optional<String> problem() {
+  Optional<Rejection> problem() {
     if (Qdq.isDequantized(activation) || Qdq.isDequantized(weight)) {
-      return Optional.of("already quantized (an operand comes from DequantizeLinear)");
+      return Optional.of(Reason.ALREADY_DONE.because("already quantized (an operand comes from DequantizeLinear)"));
     }
     if (activation.isInitializer()) {
-      return Optional.of("left operand '" + activation.name() + "' is a constant; only x·W with a constant W is a Linear");
+      return Optional.of(Reason.UNSUPPORTED_PATTERN.because("left operand '" + activation.name() + "' is a constant; only x·W with a constant W is a Linear"));
     }
     if (weight.producer().map(p -> p.opType().equals("Constant")).orElse(false)) {
-      return Optional.of("weight '" + weight.name() + "' comes from a Constant node, not an initializer");
+      return Optional.of(Reason.NOT_CONSTANT.because("weight '" + weight.name() + "' comes from a Constant node, not an initializer"));
     }
     if (weight.constant().isEmpty()) {
-      return Optional.of("weight '" + weight.name() + "' is not a constant initializer (both operands are activations)");
+      return Optional.of(Reason.NOT_CONSTANT.because("weight '" + weight.name() + "' is not a constant initializer (both operands are activations)"));
     }
     if (w().dataType() != DataType.FLOAT) {
-      return Optional.of("weight '" + weight.name() + "' is " + w().dataType() + ", not float32");
+      return Optional.of(Reason.UNSUPPORTED_TYPE.because("weight '" + weight.name() + "' is " + w().dataType() + ", not float32"));
     }
     if (w().rank() != 2) {
-      return Optional.of("weight '" + weight.name() + "' has rank " + w().rank() + "; only 2-D weights are quantized");
+      return Optional.of(Reason.UNSUPPORTED_SHAPE.because("weight '" + weight.name() + "' has rank " + w().rank() + "; only 2-D weights are quantized"));
     }
     if (isGemm() && node.attrInt("transA", 0) != 0) {
-      return Optional.of("Gemm with transA=1 (the activation would need a transpose first)");
+      return Optional.of(Reason.UNSUPPORTED_SHAPE.because("Gemm with transA=1 (the activation would need a transpose first)"));
     }
     return Optional.empty();
   }

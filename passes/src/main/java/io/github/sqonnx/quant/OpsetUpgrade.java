@@ -11,6 +11,7 @@ import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.Pass;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.pass.Reason;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,12 +96,12 @@ public final class OpsetUpgrade implements Pass {
       }
       if (AXES_TO_INPUT.contains(n.opType()) && n.attribute("axes").isPresent()) {
         moveToInput(rw, n, "axes", 1);
-        findings.add(Finding.applied(name(), Qdq.name(n), "axes attribute → input"));
+        findings.add(new Finding(name(), Qdq.name(n), Reason.ENABLING, "axes attribute → input"));
       } else if (n.opType().equals("Split") && n.attribute("split").isPresent()) {
         moveToInput(rw, n, "split", 1);
-        findings.add(Finding.applied(name(), Qdq.name(n), "split attribute → input"));
+        findings.add(new Finding(name(), Qdq.name(n), Reason.ENABLING, "split attribute → input"));
       } else if (SOFTMAX_LIKE.contains(n.opType())) {
-        findings.add(Finding.applied(name(), Qdq.name(n), softmax(rw, n, ranks.get(n.input(0).name()))));
+        findings.add(new Finding(name(), Qdq.name(n), Reason.ENABLING, softmax(rw, n, ranks.get(n.input(0).name()))));
       }
     }
     rw.setOpset("", target);

@@ -28,11 +28,11 @@ final class PerTokenAttentionMatMul extends AttentionRule {
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
-    Value[] a = qg.perRow(rw, n.input(0), 0);
-    Value[] b = qg.dynamicPerTensor(rw, n.input(1));
+    IntOperand.PerRow a = qg.perRow(rw, n.input(0), 0);
+    IntOperand b = qg.dynamicPerTensor(rw, n.input(1));
     Optional<ScaleFold> fold = scaleAfter(n);
-    Value bScale = fold.isEmpty() ? b[1] : scaled(rw, n, b[1], fold.get().factor());
-    Value y = QuantGraph.integerMatMulPerRow(rw, n, a[0], b[0], a[1], b[2], a[2], bScale, a[3]);
+    Value bScale = fold.isEmpty() ? b.scale() : scaled(rw, n, b.scale(), fold.get().factor());
+    Value y = QuantGraph.integerMatMulPerRow(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
     QuantGraph.replace(rw, n.output(0), y);
     rw.removeNode(n);
     fold.ifPresent(f -> f.remove(rw, y));

@@ -2,7 +2,6 @@ package io.github.sqonnx.quant;
 
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
-import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
 
 /**
@@ -34,8 +33,8 @@ final class PerTokenLinear extends LinearRule {
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    Value[] q = qg.perRow(rw, s.activation(), s.w().dim(s.transB() ? 1 : 0));
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q[0], q[1], q[2], q[3]);
+    IntOperand.PerRow q = qg.perRow(rw, s.activation(), s.w().dim(s.transB() ? 1 : 0));
+    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q.operand(), q.rowRatio());
     return "x uint8 per-token dynamic (zero point 128); weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

@@ -10,6 +10,8 @@ import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.TensorShapeProto;
 import io.github.sqonnx.onnx.proto.Onnx.TypeProto;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -28,7 +30,7 @@ import java.util.Set;
  */
 final class QuantGraph {
   final QuantOptions options;
-  private final Map<Value, Value[]> perRow = new IdentityHashMap<>();
+  private final Map<Value, IntOperand.PerRow> perRow = new IdentityHashMap<>();
   /** Linears left float by {@link QuantOptions#skipFirstLast()}, fixed before any rewrite. */
   private final Set<Node> firstLast = new HashSet<>();
   /** Nodes this run wrote to stay float (outlier channels' paths): no rule matches or reports them. */
@@ -62,18 +64,18 @@ final class QuantGraph {
   }
 
   /** Why the user's options leave {@code n} in float, or empty. */
-  Optional<String> excluded(Node n) {
+  Optional<Rejection> excluded(Node n) {
     if (options.excludeOps().contains(n.opType())) {
-      return Optional.of("op type " + n.opType() + " is excluded");
+      return Optional.of(Reason.EXCLUDED.because("op type " + n.opType() + " is excluded"));
     }
     if (options.exclude() != null && options.exclude().matcher(n.name()).find()) {
-      return Optional.of("excluded by name pattern '" + options.exclude().pattern() + "'");
+      return Optional.of(Reason.EXCLUDED.because("excluded by name pattern '" + options.exclude().pattern() + "'"));
     }
     if (firstLast.contains(n)) {
-      return Optional.of("first or last Linear, left float (skipFirstLast)");
+      return Optional.of(Reason.EXCLUDED.because("first or last Linear, left float (skipFirstLast)"));
     }
     if (options.geluInputs() == QuantOptions.GeluInputs.FLOAT && isLinear(n) && readsGelu(n.input(0))) {
-      return Optional.of("reads a GELU output, left float (geluInputs=float)");
+      return Optional.of(Reason.EXCLUDED.because("reads a GELU output, left float (geluInputs=float)"));
     }
     return Optional.empty();
   }
@@ -205,8 +207,8 @@ final class QuantGraph {
   /** Stores {@code w} as int8 with a DequantizeLinear (explicit zero zero-points) before {@code consumer}. */
   Value weightDq(Rewriter rw, WeightQuant w, String hint, Node consumer) {
     Value data = rw.addInitializer(hint + "_quantized", Tensor.ofRaw(DataType.INT8, w.dims(), w.data()));
-    Value[] sz = weightScaleAndZero(rw, w, hint);
-    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(hint + "_DequantizeLinear").inputs(data, sz[0], sz[1])
+    IntOperand.ScaleZero sz = weightScaleAndZero(rw, w, hint);
+    Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(hint + "_DequantizeLinear").inputs(data, sz.scale(), sz.zeroPoint())
         .outputs(hint + "_dequantized");
     if (w.perChannel()) {
       b.attr(Attr.of("axis", (long) w.axis()));
@@ -215,27 +217,27 @@ final class QuantGraph {
   }
 
   /** The scale (scalar or per channel) and the int8 zero zero-point of the same shape. */
-  static Value[] weightScaleAndZero(Rewriter rw, WeightQuant w, String hint) {
+  static IntOperand.ScaleZero weightScaleAndZero(Rewriter rw, WeightQuant w, String hint) {
     if (!w.perChannel()) {
-      return new Value[] {scalar(rw, hint + "_scale", w.scales()[0]), scalar(rw, hint + "_zero_point", DataType.INT8, 0)};
+      return new IntOperand.ScaleZero(scalar(rw, hint + "_scale", w.scales()[0]), scalar(rw, hint + "_zero_point", DataType.INT8, 0));
     }
     int n = w.scales().length;
-    return new Value[] {floats(rw, hint + "_scale", w.scales()),
-        rw.addInitializer(hint + "_zero_point", Tensor.ofLongs(DataType.INT8, new long[] {n}, new long[n]))};
+    return new IntOperand.ScaleZero(floats(rw, hint + "_scale", w.scales()),
+        rw.addInitializer(hint + "_zero_point", Tensor.ofLongs(DataType.INT8, new long[] {n}, new long[n])));
   }
 
   // ---- dynamic quantizers ----
 
   /** DynamicQuantizeLinear(x) → {uint8 x, scale, zero point}, shared by all consumers of x. */
-  Value[] dynamicPerTensor(Rewriter rw, Value x) {
+  IntOperand dynamicPerTensor(Rewriter rw, Value x) {
     for (Node n : x.consumers()) {
       if (n.opType().equals("DynamicQuantizeLinear")) {
-        return new Value[] {n.output(0), n.output(1), n.output(2)};
+        return new IntOperand(n.output(0), n.output(2), n.output(1));
       }
     }
     Node d = placeAfter(rw.op("DynamicQuantizeLinear").name(x.name() + "_DynamicQuantizeLinear").inputs(x)
         .outputs(x.name() + "_quantized", x.name() + "_scale", x.name() + "_zero_point"), x);
-    return new Value[] {d.output(0), d.output(1), d.output(2)};
+    return new IntOperand(d.output(0), d.output(2), d.output(1));
   }
 
   /**
@@ -248,11 +250,11 @@ final class QuantGraph {
    *   c   = ReduceMax(s) (a scalar),  r = s / c                                     [..., 1]
    * </pre>
    * The row scale is split as c · r so that the integer GEMM takes the scalar c and r is applied
-   * after it (see {@link #integerMatMulPerRow}). Returns {q, zero point 128, c, r}. Per-axis
+   * after it (see {@link #integerMatMulPerRow}). Returns (q, zero point 128, c) and r. Per-axis
    * QuantizeLinear needs opset 13. {@code lastDim} is K when known (a Linear's weight rows), else 0.
    */
-  Value[] perRow(Rewriter rw, Value x, long lastDim) {
-    Value[] known = perRow.get(x);
+  IntOperand.PerRow perRow(Rewriter rw, Value x, long lastDim) {
+    IntOperand.PerRow known = perRow.get(x);
     if (known != null) {
       return known;
     }
@@ -290,7 +292,7 @@ final class QuantGraph {
     Node c = placeAfter(rw.op("ReduceMax").name(h + "_scale_max").inputs(s).attr(Attr.of("keepdims", 0L))
         .outputs(h + "_scale_max"), q.output(0));
     Node r = placeAfter(rw.op("Div").name(h + "_row_ratio").inputs(s, c.output(0)).outputs(h + "_row_ratio"), c.output(0));
-    Value[] out = {q.output(0), zp128, c.output(0), r.output(0)};
+    IntOperand.PerRow out = new IntOperand.PerRow(new IntOperand(q.output(0), zp128, c.output(0)), r.output(0));
     perRow.put(x, out);
     return out;
   }
@@ -324,7 +326,13 @@ final class QuantGraph {
    * the chain ORT's MatMulIntegerToFloatFusion turns into one com.microsoft.MatMulIntegerToFloat
    * (DynamicQuantizeMatMul when a single DynamicQuantizeLinear feeds it). Returns the float result.
    */
-  static Value integerMatMul(Rewriter rw, Node site, Value a, Value b, Value azp, Value bzp, Value aScale, Value bScale) {
+  static Value integerMatMul(Rewriter rw, Node site, IntOperand x, IntOperand w) {
+    Value a = x.data();
+    Value b = w.data();
+    Value azp = x.zeroPoint();
+    Value bzp = w.zeroPoint();
+    Value aScale = x.scale();
+    Value bScale = w.scale();
     String h = site.name().isEmpty() ? site.opType() : site.name();
     Node mm = rw.op("MatMulInteger").name(h + "_quant").inputs(a, b, azp, bzp).outputs(h + "_int32").insertBefore(site);
     Node cast = rw.op("Cast").name(h + "_int32_cast").inputs(mm.output(0)).attr(Attr.of("to", (long) DataType.FLOAT.code()))
@@ -346,8 +354,9 @@ final class QuantGraph {
    * optimized session then disagreed with the unoptimized one (cosine 0.60). Here the GEMM's child
    * is the row Mul, so no bias is folded.
    */
-  static Value integerMatMulPerRow(Rewriter rw, Node site, Value a, Value b, Value azp, Value bzp, Value c, Value bScale, Value r) {
-    Value y = integerMatMul(rw, site, a, b, azp, bzp, c, bScale);
+  static Value integerMatMulPerRow(Rewriter rw, Node site, IntOperand.PerRow x, IntOperand w) {
+    Value y = integerMatMul(rw, site, x.operand(), w);
+    Value r = x.rowRatio();
     String h = site.name().isEmpty() ? site.opType() : site.name();
     return rw.op("Mul").name(h + "_row_scale_mul").inputs(y, r).outputs(h + "_row_scaled").insertBefore(site).output(0);
   }

@@ -40,8 +40,8 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
     /**
      * Dynamic per-token (the O1 form) at just those Linears. On MiniLM with SmoothQuant α 0.5: mean
      * cosine 0.9977 (static everywhere: 0.9955), but the run-time quantizer and the float bias Add it
-     * leaves cost a tenth of the speed-up (1.88x FP32 against 2.06x); {@link #SPLIT} is as accurate
-     * at 2.04x (docs/BENCHMARKS.md, Quantization).
+     * leaves cost a tenth of the speed-up (1.87x FP32 against 2.07x static everywhere); {@link #SPLIT}
+     * is as accurate (0.9980) at 2.04x (docs/BENCHMARKS.md, Quantization).
      */
     PER_TOKEN,
     /** Left float. */

@@ -1,12 +1,13 @@
 package io.github.sqonnx.quant;
 
-import io.github.sqonnx.ir.Attr;
 import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import io.github.sqonnx.pass.RewriteRule;
 import java.util.Optional;
 import java.util.Set;
@@ -53,25 +54,25 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
   }
 
   @Override
-  public Optional<String> check(Node n, PassContext context) {
+  public Optional<Rejection> check(Node n, PassContext context) {
     Tensor t = n.input(0).constant().orElseThrow();
     if (!qg.options.embeddings()) {
-      return Optional.of("embedding tables are left float (embeddings=false)");
+      return Optional.of(Reason.EXCLUDED.because("embedding tables are left float (embeddings=false)"));
     }
     if (qg.options.target() == Target.TENSORRT) {
-      return Optional.of("embedding tables stay float on TensorRT (weight-only DQ after Gather is not a TensorRT Q/DQ form)");
+      return Optional.of(Reason.NOT_WORTH_IT.because("embedding tables stay float on TensorRT (weight-only DQ after Gather is not a TensorRT Q/DQ form)"));
     }
     if (t.dataType() != DataType.FLOAT) {
-      return Optional.of("table '" + n.input(0).name() + "' is " + t.dataType() + ", not float32");
+      return Optional.of(Reason.UNSUPPORTED_TYPE.because("table '" + n.input(0).name() + "' is " + t.dataType() + ", not float32"));
     }
     if (n.attrInt("axis", 0) != 0) {
-      return Optional.of("Gather along axis " + n.attrInt("axis", 0) + ", not the rows of the table");
+      return Optional.of(Reason.UNSUPPORTED_SHAPE.because("Gather along axis " + n.attrInt("axis", 0) + ", not the rows of the table"));
     }
     if (t.byteSize() < MIN_BYTES) {
-      return Optional.of("table '" + n.input(0).name() + "' has only " + t.byteSize() + " bytes; its dequantization would cost more than it saves");
+      return Optional.of(Reason.NOT_WORTH_IT.because("table '" + n.input(0).name() + "' has only " + t.byteSize() + " bytes; its dequantization would cost more than it saves"));
     }
     if (n.input(0).uses().size() != 1 || n.input(0).isGraphOutput()) {
-      return Optional.of("table '" + n.input(0).name() + "' is also read elsewhere (tied weights); left float");
+      return Optional.of(Reason.SHARED.because("table '" + n.input(0).name() + "' is also read elsewhere (tied weights); left float"));
     }
     return qg.excluded(n);
   }
@@ -83,13 +84,13 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     WeightQuant wq = WeightQuant.of(table.constant().orElseThrow(), perColumn ? 1 : -1, false,
         n.graph().model().displayName() + ": table '" + table.name() + "'");
     Value data = rw.addInitializer(table.name() + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, table.name());
+    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, table.name());
     rw.setInput(n, 0, data);
     QuantGraph.dropIfUnused(rw, table);
     Value gathered = n.output(0);
     if (!perColumn) {
       Node dq = rw.op("DequantizeLinear").name(Qdq.name(n) + "_DequantizeLinear")
-          .inputs(null, sz[0], sz[1]).outputs(gathered.name() + "_dequantized").insertAfter(n);
+          .inputs(null, sz.scale(), sz.zeroPoint()).outputs(gathered.name() + "_dequantized").insertAfter(n);
       QuantGraph.replace(rw, gathered, dq.output(0));
       rw.setInput(dq, 0, gathered);
       return "table int8 per-tensor";
@@ -101,11 +102,11 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     Node dq = rw.op("DequantizeLinear").name(h + "_DequantizeLinear")
         .inputs(null, QuantGraph.scalar(rw, table.name() + "_unit_scale", 1f), QuantGraph.scalar(rw, table.name() + "_zero", DataType.INT8, 0))
         .outputs(gathered.name() + "_int_values").insertAfter(n);
-    Node mul = rw.op("Mul").name(h + "_column_scale").inputs(dq.output(0), sz[0])
+    Node mul = rw.op("Mul").name(h + "_column_scale").inputs(dq.output(0), sz.scale())
         .outputs(gathered.name() + "_dequantized").insertAfter(dq);
     QuantGraph.replace(rw, gathered, mul.output(0));
     rw.setInput(dq, 0, gathered);
-    QuantGraph.dropIfUnused(rw, sz[1]);
+    QuantGraph.dropIfUnused(rw, sz.zeroPoint());
     return "table int8 per-column";
   }
 }

@@ -3,6 +3,7 @@ package io.github.sqonnx.quant;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.Pass;
@@ -10,7 +11,6 @@ import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
 import io.github.sqonnx.pass.RewriteRule;
 import io.github.sqonnx.pass.RulePass;
-import io.github.sqonnx.ir.Node;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,6 +69,8 @@ public final class QuantizePass implements Pass {
     PassResult r = new RulePass(name(), rules(qg)).run(model, context);
     changes.addAll(r.changes());
     findings.addAll(r.findings());
+    findings.addAll(KeepFloatOps.report(model.graph(), qg));
+    findings.addAll(KeepFusedOps.report(model.graph()));
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
   }
 
@@ -150,7 +152,6 @@ public final class QuantizePass implements Pass {
         throw new AssertionError(options.scheme());
     }
     rules.add(new QuantizeEmbeddingGather(qg));
-    rules.add(new KeepFloatOps(qg));
     return rules;
   }
 }

@@ -5,6 +5,8 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -28,14 +30,14 @@ final class StaticQdqAttentionMatMul extends AttentionRule {
   }
 
   @Override
-  Optional<String> checkMore(Node n, PassContext ctx) {
+  Optional<Rejection> checkMore(Node n, PassContext ctx) {
     Optional<ActivationStats> stats = ctx.get(ActivationStats.class);
     if (stats.isEmpty()) {
-      return Optional.of("no calibration statistics given (static O3 needs activation ranges)");
+      return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics given (static O3 needs activation ranges)"));
     }
     for (Value v : n.inputs()) {
       if (stats.get().get(v.name()).isEmpty()) {
-        return Optional.of("no calibration statistics for tensor '" + v.name() + "'");
+        return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics for tensor '" + v.name() + "'"));
       }
     }
     return Optional.empty();

@@ -9,6 +9,8 @@ import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -44,20 +46,20 @@ final class StaticQdqLinear extends LinearRule {
   }
 
   @Override
-  Optional<String> checkMore(LinearSite s, PassContext ctx) {
+  Optional<Rejection> checkMore(LinearSite s, PassContext ctx) {
     Optional<ActivationStats> stats = ctx.get(ActivationStats.class);
     if (stats.isEmpty()) {
-      return Optional.of("no calibration statistics given (static O3 needs activation ranges)");
+      return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics given (static O3 needs activation ranges)"));
     }
     if (stats.get().get(s.activation().name()).isEmpty()) {
-      return Optional.of("no calibration statistics for tensor '" + s.activation().name() + "'");
+      return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics for tensor '" + s.activation().name() + "'"));
     }
     if (s.isGemm() && qg.options.target() == Target.CPU && s.node().input(2) != null) {
       Value c = s.node().input(2);
       long n = s.w().dim(s.outputAxis());
       if (c.constant().isEmpty() || c.constant().get().dataType() != DataType.FLOAT
           || (c.constant().get().elementCount() != n && c.constant().get().elementCount() != 1)) {
-        return Optional.of("Gemm bias '" + c.name() + "' is not a constant float of N or 1 values (ORT fuses DQ→Gemm only with an int32 bias)");
+        return Optional.of(Reason.UNSUPPORTED_PATTERN.because("Gemm bias '" + c.name() + "' is not a constant float of N or 1 values (ORT fuses DQ→Gemm only with an int32 bias)"));
       }
     }
     return Optional.empty();
@@ -159,7 +161,7 @@ final class StaticQdqLinear extends LinearRule {
     Node q = qg.quantizeLinear(rw, s.activation(), p, node);
     String h = s.weight().name();
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    Value[] sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, h);
     Value b = bias;
     if (bias.constant().orElseThrow().rank() != 1) {
       b = rw.addInitializer(bias.name() + "_flat", Tensor.ofFloats(new long[] {s.w().dim(s.outputAxis())},
@@ -169,7 +171,7 @@ final class StaticQdqLinear extends LinearRule {
     Value out = add.output(0);
     Value weight = s.weight();
     Node mm = rw.op("MatMulIntegerToFloat").domain("com.microsoft").name(name + "_quant")
-        .inputs(q.output(0), data, q.input(1), sz[0], q.input(2), sz[1], b).outputs(out.name() + "_integer").insertBefore(add);
+        .inputs(q.output(0), data, q.input(1), sz.scale(), q.input(2), sz.zeroPoint(), b).outputs(out.name() + "_integer").insertBefore(add);
     if (out.isGraphOutput()) {
       QuantGraph.replace(rw, out, mm.output(0));
     } else {

@@ -5,6 +5,8 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,27 +22,27 @@ import java.util.List;
 record Absorber(String kind, Node producer, List<Value> constants, List<Linear> producers, Value scaledOutput) {
 
   /** What can absorb a scale on {@code x}, or null with the reason in {@code why[0]}. */
-  static Absorber find(Value x, boolean throughLinears, String[] why) {
+  static Absorber find(Value x, boolean throughLinears, Rejection[] why) {
     Node p = x.producer().orElse(null);
     if (p == null) {
-      why[0] = x + " is a graph input or constant, nothing can absorb the scale";
+      why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " is a graph input or constant, nothing can absorb the scale");
       return null;
     }
     if (!p.domain().isEmpty() && !p.domain().equals("com.microsoft")) {
-      why[0] = x + " comes from " + p + " in domain " + p.domain();
+      why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + p + " in domain " + p.domain());
       return null;
     }
     switch (p.opType()) {
       case "LayerNormalization": {
         if (p.attrInt("axis", -1) != -1) {
-          why[0] = p + " normalises from axis " + p.attrInt("axis", -1) + ", not only the last";
+          why[0] = Reason.UNSUPPORTED_SHAPE.because(p + " normalises from axis " + p.attrInt("axis", -1) + ", not only the last");
           return null;
         }
         return checked("LayerNormalization", p, inputsFrom(p, 1), x, why);
       }
       case "RMSNormalization":
         if (p.attrInt("axis", -1) != -1) {
-          why[0] = p + " normalises from axis " + p.attrInt("axis", -1) + ", not only the last";
+          why[0] = Reason.UNSUPPORTED_SHAPE.because(p + " normalises from axis " + p.attrInt("axis", -1) + ", not only the last");
           return null;
         }
         return checked("RMSNormalization", p, inputsFrom(p, 1), x, why);
@@ -50,11 +52,11 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         int c = constantIndex(p);
         Node mul = c < 0 ? null : p.input(1 - c).producer().orElse(null);
         if (mul == null || !mul.opType().equals("Mul") || constantIndex(mul) < 0) {
-          why[0] = x + " comes from " + p + ", which is not the γ·z + β tail of a LayerNorm";
+          why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + p + ", which is not the γ·z + β tail of a LayerNorm");
           return null;
         }
         if (p.input(1 - c).uses().size() != 1) {
-          why[0] = "the γ·z product of " + mul + " is read elsewhere too";
+          why[0] = Reason.SHARED.because("the γ·z product of " + mul + " is read elsewhere too");
           return null;
         }
         return checked("LayerNorm (decomposed)", p, List.of(mul.input(constantIndex(mul)), p.input(c)), x, why);
@@ -76,13 +78,13 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         return v == null ? null : throughLinear(x, v, "attention P·V ← ", why);
       }
       default:
-        why[0] = x + " comes from " + p + ", which cannot absorb a per-channel scale";
+        why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + p + ", which cannot absorb a per-channel scale");
         return null;
     }
   }
 
-  private static Absorber off(Value x, Node p, String[] why) {
-    why[0] = x + " comes from " + p + "; smoothing through a preceding Linear is switched off (linear-linear=false)";
+  private static Absorber off(Value x, Node p, Rejection[] why) {
+    why[0] = Reason.EXCLUDED.because(x + " comes from " + p + "; smoothing through a preceding Linear is switched off (linear-linear=false)");
     return null;
   }
 
@@ -106,19 +108,19 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
   }
 
   /** γ and β must be constant float vectors of their own, one entry per channel. */
-  private static Absorber checked(String kind, Node p, List<Value> constants, Value x, String[] why) {
+  private static Absorber checked(String kind, Node p, List<Value> constants, Value x, Rejection[] why) {
     for (Value c : constants) {
       if (c.constant().isEmpty()) {
-        why[0] = "the scale or bias " + c + " of " + p + " is not constant";
+        why[0] = Reason.NOT_CONSTANT.because("the scale or bias " + c + " of " + p + " is not constant");
         return null;
       }
       Tensor t = c.constant().get();
       if (t.rank() != 1 || !t.dataType().name().equals("FLOAT")) {
-        why[0] = "the constant " + c + " of " + p + " is " + t + ", not a float vector per channel";
+        why[0] = Reason.UNSUPPORTED_TYPE.because("the constant " + c + " of " + p + " is " + t + ", not a float vector per channel");
         return null;
       }
       if (c.uses().size() != 1) {
-        why[0] = "the constant " + c + " of " + p + " is shared with another node";
+        why[0] = Reason.SHARED.because("the constant " + c + " of " + p + " is shared with another node");
         return null;
       }
     }
@@ -129,7 +131,7 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
    * X reached from a Linear's output through Relu / elementwise Mul: the Linear's output columns
    * (and bias) absorb 1/s. Each intermediate tensor must have no other reader.
    */
-  private static Absorber throughLinear(Value x, Value start, String path, String[] why) {
+  private static Absorber throughLinear(Value x, Value start, String path, Rejection[] why) {
     Value v = start;
     for (int depth = 0; depth < 4; depth++) {
       Node p = v.producer().orElse(null);
@@ -143,7 +145,7 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         // silu(gate)·up: scale the side that comes straight from a Linear
         Value side = linearSide(p);
         if (side == null) {
-          why[0] = x + " comes from " + p + ", neither of whose operands is a Linear output";
+          why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + p + ", neither of whose operands is a Linear output");
           return null;
         }
         v = side;
@@ -151,17 +153,17 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
       } else {
         Linear.Output out = Linear.Output.of(v);
         if (out.linear() == null) {
-          why[0] = x + " comes from " + p + ": " + out.reason();
+          why[0] = out.reason().prefixed(x + " comes from " + p + ": ");
           return null;
         }
         if (v != x && AttentionContext.valueReaders(v) != 1) {
-          why[0] = "the output " + v + " of " + out.linear().node() + " is read elsewhere too";
+          why[0] = Reason.SHARED.because("the output " + v + " of " + out.linear().node() + " is read elsewhere too");
           return null;
         }
         List<Value> consts = out.bias() == null ? List.of() : List.of(out.bias());
         for (Value c : consts) {
           if (c.uses().size() != 1) {
-            why[0] = "the bias " + c + " of " + out.linear().node() + " is shared with another node";
+            why[0] = Reason.SHARED.because("the bias " + c + " of " + out.linear().node() + " is shared with another node");
             return null;
           }
         }
@@ -169,11 +171,11 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
             List.of(out.linear()), v);
       }
       if (v == null || AttentionContext.valueReaders(v) != 1) {
-        why[0] = x + ": an intermediate tensor on the way to the producing Linear is read elsewhere";
+        why[0] = Reason.SHARED.because(x + ": an intermediate tensor on the way to the producing Linear is read elsewhere");
         return null;
       }
     }
-    why[0] = x + " does not come from a norm or a Linear";
+    why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " does not come from a norm or a Linear");
     return null;
   }
 

@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
 
 /**
  * How α is chosen per site: one global value, overridden for sites whose tensor name matches a
- * pattern (e.g. α 0.8 for the FFN inputs).
+ * pattern (e.g. α 0.8 for the FFN inputs). Patterns are tried in the order they were declared and
+ * the first match wins.
  */
 final class AlphaChoice {
   /** Stands for "auto" in a per-site map or as the global value. */

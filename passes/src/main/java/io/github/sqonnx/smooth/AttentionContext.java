@@ -4,6 +4,8 @@ import io.github.sqonnx.ir.LongView;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,46 +23,46 @@ final class AttentionContext {
   private AttentionContext() {}
 
   /** V's Linear output value, or null with the reason in why[0]. */
-  static Value valueSide(Value x, String[] why) {
+  static Value valueSide(Value x, Rejection[] why) {
     Node merge = producer(x, "Reshape");
     Node t2 = merge == null ? null : producer(merge.input(0), "Transpose");
     Node pv = t2 == null ? null : producer(t2.input(0), "MatMul");
     Node t1 = pv == null ? null : producer(pv.input(1), "Transpose");
     Node split = t1 == null ? null : producer(t1.input(0), "Reshape");
     if (split == null) {
-      why[0] = x + " comes from " + x.producer().map(Object::toString).orElse("nothing")
-          + ", not the Reshape ← Transpose ← P·V ← Transpose ← Reshape of an attention value path";
+      why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + x.producer().map(Object::toString).orElse("nothing")
+          + ", not the Reshape ← Transpose ← P·V ← Transpose ← Reshape of an attention value path");
       return null;
     }
     if (!isHeadSwap(t1) || !isHeadSwap(t2)) {
-      why[0] = "the attention transposes at " + t1 + " / " + t2 + " are not perm (0,2,1,3)";
+      why[0] = Reason.UNSUPPORTED_PATTERN.because("the attention transposes at " + t1 + " / " + t2 + " are not perm (0,2,1,3)");
       return null;
     }
     List<Long> splitDims = trailingConstants(split.input(1));
     List<Long> mergeDims = trailingConstants(merge.input(1));
     if (splitDims.size() < 2 || mergeDims.isEmpty()) {
-      why[0] = "cannot tell how " + split + " and " + merge + " split the channels (shape not constant at the end)";
+      why[0] = Reason.UNSUPPORTED_SHAPE.because("cannot tell how " + split + " and " + merge + " split the channels (shape not constant at the end)");
       return null;
     }
     long h = splitDims.get(splitDims.size() - 2);
     long d = splitDims.get(splitDims.size() - 1);
     long merged = mergeDims.get(mergeDims.size() - 1);
     if (h <= 0 || d <= 0 || h * d != merged) {
-      why[0] = split + " splits into " + h + " x " + d + " but " + merge + " merges to " + merged;
+      why[0] = Reason.UNSUPPORTED_SHAPE.because(split + " splits into " + h + " x " + d + " but " + merge + " merges to " + merged);
       return null;
     }
     for (Value v : List.of(merge.input(0), t2.input(0), pv.input(1), t1.input(0))) {
       if (valueReaders(v) != 1) {
-        why[0] = v + " on the attention value path is read elsewhere too";
+        why[0] = Reason.SHARED.because(v + " on the attention value path is read elsewhere too");
         return null;
       }
       if (v.isGraphOutput()) { // a KV cache's present value: scaling V would change what callers cache
-        why[0] = v + " on the attention value path is a graph output";
+        why[0] = Reason.SHARED.because(v + " on the attention value path is a graph output");
         return null;
       }
     }
     if (split.input(0).isGraphOutput()) {
-      why[0] = split.input(0) + " (V) is a graph output";
+      why[0] = Reason.SHARED.because(split.input(0) + " (V) is a graph output");
       return null;
     }
     return split.input(0);

@@ -6,6 +6,8 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import io.github.sqonnx.pass.RewriteRule;
 import java.util.List;
 import java.util.Optional;
@@ -51,55 +53,31 @@ final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
         || !tk.attrInts("perm").equals(List.of(0L, 2L, 3L, 1L))) {
       return Optional.empty(); // not Q·Kᵀ (P·V has Softmax on the left)
     }
-    Node rq = producer(tq.input(0), "Reshape");
-    Node rk = producer(tk.input(0), "Reshape");
-    if (rq == null || rk == null) {
-      return Optional.of(new QueryKeySite(root, null, null, "Q or K does not come from a head-splitting Reshape"));
-    }
-    List<Long> dq = AttentionContext.trailingConstants(rq.input(1));
-    List<Long> dk = AttentionContext.trailingConstants(rk.input(1));
-    if (dq.size() < 2 || dk.size() < 2 || !dq.subList(dq.size() - 2, dq.size()).equals(dk.subList(dk.size() - 2, dk.size()))) {
-      return Optional.of(new QueryKeySite(root, null, null, "Q and K are not split into the same heads"));
-    }
-    for (Value v : List.of(a, b, tq.input(0), tk.input(0), rq.input(0), rk.input(0))) {
-      if (AttentionContext.valueReaders(v) != 1) {
-        return Optional.of(new QueryKeySite(root, null, null, v + " is read outside Q·Kᵀ"));
-      }
-      if (v.isGraphOutput()) { // a KV cache's present key: scaling K would change what callers cache
-        return Optional.of(new QueryKeySite(root, null, null, v + " is a graph output"));
-      }
-    }
-    Linear.Output q = Linear.Output.of(rq.input(0));
-    Linear.Output k = Linear.Output.of(rk.input(0));
-    String problem = q.linear() == null ? "Q: " + q.reason() : k.linear() == null ? "K: " + k.reason() : null;
-    if (problem == null && q.linear().outputChannels() != k.linear().outputChannels()) {
-      problem = "Q and K projections have different widths";
-    }
-    return Optional.of(new QueryKeySite(root, q, k, problem));
+    return Optional.of(new QueryKeySite(root, tq, tk));
   }
 
   private static Node producer(Value v, String op) {
-    Node p = v == null ? null : v.producer().orElse(null);
-    return p != null && p.opType().equals(op) && p.domain().isEmpty() ? p : null;
+    return QueryKeySite.producer(v, op);
   }
 
   @Override
-  public Optional<String> check(QueryKeySite site, PassContext context) {
-    if (site.problem() != null) {
-      return Optional.of(site.problem());
+  public Optional<Rejection> check(QueryKeySite site, PassContext context) {
+    Optional<Rejection> shape = site.problem();
+    if (shape.isPresent()) {
+      return shape;
     }
     for (Value v : List.of(output(site.query()), output(site.key()))) {
       if (stats(context, v).isEmpty()) {
-        return Optional.of("no calibration statistics for " + v);
+        return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics for " + v));
       }
     }
     for (Value b : new Value[] {site.query().bias(), site.key().bias()}) {
       if (b != null && b.uses().size() != 1) {
-        return Optional.of("bias " + b + " is shared");
+        return Optional.of(Reason.SHARED.because("bias " + b + " is shared"));
       }
     }
     if (StaleStats.trivial(scales(site, context), 1e-3)) {
-      return Optional.of("already balanced: every scale is within 1e-3 of 1");
+      return Optional.of(Reason.ALREADY_DONE.because("already balanced: every scale is within 1e-3 of 1"));
     }
     return Optional.empty();
   }

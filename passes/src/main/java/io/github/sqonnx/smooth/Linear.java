@@ -3,6 +3,8 @@ package io.github.sqonnx.smooth;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import java.util.Optional;
 
 /**
@@ -16,36 +18,36 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
   static Result of(Node node, Value x) {
     String op = node.opType();
     if (!node.domain().isEmpty() || !(op.equals("MatMul") || op.equals("Gemm"))) {
-      return Result.no(node + " is not a MatMul or Gemm");
+      return Result.no(Reason.UNSUPPORTED_PATTERN.because(node + " is not a MatMul or Gemm"));
     }
     if (node.input(0) != x) {
-      return Result.no(node + " reads the tensor as its weight operand, not its activation");
+      return Result.no(Reason.UNSUPPORTED_PATTERN.because(node + " reads the tensor as its weight operand, not its activation"));
     }
     Value w = node.input(1);
     if (w == null || w.constant().isEmpty()) {
-      return Result.no("weight of " + node + " is not constant");
+      return Result.no(Reason.NOT_CONSTANT.because("weight of " + node + " is not constant"));
     }
     Tensor t = w.constant().get();
     if (t.rank() != 2) {
-      return Result.no("weight of " + node + " has rank " + t.rank() + ", not 2");
+      return Result.no(Reason.UNSUPPORTED_SHAPE.because("weight of " + node + " has rank " + t.rank() + ", not 2"));
     }
     if (!t.dataType().name().equals("FLOAT")) {
-      return Result.no("weight of " + node + " is " + t.dataType() + ", not float32");
+      return Result.no(Reason.UNSUPPORTED_TYPE.because("weight of " + node + " is " + t.dataType() + ", not float32"));
     }
     if (w.uses().size() != 1) {
-      return Result.no("weight " + w + " of " + node + " is shared with another node");
+      return Result.no(Reason.SHARED.because("weight " + w + " of " + node + " is shared with another node"));
     }
     if (w.isGraphOutput() || w.isGraphInput()) {
-      return Result.no("weight " + w + " of " + node + " is a graph input or output");
+      return Result.no(Reason.SHARED.because("weight " + w + " of " + node + " is a graph input or output"));
     }
     int axis = 0;
     if (op.equals("Gemm")) {
       if (node.attrInt("transA", 0) != 0) {
-        return Result.no(node + " has transA = 1");
+        return Result.no(Reason.UNSUPPORTED_SHAPE.because(node + " has transA = 1"));
       }
       axis = node.attrInt("transB", 0) != 0 ? 1 : 0;
     }
-    return new Result(Optional.of(new Linear(node, x, w, axis)), "");
+    return new Result(Optional.of(new Linear(node, x, w, axis)), null);
   }
 
   /** Number of output channels N. */
@@ -57,7 +59,7 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
    * The Linear whose output (after its bias Add, if any) is {@code v}: MatMul, MatMul → Add(const),
    * or Gemm (with a 1-D bias C, or none). {@code linear} is null with the reason otherwise.
    */
-  record Output(Linear linear, Value bias, String reason) {
+  record Output(Linear linear, Value bias, Rejection reason) {
     static Output of(Value v) {
       Node reshape = v.producer().orElse(null);
       if (reshape != null && reshape.opType().equals("Reshape") && reshape.domain().isEmpty()
@@ -70,7 +72,7 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
       }
       Node p = v.producer().orElse(null);
       if (p == null) {
-        return new Output(null, null, v + " is not computed by a node");
+        return new Output(null, null, Reason.UNSUPPORTED_PATTERN.because(v + " is not computed by a node"));
       }
       Value bias = null;
       Node mm = p;
@@ -78,18 +80,18 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
         int c = p.input(1) != null && p.input(1).constant().isPresent() ? 1
             : p.input(0) != null && p.input(0).constant().isPresent() ? 0 : -1;
         if (c < 0) {
-          return new Output(null, null, p + " adds two computed tensors");
+          return new Output(null, null, Reason.UNSUPPORTED_PATTERN.because(p + " adds two computed tensors"));
         }
         bias = p.input(c);
         mm = p.input(1 - c).producer().orElse(null);
         if (mm == null || !mm.opType().equals("MatMul") || p.input(1 - c).uses().size() != 1) {
-          return new Output(null, null, p + " is not the bias Add of a MatMul");
+          return new Output(null, null, Reason.UNSUPPORTED_PATTERN.because(p + " is not the bias Add of a MatMul"));
         }
       } else if (p.opType().equals("Gemm") && p.input(2) != null) {
         bias = p.input(2);
       }
       if (!p.opType().equals("Add") && !p.opType().equals("MatMul") && !p.opType().equals("Gemm")) {
-        return new Output(null, null, p + " is not a Linear");
+        return new Output(null, null, Reason.UNSUPPORTED_PATTERN.because(p + " is not a Linear"));
       }
       Result r = Linear.of(mm, mm.input(0));
       if (r.linear().isEmpty()) {
@@ -98,10 +100,10 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
       if (bias != null) {
         Tensor b = bias.constant().orElse(null);
         if (b == null || b.rank() != 1 || b.dim(0) != r.linear().get().outputChannels()) {
-          return new Output(null, null, "the bias " + bias + " of " + mm + " is not a constant vector per output channel");
+          return new Output(null, null, Reason.UNSUPPORTED_SHAPE.because("the bias " + bias + " of " + mm + " is not a constant vector per output channel"));
         }
       }
-      return new Output(r.linear().get(), bias, "");
+      return new Output(r.linear().get(), bias, null);
     }
   }
 
@@ -116,8 +118,9 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
     return weight.constant().orElseThrow().dim(inputAxis);
   }
 
-  record Result(Optional<Linear> linear, String reason) {
-    static Result no(String reason) {
+  /** A Linear, or (empty) why not. */
+  record Result(Optional<Linear> linear, Rejection reason) {
+    static Result no(Rejection reason) {
       return new Result(Optional.empty(), reason);
     }
   }

@@ -1,6 +1,5 @@
 package io.github.sqonnx.smooth;
 
-import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.TensorStats;
 import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.FloatView;
@@ -8,7 +7,10 @@ import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.pass.NodeOrder;
 import io.github.sqonnx.pass.PassContext;
+import io.github.sqonnx.pass.Reason;
+import io.github.sqonnx.pass.Rejection;
 import io.github.sqonnx.pass.RewriteRule;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +29,6 @@ import java.util.Set;
 final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   private final AlphaChoice alpha;
   private final boolean throughLinears;
-  private final java.util.Map<Value, Double> chosen = new java.util.IdentityHashMap<>();
 
   SmoothNormLinear(AlphaChoice alpha, boolean throughLinears) {
     this.alpha = alpha;
@@ -52,7 +53,8 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
   /**
    * The site of X = root's activation input, matched once: at the first MatMul/Gemm reading X. A
    * MatMul that is not a Linear (attention Q·Kᵀ) is no site unless X comes from a norm, where the
-   * user expects smoothing and must hear why there is none.
+   * user expects smoothing and must hear why there is none. Only the shape of the graph decides
+   * here; whether the site can be smoothed is {@link #check}'s question.
    */
   @Override
   public Optional<NormLinearSite> match(Node root, PassContext context) {
@@ -65,39 +67,18 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
       statsNames.add(root.input(0).name());
     }
     List<Reader> readers = readers(x);
+    NodeOrder order = NodeOrder.of(root.graph(), context);
     for (Reader rd : readers) {
-      if (rd.node() != root && rootOps().contains(rd.node().opType()) && isBefore(rd.node(), root)) {
+      if (rd.node() != root && rootOps().contains(rd.node().opType()) && order.isBefore(rd.node(), root)) {
         return Optional.empty(); // an earlier MatMul/Gemm of the same X is this site's root
       }
     }
-    String[] why = new String[1];
+    Rejection[] why = new Rejection[1];
     Absorber absorber = Absorber.find(x, throughLinears, why);
-    String problem = absorber == null ? why[0] : null;
-    List<Linear> linears = new ArrayList<>();
-    List<Node> residuals = new ArrayList<>();
-    for (Reader rd : readers) {
-      Node c = rd.node();
-      Linear.Result r = Linear.of(c, rd.input());
-      if (r.linear().isPresent()) {
-        linears.add(r.linear().get());
-      } else if (rd.input() == x && c.opType().equals("Add") && c.domain().isEmpty()) {
-        residuals.add(c);
-      } else if (rootOps().contains(c.opType())) {
-        if (absorber == null && c == root) {
-          return Optional.empty(); // e.g. attention Q·Kᵀ fed by a Transpose: not a smoothing site
-        }
-        problem = problem != null ? problem : r.reason();
-      } else if (problem == null) {
-        problem = x + " is also read by " + c + ", which is neither a Linear nor a residual Add";
-      }
+    if (absorber == null && Linear.of(root, root.input(0)).linear().isEmpty()) {
+      return Optional.empty(); // e.g. attention Q·Kᵀ fed by a Transpose: not a smoothing site
     }
-    if (linears.isEmpty() && problem == null) {
-      problem = "no Linear reads " + x;
-    }
-    if (x.isGraphOutput() && problem == null) {
-      problem = x + " is a graph output";
-    }
-    return Optional.of(new NormLinearSite(x, absorber, linears, residuals, problem, statsNames));
+    return Optional.of(new NormLinearSite(x, absorber, why[0], readers, statsNames, order, new NormLinearSite.Alpha()));
   }
 
   /** A node reading X, directly or through a Reshape that keeps the channel axis (Gemm's [B·S, K]). */
@@ -118,7 +99,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     Linear.Result r = Linear.of(root, in);
     if (p != null && p.opType().equals("Reshape") && p.domain().isEmpty() && r.linear().isPresent()
         && Linear.keepsLastAxis(p, r.linear().get().channels())) {
-      Absorber a = Absorber.find(p.input(0), throughLinears, new String[1]);
+      Absorber a = Absorber.find(p.input(0), throughLinears, new Rejection[1]);
       if (a != null && a.channels() == r.linear().get().channels()) {
         return p.input(0);
       }
@@ -142,41 +123,37 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     return out;
   }
 
-  private static boolean isBefore(Node a, Node b) {
-    List<Node> nodes = a.graph().nodes();
-    return nodes.indexOf(a) < nodes.indexOf(b);
-  }
-
   @Override
-  public Optional<String> check(NormLinearSite site, PassContext context) {
-    if (site.problem() != null) {
-      return Optional.of(site.problem());
+  public Optional<Rejection> check(NormLinearSite site, PassContext context) {
+    Optional<Rejection> shape = site.problem();
+    if (shape.isPresent()) {
+      return shape;
     }
     long k = site.absorber().channels();
     for (Linear l : site.linears()) {
       if (l.channels() != k) {
-        return Optional.of(l.node() + " has " + l.channels() + " input channels but the norm has " + k);
+        return Optional.of(Reason.UNSUPPORTED_SHAPE.because(l.node() + " has " + l.channels() + " input channels but the norm has " + k));
       }
     }
     Optional<TensorStats> stats = site.stats(context);
     if (stats.isEmpty()) {
-      return Optional.of("no calibration statistics for " + site.x());
+      return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics for " + site.x()));
     }
     if (stats.get().channels() != k) {
-      return Optional.of("calibration saw " + stats.get().channels() + " channels of " + site.x() + ", the norm has " + k);
+      return Optional.of(Reason.UNSUPPORTED_SHAPE.because("calibration saw " + stats.get().channels() + " channels of " + site.x() + ", the norm has " + k));
     }
     if (alpha.configured(site) == AlphaChoice.AUTO && site.samples(context).isEmpty()) {
-      return Optional.of("alpha auto needs sampled rows of " + site.x() + " from calibration");
+      return Optional.of(Reason.NO_SAMPLES.because("alpha auto needs sampled rows of " + site.x() + " from calibration"));
     }
     if (StaleStats.trivial(Scales.compute(actMax(site, context), site.weightMax(), alphaOf(site, context)), 1e-3)) {
-      return Optional.of("already smooth: every scale is within 1e-3 of 1");
+      return Optional.of(Reason.ALREADY_DONE.because("already smooth: every scale is within 1e-3 of 1"));
     }
     return Optional.empty();
   }
 
-  /** α for a site; an auto search runs once per site and pass run (check and rewrite share it). */
+  /** α for a site; an auto search runs once per match (check and rewrite share it through the site). */
   private double alphaOf(NormLinearSite site, PassContext context) {
-    return chosen.computeIfAbsent(site.x(), x -> alpha.alphaFor(site, actMax(site, context), site.weightMax(), context));
+    return site.alpha().get(() -> alpha.alphaFor(site, actMax(site, context), site.weightMax(), context));
   }
 
   private static float[] actMax(NormLinearSite site, PassContext context) {
@@ -188,7 +165,6 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     float[] actMax = actMax(site, context);
     float[] wMax = site.weightMax();
     double a = alphaOf(site, context);
-    chosen.remove(site.x());
     float[] s = Scales.compute(actMax, wMax, a);
     site.absorber().absorb(s, rw);
     for (Linear l : site.linears()) {
@@ -198,7 +174,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
       Value sv = rw.addInitializer(site.x().name() + "_smooth_scale", Tensor.ofFloats(new long[] {s.length}, s));
       Node first = site.residuals().get(0);
       for (Node r : site.residuals()) {
-        if (isBefore(r, first)) {
+        if (site.order().isBefore(r, first)) {
           first = r;
         }
       }

@@ -15,7 +15,9 @@ import java.util.regex.PatternSyntaxException;
  * The SmoothQuant smoothing pass, built from options:
  * <ul>
  *   <li>{@code alpha} (default 0.5; {@code auto} searches a grid per site on calibration rows), and
- *       {@code alpha:REGEX} for sites whose tensor name matches REGEX;
+ *       {@code alpha:REGEX} for sites whose tensor name matches REGEX (found anywhere in the name);
+ *       where several patterns match, the one declared first wins (options keep their order, see
+ *       {@link io.github.sqonnx.pass.PassSpec}; quote a pattern holding {@code ( ) , =});
  *   <li>{@code linear-linear} (default true): also smooth Linears fed by another Linear through
  *       Relu, SwiGLU's Mul or attention's P·V (the paper smooths only norm → Linear);
  *   <li>{@code qk} (default true) and {@code qk-alpha} (default 0.5): balance attention's Q·Kᵀ operands.
@@ -55,12 +57,16 @@ public final class SmoothPass {
       }
     }
     AlphaChoice.global(qkAlpha); // range check
+    // Q·Kᵀ balancing scales the Q and K output columns and a Linear → Linear site scales its producer's
+    // columns; both change the row maxima the producer's own input site computes s from. So they go
+    // first, and the sites are visited last to first: one run then reaches the fixed point (a second
+    // run changes nothing), as the Absorber's and s's formulas assume.
     List<RewriteRule<?>> rules = new ArrayList<>();
-    rules.add(new SmoothNormLinear(new AlphaChoice(global, perSite), linearLinear));
     if (qk) {
       rules.add(new BalanceQueryKey(qkAlpha));
     }
-    return new RulePass(NAME, rules);
+    rules.add(new SmoothNormLinear(new AlphaChoice(global, perSite), linearLinear));
+    return RulePass.lastToFirst(NAME, rules);
   }
 
   /**
@@ -72,7 +78,7 @@ public final class SmoothPass {
     BalanceQueryKey qk = new BalanceQueryKey(0.5);
     for (io.github.sqonnx.ir.Node n : model.graph().nodes()) {
       if (n.opType().equals("MatMul")) {
-        qk.match(n, new io.github.sqonnx.pass.PassContext()).filter(s -> s.problem() == null).ifPresent(s -> {
+        qk.match(n, new io.github.sqonnx.pass.PassContext()).filter(s -> s.problem().isEmpty()).ifPresent(s -> {
           out.add(BalanceQueryKey.output(s.query()).name());
           out.add(BalanceQueryKey.output(s.key()).name());
         });

@@ -33,8 +33,8 @@ import java.util.SplittableRandom;
  * prefill (B=1, S=512) and decode (B=1, S=1, past 512): medians of interleaved runs, 2 threads.
  * Writes the section "Decoders: the paper's table" of docs/BENCHMARKS.md.
  *
- * <p>Run from the repository root after {@code mvn -o -q -pl passes -am test-compile}: see
- * docs/BENCHMARKS.md for the command. Options: {@code --widths 256,512,1024}, {@code --rounds 15},
+ * <p>Run from the repository root (the command is in docs/BENCHMARKS.md, as for the other
+ * benchmarks). Options: {@code --widths 256,512,1024}, {@code --rounds 15},
  * {@code --magnitude 100}, {@code --out FILE}.
  */
 public final class DecoderTableBenchmark {
@@ -170,7 +170,9 @@ public final class DecoderTableBenchmark {
     auto.forEach((kind, line) -> md.append("- ").append(kind == Kind.DECODER_LLAMA ? "Llama-like " : "OPT-like ")
         .append(line).append('\n'));
     md.append('\n').append(speed);
-    md.append("Rerun: see the command under \"Decoders\" in this file's text; options `--widths`, `--rounds`, `--magnitude`.\n\n");
+    md.append("Rerun: `mvn -q install -DskipTests && mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
+        + "-Dexec.mainClass=io.github.sqonnx.api.DecoderTableBenchmark -Dexec.args=\"--widths 256,512,1024\"` "
+        + "(options `--widths`, `--rounds`, `--magnitude`, `--out`).\n\n");
     return md.toString();
   }
 

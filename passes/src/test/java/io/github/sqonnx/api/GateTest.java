@@ -80,6 +80,15 @@ class GateTest {
   }
 
   @Test
+  void theDocumentedDefaultsAreTheOnesApplied() {
+    // the help text states the defaults in words; these are the values the gate uses
+    assertTrue(VerifyOptions.MAX_REL_L2.help().contains("1e-5 for a candidate without quantization"));
+    assertEquals(1e-5, OptionDefaults.EXACT_MAX_REL_L2);
+    assertTrue(VerifyOptions.MIN_COSINE.help().contains(OptionDefaults.EXACT_MIN_COSINE + " for a candidate without quantization; "
+        + OptionDefaults.INT8_MIN_COSINE + " for INT8"));
+  }
+
+  @Test
   void aSetBoundReplacesOnlyItsOwnExactDefault() {
     VerifyOptions o = VerifyOptions.builder().minCosine(0.9).build();
     assertEquals(List.of(new Gate.Bound(VerifyOptions.MAX_REL_L2, "maxRelL2", OptionDefaults.EXACT_MAX_REL_L2,

@@ -20,7 +20,7 @@ class RewriteOptionsTest {
   @Test
   void theDefaultsPlanSmoothingRecalibrationAndStaticInt8() {
     RewritePlan p = tensors().build().plan();
-    assertEquals("smooth(alpha=0.5),recalibrate,quantize(scheme=O3,target=cpu,weights=per-channel)", p.pipelineText());
+    assertEquals("smooth(alpha=0.5),recalibrate,quantize(scheme=O3,weights=per-channel,target=cpu)", p.pipelineText());
     assertTrue(p.calibrate());
     assertFalse(p.firstHistograms(), "recalibration comes before quantizing: the first run needs no histograms");
     assertTrue(p.recalibrates());
@@ -37,12 +37,12 @@ class RewriteOptionsTest {
 
     RewritePlan o2 = RewriteOptions.builder().scheme("o2").smoothing(false).target("CPU").exclude("a").exclude("b")
         .build().plan();
-    assertEquals("quantize(exclude=a|b,scheme=O2,target=cpu,weights=per-channel)", o2.pipelineText());
+    assertEquals("quantize(scheme=O2,weights=per-channel,target=cpu,exclude=a|b)", o2.pipelineText());
     assertFalse(o2.calibrate(), "dynamic INT8 without smoothing needs no statistics");
 
     RewritePlan trt = tensors().target("tensorrt").weights("per-tensor").build().plan();
     assertFalse(trt.fusionCheck(), "the CPU kernel check is for the CPU target");
-    assertTrue(trt.pipelineText().endsWith("quantize(scheme=O3,target=tensorrt,weights=per-tensor)"));
+    assertTrue(trt.pipelineText().endsWith("quantize(scheme=O3,weights=per-tensor,target=tensorrt)"));
 
     RewritePlan auto = tensors().set("pipeline", "smooth(alpha=auto),quantize(scheme=O2)").build().plan();
     assertTrue(auto.sampleRows());
@@ -86,7 +86,7 @@ class RewriteOptionsTest {
     }
     // and the options' canonical text carries the passes too
     assertTrue(tensors().build().canonical().endsWith(
-        "passes=smooth(alpha=0.5),recalibrate,quantize(scheme=O3,target=cpu,weights=per-channel)\n"));
+        "passes=smooth(alpha=0.5),recalibrate,quantize(scheme=O3,weights=per-channel,target=cpu)\n"));
   }
 
   private static void assertMessage(String prefix, RewriteOptions.Builder b) {

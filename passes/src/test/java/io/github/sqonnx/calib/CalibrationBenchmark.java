@@ -202,8 +202,8 @@ public final class CalibrationBenchmark {
     md.append(String.format(Locale.ROOT, "%nWhere the time goes. The floor row runs the calibration copy with every target"
         + " written by ORT into reused direct buffers and nothing computed: the outputs alone (ORT can no longer reuse"
         + " those buffers, and its pool does not spin, see below) cost %.2fx of plain inference. With histograms, Java"
-        + " then reads each batch on two threads while ORT runs the next: median %.2f s of CPU for %.0f million values"
-        + " (%.1f ns a value: per-channel extremes in vectorised integer loops, about 0.25 ns a value alone, and the"
+        + " then reads each batch on two threads while ORT runs the next: median %.2f s of CPU for %s"
+        + " (%s: per-channel extremes in vectorised integer loops, about 0.25 ns a value alone, and the"
         + " 1025-bin histogram, about 1.5). The overlap pays only where ORT leaves a core idle, and ORT's default pool"
         + " spins between operators, which starves the reading threads, so the calibration session does not spin;"
         + " on two cores the reading's CPU time adds to ORT's and the wall time follows (running the reading after"
@@ -211,7 +211,7 @@ public final class CalibrationBenchmark {
         + " outputs leave ORT, but its Where, ReduceMax and ReduceMin kernels over the leading axes cost more than the"
         + " Java pass (other in-graph forms measured on MiniLM-sized tensors: per-token ReduceMax/ReduceMin 0.4-0.6 ns"
         + " a value, masked per-channel Mul-Abs-ReduceMax 0.8-1.1): that mode bounds memory, it does not save time.%n",
-        median(fetchWall), median(binCpu), binned / 1e6, median(binCpu) * 1e9 / binned));
+        median(fetchWall), median(binCpu), perValue(binned, median(binCpu))[0], perValue(binned, median(binCpu))[1]));
     md.append("\nPeak memory, each in a fresh JVM with -Xmx512m, histograms on:\n\n");
     md.append("| samples | peak heap used | largest live heap after a GC | peak RSS (process) |\n|---|---|---|---|\n");
     md.append("| 128 | ").append(m128[0]).append(" | ").append(m128[1]).append(" | ").append(m128[2]).append(" |\n");
@@ -247,13 +247,20 @@ public final class CalibrationBenchmark {
     Calibrator.Builder b = Calibrator.forModel(model).text(text, RealModels.minilmTokenizer()).samples(512)
         .maxLength(MAX_LENGTH).batchSize(BATCH).threads(THREADS).histogram(histogram)
         .inGraphReductions(mode == Mode.IN_GRAPH).quiet(true);
-    b.timings = timings;
-    b.fetchOnly = mode == Mode.FETCH_ONLY;
-    ActivationStats stats = b.run();
-    if (histogram) {
+    ActivationStats stats = new Instrumentation(timings, mode == Mode.FETCH_ONLY).run(b);
+    if (mode == Mode.HISTOGRAM) { // FETCH_ONLY has histograms on but reads nothing: its counts are 0
       binned = stats.tensors().values().stream().mapToLong(TensorStats::count).sum();
     }
     return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /** "N million values" and a format for the ns a value; says so instead of dividing by 0 when none were counted. */
+  static String[] perValue(double values, double cpuSeconds) {
+    if (!(values > 0)) {
+      throw new IllegalStateException("the histogram runs counted no values; the per-value cost cannot be printed");
+    }
+    return new String[] {String.format(Locale.ROOT, "%.1f million values", values / 1e6),
+        String.format(Locale.ROOT, "%.2f ns a value", cpuSeconds * 1e9 / values)};
   }
 
   private static double median(List<Double> v) {

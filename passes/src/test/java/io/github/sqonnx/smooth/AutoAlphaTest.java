@@ -9,7 +9,6 @@ import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.ModelIO;
 import io.github.sqonnx.ort.Compare;
-import io.github.sqonnx.ort.Feeds;
 import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.Finding;

@@ -11,7 +11,6 @@ import io.github.sqonnx.ort.Compare;
 import io.github.sqonnx.ort.Feeds;
 import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
-import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
 import io.github.sqonnx.testing.DirectStats;

@@ -17,11 +17,11 @@ import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
 import io.github.sqonnx.testing.DirectStats;
 import io.github.sqonnx.testmodels.TransformerBuilder;
-import io.github.sqonnx.testmodels.TransformerSpec;
 import io.github.sqonnx.testmodels.TransformerSpec.Kind;
 import io.github.sqonnx.testmodels.TransformerSpec.LinearForm;
 import io.github.sqonnx.testmodels.TransformerSpec.NormForm;
 import io.github.sqonnx.testmodels.TransformerSpec.QkvForm;
+import io.github.sqonnx.testmodels.TransformerSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -183,7 +183,7 @@ class SmoothPropertiesTest {
         out.add(n.input(0).name());
       }
       if (n.opType().equals("MatMul")) {
-        qk.match(n, new PassContext()).filter(s -> s.problem() == null).ifPresent(s -> {
+        qk.match(n, new PassContext()).filter(s -> s.problem().isEmpty()).ifPresent(s -> {
           out.add(BalanceQueryKey.output(s.query()).name());
           out.add(BalanceQueryKey.output(s.key()).name());
         });

@@ -14,17 +14,16 @@ import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Validator;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.ort.Compare;
-import io.github.sqonnx.ort.Feeds;
 import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.Finding;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.pass.PassResult;
+import io.github.sqonnx.pass.Reason;
 import io.github.sqonnx.testing.DirectStats;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,6 +83,7 @@ class SmoothRulesTest {
     });
     List<Finding> f = smoothAndCompare(m, "relu", false);
     assertFalse(f.get(0).applied());
+    assertEquals(Reason.UNSUPPORTED_PATTERN, f.get(0).reason(), f.toString());
     assertTrue(f.get(0).detail().contains("neither a Linear nor a residual Add"), f.toString());
   }
 
@@ -98,6 +98,7 @@ class SmoothRulesTest {
     });
     List<Finding> f = smoothAndCompare(m, "nonconst", false);
     assertFalse(f.get(0).applied());
+    assertEquals(Reason.NOT_CONSTANT, f.get(0).reason(), f.toString());
     assertTrue(f.get(0).detail().contains("is not constant"), f.toString());
   }
 
@@ -110,7 +111,7 @@ class SmoothRulesTest {
       rw.addGraphOutput(mm.output(0), Models.tensorInfoAnyShape("other_out", DataType.FLOAT));
     });
     List<Finding> f = smoothAndCompare(m, "shared", false);
-    assertTrue(f.stream().anyMatch(x -> !x.applied() && x.detail().contains("shared with another node")), f.toString());
+    assertTrue(f.stream().anyMatch(x -> x.reason() == Reason.SHARED && x.detail().contains("shared with another node")), f.toString());
     assertTrue(f.stream().noneMatch(Finding::applied), f.toString());
   }
 
@@ -127,6 +128,7 @@ class SmoothRulesTest {
     List<Finding> f = smoothAndCompare(m, "twoproducers", false);
     assertEquals(1, f.size(), f.toString());
     assertFalse(f.get(0).applied());
+    assertEquals(Reason.UNSUPPORTED_PATTERN, f.get(0).reason(), f.toString());
     assertTrue(f.get(0).detail().contains("not the γ·z + β tail"), f.toString());
   }
 

@@ -72,7 +72,8 @@ final class CalibrateCommand implements Callable<Integer> {
         : SqOnnx.calibrate(model, options, split.have().first(), split.of());
     StatsFile.write(stats, output);
     spec.commandLine().getOut().println("wrote statistics of " + stats.tensors().size() + " tensors over "
-        + stats.samples() + " samples" + (split == null ? "" : " (shard " + shard + ")") + " to " + output);
+        + stats.samples() + " samples" + (split == null ? "" : " (shard " + shard + ")") + " to " + output
+        + (stats.tensors().isEmpty() ? " (nothing to calibrate: the model has no MatMul or Gemm)" : ""));
     spec.commandLine().getOut().flush();
     return Main.OK;
   }

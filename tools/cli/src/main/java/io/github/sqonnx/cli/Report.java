@@ -33,7 +33,7 @@ final class Report {
     }
     Path tmp = null;
     try {
-      tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".report", ".tmp");
+      tmp = io.github.sqonnx.TempFiles.createBeside(file.toAbsolutePath().getParent(), ".report", ".tmp");
       Files.writeString(tmp, h.toString());
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       tmp = null;

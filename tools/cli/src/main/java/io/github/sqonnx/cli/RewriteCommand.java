@@ -39,11 +39,14 @@ final class RewriteCommand implements Callable<Integer> {
   @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
   boolean quiet;
 
+  @Option(names = "--strict", description = "exit 2 when no site is rewritten (default: write the model unchanged, exit 0)")
+  boolean strict;
+
   @Override
   public Integer call() {
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli);
     TableOptions.given(spec, RewriteOptions.TABLE.options(), b::set);
-    b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet));
+    b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet)).strict(strict);
     RewriteOptions options = b.build(); // checks every value and the calibration source before any file is read
     // the API checks the input and the output's folder; the files only the command line knows of:
     Map<String, Path> read = OutputPaths.inputs("--calibration", options.get(RewriteOptions.CALIBRATION_TEXT),

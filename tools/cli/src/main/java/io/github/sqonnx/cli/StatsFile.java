@@ -14,7 +14,7 @@ final class StatsFile {
   static void write(ActivationStats stats, Path output) {
     Path parent = output.toAbsolutePath().getParent();
     try {
-      Path tmp = Files.createTempFile(parent, ".stats", ".tmp");
+      Path tmp = io.github.sqonnx.TempFiles.createBeside(parent, ".stats", ".tmp");
       try {
         Files.writeString(tmp, stats.toJson());
         Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
