@@ -187,6 +187,9 @@ public final class ModelIO {
     if (external) {
       refuseInputs(model, dataFile, where);
     }
+    // weights, the alignment padding of each external tensor, and the graph
+    DiskSpace.require(dir, weightBytes(model) + DiskSpace.GRAPH_SLACK
+        + (external ? (long) options.alignment() * model.graph().initializers().size() : 0), where);
     Path tmpModel = null;
     Path tmpData = null;
     Path backup = null;

@@ -27,7 +27,7 @@ public final class Rewriter {
 
   /** The kinds of change the Rewriter makes; one per mutating method. */
   public enum Kind {
-    ADD_NODE, SET_INPUT, REPLACE_USES, REPLACE_OUTPUT, TAKE_NAME, ADD_INPUT, ADD_OUTPUT, REMOVE_NODE,
+    ADD_NODE, SET_INPUT, REPLACE_USES, REPLACE_OUTPUT, TAKE_NAME, ADD_INPUT, ADD_OUTPUT, REMOVE_OUTPUT, REMOVE_NODE,
     SET_ATTRIBUTE, REMOVE_ATTRIBUTE, ADD_INITIALIZER, REMOVE_INITIALIZER, EDIT_WEIGHTS, SET_TYPE, SET_OPSET;
 
     /** The lower-case, dashed spelling reports use ("add-node"). */
@@ -239,6 +239,20 @@ public final class Rewriter {
       v.info = graph.outputInfo.get(graph.outputInfo.size() - 1); // readers see the declared type
     }
     record(Kind.ADD_OUTPUT, v);
+  }
+
+  /**
+   * Stops {@code v} being a graph output (every occurrence); the value and its producer stay until
+   * {@link #removeDeadNodes} finds nothing reads them.
+   */
+  public void removeGraphOutput(Value v) {
+    for (int i = graph.outputs.size() - 1; i >= 0; i--) {
+      if (graph.outputs.get(i) == v) {
+        graph.outputs.remove(i);
+        graph.outputInfo.remove(i);
+      }
+    }
+    record(Kind.REMOVE_OUTPUT, v);
   }
 
   /** Removes a node; refused while any of its outputs is used or is a graph output. */

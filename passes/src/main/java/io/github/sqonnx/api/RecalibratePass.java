@@ -15,16 +15,34 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * Calibrates the model as it is now (after smoothing) and puts the fresh statistics in the context.
- * Smoothing changes activations, and static ranges chosen from histograms (percentile, MSE) cannot be
- * derived from the old statistics; the per-channel maxima could, but one more calibration run is
- * both simpler and exact.
+ * Puts the statistics of the model as it is now (after smoothing) in the context. Where the first
+ * calibration kept per-channel detail of every tensor smoothing scaled (ChannelDetail, ChannelFactors)
+ * they are derived from it ({@link PostSmoothing}: one pass over the data in all); otherwise, or
+ * when a scaled tensor lacks detail, the smoothed model is calibrated again (the log says why).
  */
 final class RecalibratePass implements Pass {
-  private final Function<Path, ActivationStats> calibrate;
+  /** The one option: {@code measure=true} always calibrates the smoothed model again (two passes). */
+  static final String MEASURE = "measure";
 
-  RecalibratePass(Function<Path, ActivationStats> calibrate) {
+  private final Function<Path, ActivationStats> calibrate;
+  private final boolean measure;
+
+  RecalibratePass(Function<Path, ActivationStats> calibrate, java.util.Map<String, String> options) {
     this.calibrate = calibrate;
+    this.measure = measures(options);
+  }
+
+  /** Whether the options ask for a second calibration run; unknown options are refused. */
+  static boolean measures(java.util.Map<String, String> options) {
+    for (var e : options.entrySet()) {
+      if (!e.getKey().equals(MEASURE)) {
+        throw new SqOnnxException("recalibrate: unknown option '" + e.getKey() + "' (known: measure)");
+      }
+      if (!e.getValue().equals("true") && !e.getValue().equals("false")) {
+        throw new SqOnnxException("recalibrate: option measure = '" + e.getValue() + "' is not true or false");
+      }
+    }
+    return Boolean.parseBoolean(options.getOrDefault(MEASURE, "false"));
   }
 
   @Override
@@ -35,6 +53,24 @@ final class RecalibratePass implements Pass {
   @Override
   public PassResult run(Model model, PassContext context) {
     long t0 = System.nanoTime();
+    String why = "no per-channel detail from the first calibration";
+    var detail = context.get(io.github.sqonnx.calib.ChannelDetail.class);
+    var factors = context.get(io.github.sqonnx.calib.ChannelFactors.class);
+    var stats = context.get(ActivationStats.class);
+    if (!measure && detail.isPresent() && factors.isPresent() && stats.isPresent() && !detail.get().all().isEmpty()) {
+      io.github.sqonnx.calib.PostSmoothing.Result r = io.github.sqonnx.calib.PostSmoothing.derive(model, stats.get(),
+          detail.get(), factors.get());
+      if (r.stats() != null) {
+        context.with(ActivationStats.class, r.stats());
+        context.info("statistics of the smoothed model derived from the first calibration ("
+            + factors.get().all().size() + " tensors scaled)");
+        return new PassResult(name(), List.of(), List.of(), System.nanoTime() - t0);
+      }
+      why = r.problem();
+    }
+    if (detail.isPresent() && !measure) {
+      context.info("calibrating the smoothed model again: " + why);
+    }
     Path dir = null;
     try {
       dir = Files.createTempDirectory("sq-onnx-recalibrate");

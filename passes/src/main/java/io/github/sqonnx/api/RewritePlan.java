@@ -39,7 +39,7 @@ public record RewritePlan(List<PassSpec> passes, boolean calibrate, String calib
     switch (p.name()) {
       case "smooth" -> SmoothPass.create(p.options());
       case "quantize" -> QuantOptions.parse(p.options());
-      case "recalibrate" -> { }
+      case "recalibrate" -> RecalibratePass.measures(p.options());
       default -> throw new SqOnnxException("unknown pass '" + p.name() + "'; known: " + String.join(", ", PASSES));
     }
   }

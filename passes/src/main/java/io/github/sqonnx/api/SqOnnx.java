@@ -44,7 +44,8 @@ public final class SqOnnx {
     Map<String, Long> millis = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     SmoothingRecord record = new SmoothingRecord();
-    PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
+    PassContext ctx = new PassContext().with(SmoothingRecord.class, record)
+        .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(progress::note);
     List<PassResult> results;
     try (Model model = ModelIO.load(in)) {
       io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(model, in.toString());
@@ -54,7 +55,8 @@ public final class SqOnnx {
       }
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
-        ctx.with(ActivationStats.class, statistics(in, options, extra, ctx));
+        List<String> rescalable = derivesAfterSmoothing(options) ? SmoothPass.rescalableTensors(model) : List.of();
+        ctx.with(ActivationStats.class, statistics(in, options, extra, rescalable, ctx));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()
@@ -62,7 +64,7 @@ public final class SqOnnx {
           .register("recalibrate", o -> new RecalibratePass(p -> {
             progress.note("recalibrating the smoothed model");
             return calibrator(p, options, extra).run();
-          }))
+          }, o))
           .register("quantize", QuantizePass::fromSpec);
       for (PassSpec spec : plan.passes()) {
         pipeline.add(spec);
@@ -127,6 +129,14 @@ public final class SqOnnx {
    * {@code sq-onnx calibrate} to save and {@code --stats} to reuse. Needs a text, tensor or feeds source.
    */
   public static ActivationStats calibrate(Path model, RewriteOptions options) {
+    return calibrate(model, options, 1, 1);
+  }
+
+  /**
+   * Shard {@code shard} of {@code shards} of that calibration (see {@link Calibrator.Builder#shard}):
+   * merging the statistics of every shard gives, byte for byte, those of the whole run.
+   */
+  public static ActivationStats calibrate(Path model, RewriteOptions options, int shard, int shards) {
     if (options.calibration == null || options.calibration instanceof CalibrationData.Stats) {
       throw new SqOnnxException("no calibration data: give calibration text with a tokenizer, or input tensors");
     }
@@ -134,7 +144,11 @@ public final class SqOnnx {
     try (Model m = ModelIO.load(model)) {
       extra = SmoothPass.extraStatsTensors(m);
     }
-    return calibrator(model, options, extra).run();
+    Calibrator.Builder b = calibrator(model, options, extra);
+    if (shards > 1) {
+      b.shard(shard, shards);
+    }
+    return b.run();
   }
 
   /**
@@ -182,17 +196,46 @@ public final class SqOnnx {
   /** Rows kept per tensor for α = auto: enough to rank α values, small enough to search in Java fast. */
   static final int AUTO_ALPHA_ROWS = 64;
 
-  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, PassContext ctx) {
+  /**
+   * Heap the per-channel histograms of the first calibration may take: a quarter of the maximum heap.
+   * Past it (hidden sizes in the thousands times many layers) the smoothed model is calibrated again.
+   */
+  static long channelBudget() {
+    return Runtime.getRuntime().maxMemory() / 4;
+  }
+
+  /**
+   * Whether the first calibration should keep the per-channel detail from which the statistics of the
+   * smoothed model are derived: when the pipeline recalibrates after smoothing from data (not from a
+   * statistics file, which holds no detail).
+   */
+  static boolean derivesAfterSmoothing(RewriteOptions o) {
+    return !(o.calibration instanceof CalibrationData.Stats)
+        && o.plan().passes().stream().anyMatch(p -> p.name().equals("recalibrate") && !RecalibratePass.measures(p.options()));
+  }
+
+  private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, List<String> rescalable,
+      PassContext ctx) {
     RewritePlan plan = o.plan();
     if (o.calibration instanceof CalibrationData.Stats s) {
       ActivationStats stats = ActivationStats.read(s.file());
+      if (stats.shard() != null) {
+        throw new SqOnnxException(s.file() + ": holds shard(s) " + stats.shard() + " only; merge every shard first "
+            + "(sq-onnx stats merge)");
+      }
       if (!stats.model().equals(String.valueOf(model.getFileName()))) {
         throw new SqOnnxException(s.file() + ": statistics were collected on '" + stats.model() + "', not on '"
             + model.getFileName() + "'");
       }
       return stats;
     }
-    Calibrator.Builder b = calibrator(model, o, extra).histogram(plan.firstHistograms());
+    Calibrator.Builder b = calibrator(model, o, extra);
+    if (!rescalable.isEmpty()) {
+      b.histogram(true).channelStats(rescalable, channelBudget(),
+          d -> ctx.with(io.github.sqonnx.calib.ChannelDetail.class, d));
+    } else {
+      b.histogram(plan.firstHistograms());
+    }
     if (plan.sampleRows()) {
       b.sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples));
     }

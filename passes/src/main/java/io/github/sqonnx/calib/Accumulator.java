@@ -40,12 +40,25 @@ final class Accumulator {
   private boolean needNegativeMin;
   /** Sampled activation rows for α search, or null when not asked for. */
   final RowSample rowSample;
+  /** Per-channel histograms ({@link Bins#countChannels}), or null when not asked for. */
+  private final int[] channelHist;
+  private final long[] channelMantissas;
 
   Accumulator(String tensor, int channels, boolean histogram) {
     this(tensor, channels, histogram, 0);
   }
 
   Accumulator(String tensor, int channels, boolean histogram, int sampleRows) {
+    this(tensor, channels, histogram, sampleRows, false);
+  }
+
+  /**
+   * With {@code perChannel} (a channel-last tensor, values read in Java) each channel gets its own
+   * histogram too, from which the tensor's is summed: see {@link #channelStats}.
+   */
+  Accumulator(String tensor, int channels, boolean histogram, int sampleRows, boolean perChannel) {
+    this.channelHist = perChannel && channels > 0 ? new int[channels * (TensorStats.BINS + 1)] : null;
+    this.channelMantissas = channelHist == null ? null : new long[channelHist.length];
     this.rowSample = sampleRows > 0 && channels > 0 ? new RowSample(sampleRows) : null;
     this.tensor = tensor;
     this.channels = channels;
@@ -171,7 +184,9 @@ final class Accumulator {
       rowSample.offerBits(row, 0, len);
     }
     extremes.add(row, len);
-    if (histogram != null) {
+    if (channelHist != null) {
+      Bins.countChannels(row, len, channelHist, channelMantissas);
+    } else if (histogram != null) {
       Bins.count(row, 0, len, lanes);
     }
   }
@@ -204,7 +219,14 @@ final class Accumulator {
   }
 
   TensorStats stats() {
-    long[] h = histogram == null ? new long[TensorStats.BINS] : histogram;
+    long[] h = histogram == null ? new long[TensorStats.BINS] : histogram.clone();
+    if (channelHist != null && histogram != null) {
+      for (int c = 0, base = 0; c < channels; c++, base += TensorStats.BINS + 1) {
+        for (int b = 0; b < TensorStats.BINS; b++) {
+          h[b] += channelHist[base + b];
+        }
+      }
+    }
     int hi = max;
     int lo = min;
     if (extremes != null) {
@@ -223,5 +245,26 @@ final class Accumulator {
     float fmin = lo == Integer.MAX_VALUE ? Float.POSITIVE_INFINITY : value(lo);
     float fmax = hi == Integer.MIN_VALUE ? Float.NEGATIVE_INFINITY : value(hi);
     return new TensorStats(absMax, fmin, fmax, count, h);
+  }
+
+  /**
+   * Per-channel extremes and histograms, or null when they were not kept or values were reduced in
+   * ORT. A channel's bin counts are ints: a channel sees one value per token, and a calibration of
+   * 2^31 tokens is refused rather than wrapped.
+   */
+  ChannelStats channelStats() {
+    if (channelHist == null || extremes == null) {
+      return null;
+    }
+    if (count / Math.max(1, channels) >= Integer.MAX_VALUE) {
+      throw new SqOnnxException("tensor '" + tensor + "': more than 2^31 tokens in one calibration; use fewer samples");
+    }
+    float[] hi = new float[channels];
+    float[] lo = new float[channels];
+    for (int c = 0; c < channels; c++) {
+      hi[c] = extremes.hi(c);
+      lo[c] = extremes.lo(c);
+    }
+    return new ChannelStats(hi, lo, channelHist.clone(), channelMantissas.clone());
   }
 }

@@ -26,14 +26,35 @@ public final class ActivationStats {
 
   private final String model;
   private final long samples;
+  private final Shards shard;
   private final SortedMap<String, TensorStats> tensors;
 
-  @JsonCreator
-  public ActivationStats(@JsonProperty("model") String model, @JsonProperty("samples") long samples,
-      @JsonProperty("tensors") Map<String, TensorStats> tensors) {
+  public ActivationStats(String model, long samples, Map<String, TensorStats> tensors) {
+    this(model, samples, (Shards) null, tensors);
+  }
+
+  /** Statistics of some shards of a sharded calibration ({@code shard} null: of all the samples). */
+  public ActivationStats(String model, long samples, Shards shard, Map<String, TensorStats> tensors) {
     this.model = model;
     this.samples = samples;
+    this.shard = shard == null || shard.complete() ? null : shard;
     this.tensors = Collections.unmodifiableSortedMap(new TreeMap<>(tensors));
+  }
+
+  @JsonCreator
+  static ActivationStats json(@JsonProperty("model") String model, @JsonProperty("samples") long samples,
+      @JsonProperty("shard") String shard, @JsonProperty("tensors") Map<String, TensorStats> tensors) {
+    return new ActivationStats(model, samples, shard == null ? null : Shards.parse(shard), tensors);
+  }
+
+  /**
+   * Which shards these statistics hold, as "K/N" or "K,L/N"; absent (null) for statistics of all
+   * the samples, which a complete merge of shards also gives, byte for byte.
+   */
+  @JsonProperty
+  @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+  public String shard() {
+    return shard == null ? null : shard.toString();
   }
 
   /** The model file name the statistics were collected on (a check against reuse on another model). */
@@ -56,13 +77,75 @@ public final class ActivationStats {
     return Optional.ofNullable(tensors.get(tensor));
   }
 
+  /**
+   * Both together. Shards must be of the same split, each given once; statistics of all samples
+   * merge only with others of all samples (e.g. two data sets).
+   */
   public ActivationStats merge(ActivationStats o) {
     if (!model.equals(o.model)) {
       throw new SqOnnxException("cannot merge statistics of '" + model + "' and '" + o.model + "'");
     }
+    if ((shard == null) != (o.shard == null)) {
+      throw new SqOnnxException("cannot merge shard " + (shard != null ? shard : o.shard)
+          + " with statistics of all samples");
+    }
     TreeMap<String, TensorStats> m = new TreeMap<>(tensors);
     o.tensors.forEach((k, v) -> m.merge(k, v, TensorStats::merge));
-    return new ActivationStats(model, samples + o.samples, m);
+    return new ActivationStats(model, samples + o.samples, shard == null ? null : shard.union(o.shard), m);
+  }
+
+  /** Shards K of N (1-based), as a set; see {@link Calibrator.Builder#shard}. */
+  public record Shards(java.util.SortedSet<Integer> have, int of) {
+    public Shards {
+      have = Collections.unmodifiableSortedSet(new java.util.TreeSet<>(have));
+      if (of < 1 || have.isEmpty() || have.first() < 1 || have.last() > of) {
+        throw new SqOnnxException("shard " + have.stream().map(String::valueOf)
+            .collect(java.util.stream.Collectors.joining(",")) + "/" + of + ": need 1 <= K <= N");
+      }
+    }
+
+    public static Shards one(int k, int n) {
+      return new Shards(new java.util.TreeSet<>(java.util.Set.of(k)), n);
+    }
+
+    /** "K/N" or "K,L,M/N". */
+    public static Shards parse(String text) {
+      String[] p = text.split("/", -1);
+      try {
+        if (p.length == 2) {
+          java.util.SortedSet<Integer> ks = new java.util.TreeSet<>();
+          for (String k : p[0].split(",", -1)) {
+            ks.add(Integer.parseInt(k.trim()));
+          }
+          return new Shards(ks, Integer.parseInt(p[1].trim()));
+        }
+      } catch (NumberFormatException e) {
+        // the message below
+      }
+      throw new SqOnnxException("shard '" + text + "' is not K/N (e.g. 2/4: the second of four shards)");
+    }
+
+    boolean complete() {
+      return have.size() == of;
+    }
+
+    Shards union(Shards o) {
+      if (o.of != of) {
+        throw new SqOnnxException("cannot merge shards of " + of + " with shards of " + o.of);
+      }
+      java.util.SortedSet<Integer> both = new java.util.TreeSet<>(have);
+      for (int k : o.have) {
+        if (!both.add(k)) {
+          throw new SqOnnxException("shard " + k + "/" + of + " is given twice");
+        }
+      }
+      return new Shards(both, of);
+    }
+
+    @Override
+    public String toString() {
+      return have.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")) + "/" + of;
+    }
   }
 
   public String toJson() {

@@ -53,12 +53,14 @@ final class CalibrationGraph {
   static Map<String, String> probe(Path source, List<String> targets, Path out) {
     try (Model m = ModelIO.load(source)) {
       CalibrationGraph g = new CalibrationGraph(m);
+      List<Value> original = List.copyOf(m.graph().outputs());
       Map<String, String> names = new LinkedHashMap<>();
       for (String t : targets) {
         Value shape = g.op("Shape", t + "@shape", m.graph().requireValue(t));
         g.output(shape, DataType.INT64);
         names.put(t, shape.name());
       }
+      g.onlyOwnOutputs(original);
       ModelIO.save(m, out);
       return names;
     }
@@ -77,14 +79,33 @@ final class CalibrationGraph {
       Path out) {
     try (Model m = ModelIO.load(source)) {
       CalibrationGraph g = new CalibrationGraph(m);
+      List<Value> original = List.copyOf(m.graph().outputs());
       g.tokensInput = tokensInput;
       Map<String, Outputs> names = new LinkedHashMap<>();
       for (Plan p : plans) {
         names.put(p.tensor(), g.add(p, maskInput, values));
       }
+      g.onlyOwnOutputs(original);
       ModelIO.save(m, out);
       return names;
     }
+  }
+
+  /**
+   * Drops the model's own outputs (unless a target is one) and whatever only they needed: a language
+   * model's logits ([batch, tokens, vocabulary], the largest tensor of a long-sequence run) are then
+   * neither computed nor kept, nor are the weights of the head copied into the calibration copy.
+   */
+  private void onlyOwnOutputs(List<Value> original) {
+    java.util.Set<Value> own = new java.util.HashSet<>(model.graph().outputs().subList(original.size(),
+        model.graph().outputs().size()));
+    for (Value v : original) {
+      if (!own.contains(v)) {
+        rw.removeGraphOutput(v);
+      }
+    }
+    rw.removeDeadNodes();
+    rw.removeUnusedInitializers();
   }
 
   private Outputs add(Plan p, String maskInput, boolean valuesOut) {

@@ -77,6 +77,11 @@ public final class Calibrator {
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
+    private int shard = 1;
+    private int shards = 1;
+    private Set<String> channelTensors = Set.of();
+    private long channelBudget;
+    private Consumer<ChannelDetail> channelSink;
 
     private Builder(Path model) {
       this.model = Objects.requireNonNull(model, "model");
@@ -122,6 +127,22 @@ public final class Calibrator {
       return this;
     }
 
+    /**
+     * Calibrates shard {@code k} of {@code n} (1-based): the samples are drawn and batched exactly
+     * as for one run over all of them, and batch i (from 0) belongs to shard i % n + 1. Each batch
+     * is then computed as in that one run, and statistics merge exactly, so the merge of all shards
+     * ({@link ActivationStats#merge}) is byte for byte the one run's. Every shard reads the whole
+     * source; it runs ONNX Runtime on its own batches only.
+     */
+    public Builder shard(int k, int n) {
+      if (n < 1 || k < 1 || k > n) {
+        throw new SqOnnxException("shard " + k + "/" + n + ": need 1 <= K <= N");
+      }
+      this.shard = k;
+      this.shards = n;
+      return this;
+    }
+
     /** Which lines of the text are drawn. */
     public Builder seed(long s) {
       this.seed = s;
@@ -151,6 +172,20 @@ public final class Calibrator {
     public Builder sampleRows(int capacity, Consumer<ActivationSamples> sink) {
       this.sampleRows = capacity;
       this.sampleSink = sink;
+      return this;
+    }
+
+    /**
+     * Also keeps per-channel extremes and histograms ({@link ChannelStats}) of these channel-last
+     * tensors (they are calibrated as extra tensors where they are not targets anyway) and hands them
+     * to {@code sink} after the run: what the statistics of the smoothed model are derived from. If
+     * they would take more than {@code budgetBytes} of heap, none are kept (the note says so) and the
+     * sink gets an empty detail. Needs values read in Java (not in-graph reductions).
+     */
+    public Builder channelStats(Collection<String> tensors, long budgetBytes, Consumer<ChannelDetail> sink) {
+      this.channelTensors = Set.copyOf(tensors);
+      this.channelBudget = budgetBytes;
+      this.channelSink = Objects.requireNonNull(sink);
       return this;
     }
 
@@ -251,7 +286,9 @@ public final class Calibrator {
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
       }
-      CalibrationTargets.find(m, b.extra).forEach(t -> targets.add(t.tensor()));
+      List<String> extra = new ArrayList<>(b.extra);
+      b.channelTensors.stream().sorted().filter(t -> !extra.contains(t)).forEach(extra::add);
+      CalibrationTargets.find(m, extra).forEach(t -> targets.add(t.tensor()));
     }
     if (targets.isEmpty()) {
       // no MatMul or Gemm and no extra tensor: no statistics to collect, which is an answer, not an error
@@ -347,12 +384,16 @@ public final class Calibrator {
       Path file = tmp.resolve("calibration.onnx");
       Map<String, CalibrationGraph.Outputs> outs =
           CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
+      Set<String> perChannel = perChannel(plans);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
-        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows));
+        acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows,
+            perChannel.contains(p.tensor())));
       }
       long expected = source.expectedSamples();
       long done = 0;
+      long ran = 0;
+      long index = 0;
       long loopStart = 0;
       long loopCpu = 0;
       long ortNanos = 0;
@@ -373,10 +414,13 @@ public final class Calibrator {
             batch = Batches.slice(batch, n, 0, (int) (b.samples - done));
             n = (int) (b.samples - done);
           }
-          List<Map<String, HostTensor>> parts = !oneByOne ? List.of(batch)
-              : past != null ? past.split(batch, source.where()) : Batches.split(batch, mask);
-          for (Map<String, HostTensor> part : parts) {
-            runInPieces(collector, part);
+          if (index++ % b.shards == b.shard - 1) {
+            List<Map<String, HostTensor>> parts = !oneByOne ? List.of(batch)
+                : past != null ? past.split(batch, source.where()) : Batches.split(batch, mask);
+            for (Map<String, HostTensor> part : parts) {
+              runInPieces(collector, part);
+            }
+            ran += n;
           }
           done += n;
           bar.step(done);
@@ -402,7 +446,42 @@ public final class Calibrator {
         });
         b.sampleSink.accept(new ActivationSamples(rows));
       }
-      return new ActivationStats(name, done, stats);
+      if (b.channelSink != null) {
+        Map<String, ChannelStats> detail = new TreeMap<>();
+        acc.forEach((t, a) -> {
+          ChannelStats c = perChannel.contains(t) ? a.channelStats() : null;
+          if (c != null) {
+            detail.put(t, c);
+          }
+        });
+        b.channelSink.accept(new ChannelDetail(detail));
+      }
+      if (b.shards > 1 && ran == 0) {
+        throw new SqOnnxException(source.where() + ": shard " + b.shard + "/" + b.shards + " gets none of the " + index
+            + " batches of " + done + " samples; use at most " + index + " shards (or smaller batches)");
+      }
+      return new ActivationStats(name, ran, b.shards > 1 ? ActivationStats.Shards.one(b.shard, b.shards) : null, stats);
+    }
+
+    /** The tensors that get per-channel histograms: all asked for that have channels, or none over budget. */
+    private Set<String> perChannel(List<CalibrationGraph.Plan> plans) {
+      if (b.channelSink == null || b.inGraph || !b.histogram) {
+        return Set.of();
+      }
+      Set<String> out = new java.util.HashSet<>();
+      long bytes = 0;
+      for (CalibrationGraph.Plan p : plans) {
+        if (b.channelTensors.contains(p.tensor()) && p.layout().channels() > 0) {
+          out.add(p.tensor());
+          bytes += ChannelStats.bytes(p.layout().channels());
+        }
+      }
+      if (bytes > b.channelBudget) {
+        note("per-channel histograms of " + out.size() + " tensors would take " + (bytes >> 20) + " MiB, over the "
+            + (b.channelBudget >> 20) + " MiB allowed: the smoothed model will be calibrated again instead");
+        return Set.of();
+      }
+      return out;
     }
 
     /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */

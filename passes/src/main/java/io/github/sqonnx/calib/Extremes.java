@@ -122,6 +122,28 @@ final class Extremes {
         negMax[position] >= 0 ? Float.intBitsToFloat(negMax[position]) : 0f);
   }
 
+  /**
+   * The largest value at {@code position}: exact where it saw a non-negative value, or where the whole
+   * tensor had none (the second pass found the smallest negative magnitude); -inf otherwise, which
+   * cannot be the maximum over positions since another position then holds a non-negative value.
+   */
+  float hi(int position) {
+    if (posMax[position] >= 0) {
+      return Float.intBitsToFloat(posMax[position]);
+    }
+    return negMin != null && negMin[position] != Integer.MAX_VALUE ? -Float.intBitsToFloat(negMin[position])
+        : Float.NEGATIVE_INFINITY;
+  }
+
+  /** The smallest value at {@code position}, exact on the same terms as {@link #hi} (+inf otherwise). */
+  float lo(int position) {
+    if (negMax[position] >= 0) {
+      return -Float.intBitsToFloat(negMax[position]);
+    }
+    return posMin != null && posMin[position] != Integer.MAX_VALUE ? Float.intBitsToFloat(posMin[position])
+        : Float.POSITIVE_INFINITY;
+  }
+
   /** The largest value seen as an {@link Accumulator#key}, or MIN_VALUE if none. */
   int maxKey() {
     int best = -1;

@@ -132,10 +132,17 @@ public final class FusionCheck {
     return family.stream().mapToInt(o -> ops.getOrDefault(o, 0)).sum();
   }
 
-  /** Runs ORT (CPU, all optimizations) on {@code quantized}; ORT's optimized graph goes to {@code workDir}. */
+  /**
+   * Runs ORT (CPU, all optimizations) on {@code quantized}; ORT's optimized graph goes to {@code workDir},
+   * its initializers of 1 KiB and more to a data file beside it (a model past 2 GiB could not be
+   * written embedded, and the graph is all this check reads).
+   */
   public static Report run(Path quantized, Path workDir) {
     Path optimized = workDir.resolve(quantized.getFileName() + ".ort-optimized.onnx");
-    try (OrtRunner ignored = new OrtRunner(quantized, new OrtRunner.Options(1, true, optimized, Map.of()))) {
+    Map<String, String> external = Map.of(
+        "session.optimized_model_external_initializers_file_name", optimized.getFileName() + ".data",
+        "session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+    try (OrtRunner ignored = new OrtRunner(quantized, new OrtRunner.Options(1, true, optimized, external))) {
       // the session writes the optimized graph while it initialises
     }
     List<String[]> intended;

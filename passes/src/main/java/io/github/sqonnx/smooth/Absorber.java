@@ -19,7 +19,7 @@ import java.util.List;
  * silu(gate)·up). {@code constants} are vectors per channel; {@code matrices} are 2-D weights whose
  * {@code axis} indexes output channels.
  */
-record Absorber(String kind, Node producer, List<Value> constants, List<Linear> producers) {
+record Absorber(String kind, Node producer, List<Value> constants, List<Linear> producers, Value scaledOutput) {
 
   /** What can absorb a scale on {@code x}, or null with the reason in {@code why[0]}. */
   static Absorber find(Value x, boolean throughLinears, Rejection[] why) {
@@ -124,7 +124,7 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         return null;
       }
     }
-    return new Absorber(kind, p, constants, List.of());
+    return new Absorber(kind, p, constants, List.of(), null);
   }
 
   /**
@@ -168,7 +168,7 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
           }
         }
         return new Absorber("Linear output (" + path + out.linear().node().opType() + ")", p, consts,
-            List.of(out.linear()));
+            List.of(out.linear()), v);
       }
       if (v == null || AttentionContext.valueReaders(v) != 1) {
         why[0] = Reason.SHARED.because(x + ": an intermediate tensor on the way to the producing Linear is read elsewhere");

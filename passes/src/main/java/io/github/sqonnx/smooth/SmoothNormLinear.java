@@ -191,6 +191,9 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     for (String name : site.statsNames()) {
       StaleStats.divide(context, name, s);
     }
+    if (site.absorber().scaledOutput() != null && !site.statsNames().contains(site.absorber().scaledOutput().name())) {
+      StaleStats.divide(context, site.absorber().scaledOutput().name(), s);
+    }
     context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");

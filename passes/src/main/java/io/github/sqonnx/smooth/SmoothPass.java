@@ -87,6 +87,29 @@ public final class SmoothPass {
     return new ArrayList<>(out);
   }
 
+  /**
+   * Every tensor a smoothing run may multiply by a per-channel factor: the site tensors (norm or
+   * Linear outputs read by Linears), the Linear outputs that absorb a site's 1/s, and the Q and K
+   * projection outputs. Their per-channel calibration detail lets the statistics of the smoothed
+   * model be derived instead of measured again. Found from the graph alone, for any α.
+   */
+  public static java.util.List<String> rescalableTensors(io.github.sqonnx.ir.Model model) {
+    java.util.Set<String> out = new java.util.LinkedHashSet<>(extraStatsTensors(model));
+    SmoothNormLinear rule = new SmoothNormLinear(new AlphaChoice(0.5, Map.of()), true);
+    io.github.sqonnx.pass.PassContext none = new io.github.sqonnx.pass.PassContext();
+    for (io.github.sqonnx.ir.Node n : model.graph().nodes()) {
+      if (rule.rootOps().contains(n.opType()) && n.domain().isEmpty()) {
+        rule.match(n, none).filter(s -> s.absorber() != null).ifPresent(s -> {
+          out.addAll(s.statsNames());
+          if (s.absorber().scaledOutput() != null) {
+            out.add(s.absorber().scaledOutput().name());
+          }
+        });
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
   private static boolean bool(String v, String key) {
     if (!v.equals("true") && !v.equals("false")) {
       throw new SqOnnxException("smooth: option " + key + " = '" + v + "' is not true or false");

@@ -11,14 +11,16 @@ import java.util.TreeMap;
 /**
  * Keeps the statistics in the PassContext true after a site is smoothed: X became X/s, so its
  * per-channel maxima are max|X_j| / s_j (exact). Per-tensor min, max and the histogram cannot be
- * derived; they become the symmetric bound and an empty histogram, and whoever needs them
- * (percentile or MSE ranges) recalibrates the smoothed model. A second smoothing run then sees
+ * derived from these statistics alone; they become the symmetric bound and an empty histogram. The
+ * factor goes into the context's ChannelFactors too, from which PostSmoothing derives them all from
+ * per-channel calibration detail (else the smoothed model is recalibrated). A second smoothing run then sees
  * scales of 1 and changes nothing.
  */
 final class StaleStats {
   private StaleStats() {}
 
   static void divide(PassContext context, String tensor, float[] s) {
+    context.get(io.github.sqonnx.calib.ChannelFactors.class).ifPresent(f -> f.divide(tensor, s));
     context.get(ActivationSamples.class).ifPresent(all -> all.get(tensor).ifPresent(sample -> {
       RowSample next = new RowSample(sample.capacity());
       for (float[] row : sample.rows()) {

@@ -46,6 +46,26 @@ class FusionCheckTest {
   }
 
   @Test
+  void theOptimizedGraphKeepsItsWeightsInADataFileBesideIt() throws java.io.IOException {
+    Path dir = java.nio.file.Files.createDirectories(tmp.resolve("external"));
+    Path q = dir.resolve("o2.onnx");
+    Quantized.quantize(fp32, QuantOptions.of(Scheme.O2), null, q);
+    FusionCheck.run(q, dir);
+    Path graph = dir.resolve("o2.onnx.ort-optimized.onnx");
+    Path data = dir.resolve("o2.onnx.ort-optimized.onnx.data");
+    long big;
+    try (Model m = io.github.sqonnx.ir.ModelIO.load(graph)) {
+      big = m.graph().initializers().stream().mapToLong(v -> v.constant().orElseThrow().byteSize())
+          .filter(b -> b >= 1024).sum();
+    }
+    assertTrue(big > 0, "the quantized weights are over 1 KiB each");
+    // every initializer of 1 KiB and more is in the data file, not in the graph file
+    assertTrue(java.nio.file.Files.size(data) >= big, "data file " + java.nio.file.Files.size(data) + " of " + big);
+    assertTrue(java.nio.file.Files.size(graph) < java.nio.file.Files.size(q), "graph file "
+        + java.nio.file.Files.size(graph) + ", the model with its weights " + java.nio.file.Files.size(q));
+  }
+
+  @Test
   void aUint8DequantizeLinearSharedByTwoMatMulsIsStillFused() {
     // ORT 1.23 duplicates a shared DQ (EnsureUniqueDQForNodeUnit) before fusing node units
     // without their bias Adds, Q and K keep the Q/DQ form (with one, the CPU form is MatMulIntegerToFloat)

@@ -5,10 +5,7 @@ import io.github.sqonnx.api.OptionDef;
 import io.github.sqonnx.api.RewriteOptions;
 import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.calib.ActivationStats;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -21,8 +18,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "calibrate",
     header = "Saves activation statistics for rewrite --stats.", sortOptions = false, description = {
     "Collects activation statistics (per-channel max|x|, ranges, histograms) through ONNX Runtime and",
-    "saves them as JSON for 'rewrite --stats'. Statistics files from several runs can be merged.",
-    "Example: sq-onnx calibrate model.onnx --calibration calib.txt --tokenizer tokenizer.json -o stats.json"})
+    "saves them as JSON for 'rewrite --stats'. Statistics files from several runs can be merged ('sq-onnx stats merge');",
+    "--shard K/N splits one calibration across machines.",
+    "Example: sq-onnx calibrate model.onnx --calibration calib.txt --tokenizer tokenizer.json -o stats.json",
+    "Example: sq-onnx calibrate model.onnx --calibration calib.txt --tokenizer tokenizer.json --shard 2/4 -o stats-2.json"})
 final class CalibrateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -38,6 +37,11 @@ final class CalibrateCommand implements Callable<Integer> {
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "stats.json")
   Path output;
+
+  @Option(names = "--shard", paramLabel = "K/N", description = {"calibrate only shard K of N (1-based): the samples are"
+      + " drawn and batched as for one run, every N-th batch from the K-th is run here; 'sq-onnx stats merge' of all N"
+      + " files is byte for byte the one run's file"})
+  String shard;
 
   @Option(names = {"-q", "--quiet"}, description = "no progress bar")
   boolean quiet;
@@ -55,21 +59,20 @@ final class CalibrateCommand implements Callable<Integer> {
     OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration",
         options.get(RewriteOptions.CALIBRATION_TEXT), "--tokenizer", options.get(RewriteOptions.TOKENIZER),
         "--calibration-tensors", options.get(RewriteOptions.CALIBRATION_TENSORS)));
-    Path parent = output.toAbsolutePath().getParent();
-    ActivationStats stats = SqOnnx.calibrate(model, options);
+    ActivationStats.Shards split;
     try {
-      Path tmp = io.github.sqonnx.TempFiles.createBeside(parent, ".stats", ".tmp");
-      try {
-        Files.writeString(tmp, stats.toJson());
-        Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    } catch (IOException e) {
-      throw new SqOnnxException(output + ": cannot write: " + e.getMessage());
+      split = shard == null ? null : ActivationStats.Shards.parse(shard);
+    } catch (SqOnnxException e) {
+      throw new SqOnnxException("--shard: " + e.getMessage());
     }
+    if (split != null && split.have().size() != 1) {
+      throw new SqOnnxException("--shard " + shard + ": give one shard K/N");
+    }
+    ActivationStats stats = split == null ? SqOnnx.calibrate(model, options)
+        : SqOnnx.calibrate(model, options, split.have().first(), split.of());
+    StatsFile.write(stats, output);
     spec.commandLine().getOut().println("wrote statistics of " + stats.tensors().size() + " tensors over "
-        + stats.samples() + " samples to " + output
+        + stats.samples() + " samples" + (split == null ? "" : " (shard " + shard + ")") + " to " + output
         + (stats.tensors().isEmpty() ? " (nothing to calibrate: the model has no MatMul or Gemm)" : ""));
     spec.commandLine().getOut().flush();
     return Main.OK;

@@ -20,7 +20,7 @@ import picocli.CommandLine.ScopeType;
     description = "SmoothQuant INT8 rewriting of ONNX transformer models.",
     footer = {"", "Example: sq-onnx rewrite model.onnx -o model-int8.onnx --calibration calib.txt --tokenizer tokenizer.json",
         "Run 'sq-onnx COMMAND --help' for a command's options."},
-    subcommands = {RewriteCommand.class, VerifyCommand.class, CalibrateCommand.class, InspectCommand.class, RoundtripCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RewriteCommand.class, VerifyCommand.class, CalibrateCommand.class, StatsCommand.class, InspectCommand.class, RoundtripCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   static final int OK = 0;
   static final int VERIFY_FAILED = 1;
