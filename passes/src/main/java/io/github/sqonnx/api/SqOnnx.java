@@ -98,6 +98,30 @@ public final class SqOnnx {
     return Verifier.run(reference, candidate, options);
   }
 
+  /**
+   * Per-layer error of {@code candidate} against {@code reference} on the inputs {@code options}
+   * describes: every Linear and attention matmul, worst first (see {@link LayerError}). Smoothing
+   * scales are fitted per channel, since the smoothed float model is not at hand; {@link
+   * #perLayer(Path, Path, Path, VerifyOptions)} takes it and undoes the known scales instead.
+   */
+  public static List<LayerError> perLayer(Path reference, Path candidate, VerifyOptions options) {
+    return perLayer(reference, null, candidate, options);
+  }
+
+  /** As {@link #perLayer(Path, Path, VerifyOptions)}, with the smoothed float model (null for none). */
+  public static List<LayerError> perLayer(Path reference, Path smoothed, Path candidate, VerifyOptions options) {
+    for (Path p : java.util.Arrays.asList(reference, smoothed, candidate)) {
+      if (p != null && !Files.isRegularFile(p)) {
+        throw new SqOnnxException(p + ": no such model file");
+      }
+    }
+    List<Map<String, io.github.sqonnx.ort.HostTensor>> batches;
+    try (io.github.sqonnx.ort.OrtRunner ref = new io.github.sqonnx.ort.OrtRunner(reference)) {
+      batches = Verifier.batches(reference, ref, options);
+    }
+    return PerLayer.measure(reference, smoothed, candidate, batches);
+  }
+
   /** What a rewrite would do to a model, without calibrating or writing anything. */
   public record Plan(List<io.github.sqonnx.pass.Finding> smoothing, List<io.github.sqonnx.pass.Finding> quantization,
       String quantizationProblem) {}

@@ -24,14 +24,7 @@ final class Verifier {
         throw new SqOnnxException(candidate + ": inputs " + cand.inputNames() + " differ from the reference's "
             + ref.inputNames());
       }
-      if (o.text() != null) {
-        batches = TextBatches.load(reference, o.text(), o.tokenizer(), o.samples(), o.maxLength(), o.seed(), 8);
-      } else {
-        batches = new ArrayList<>();
-        for (int i = 0; i < o.samples(); i++) {
-          batches.add(Feeds.random(ref, o.seed() + i, 2, o.maxLength(), 1000));
-        }
-      }
+      batches = batches(reference, ref, o);
       for (Map<String, HostTensor> feeds : batches) {
         Map<String, HostTensor> a = ref.run(feeds);
         Map<String, HostTensor> b = cand.run(feeds);
@@ -65,6 +58,18 @@ final class Verifier {
     }
     return new VerifyResult(outs, fusion, lost, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
         SqOnnx.modelBytes(candidate));
+  }
+
+  /** The inputs both models run on: text through the tokenizer, or seeded random batches. */
+  static List<Map<String, HostTensor>> batches(Path reference, OrtRunner ref, VerifyOptions o) {
+    if (o.text() != null) {
+      return TextBatches.load(reference, o.text(), o.tokenizer(), o.samples(), o.maxLength(), o.seed(), 8);
+    }
+    List<Map<String, HostTensor>> batches = new ArrayList<>();
+    for (int i = 0; i < o.samples(); i++) {
+      batches.add(Feeds.random(ref, o.seed() + i, 2, o.maxLength(), 1000));
+    }
+    return batches;
   }
 
   /** Sums over all samples; a "sample" is one row of the batch axis, padded token positions left out. */

@@ -49,6 +49,9 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--min-cosine", defaultValue = "0.999999", description = "smallest mean cosine accepted (default: ${DEFAULT-VALUE})")
   double minCosine;
 
+  @Option(names = "--per-layer", description = "also the error each Linear and attention matmul output carries (rel L2, cosine), worst first")
+  boolean perLayer;
+
   @Override
   public Integer call() {
     if ((text == null) != (tokenizer == null)) {
@@ -62,6 +65,9 @@ final class VerifyCommand implements Callable<Integer> {
     VerifyResult r = SqOnnx.verify(reference, candidate, o);
     PrintWriter out = spec.commandLine().getOut();
     out.print(r.summary());
+    if (perLayer) {
+      out.print(PerLayerTable.format(SqOnnx.perLayer(reference, candidate, o)));
+    }
     out.flush();
     return r.passed() ? Main.OK : Main.VERIFY_FAILED;
   }
