@@ -52,6 +52,10 @@ public final class RewriteOptions {
   final List<PassSpec> pipeline;
   final boolean quiet;
   final Consumer<String> log;
+  final int evalSamples;
+  final double minCosine;
+  final double maxRelL2;
+  final boolean analyze;
 
   private RewriteOptions(Builder b) {
     this.scheme = b.scheme;
@@ -70,6 +74,19 @@ public final class RewriteOptions {
     this.pipeline = b.pipeline == null ? null : List.copyOf(b.pipeline);
     this.quiet = b.quiet;
     this.log = b.log;
+    boolean measure = b.analyze || !Double.isNaN(b.minCosine) || !Double.isNaN(b.maxRelL2);
+    this.evalSamples = b.evalSamples > 0 ? b.evalSamples : measure ? DEFAULT_EVAL_SAMPLES : 0;
+    this.minCosine = b.minCosine;
+    this.maxRelL2 = b.maxRelL2;
+    this.analyze = b.analyze;
+  }
+
+  /** Held-out samples measured when a target or the analysis is asked for without a count. */
+  public static final int DEFAULT_EVAL_SAMPLES = 64;
+
+  /** Whether the rewrite measures the quantized model on held-out samples (and may tune it). */
+  boolean measures() {
+    return evalSamples > 0 && scheme != Scheme.SMOOTH;
   }
 
   public static Builder builder() {
@@ -129,6 +146,10 @@ public final class RewriteOptions {
     private List<PassSpec> pipeline;
     private boolean quiet;
     private Consumer<String> log;
+    private int evalSamples;
+    private double minCosine = Double.NaN;
+    private double maxRelL2 = Double.NaN;
+    private boolean analyze;
 
     private Builder() {}
 
@@ -251,6 +272,43 @@ public final class RewriteOptions {
     /** Where progress lines go (default: stderr unless quiet). */
     public Builder log(Consumer<String> sink) {
       this.log = sink;
+      return this;
+    }
+
+    /**
+     * Held-out calibration samples, never among the calibration samples, on which the quantized
+     * model is measured against FP32 (default {@value RewriteOptions#DEFAULT_EVAL_SAMPLES} when a
+     * target or the analysis is asked for; 0 otherwise: nothing measured).
+     */
+    public Builder evalSamples(int n) {
+      this.evalSamples = positive(n, "eval samples");
+      return this;
+    }
+
+    /**
+     * Accuracy target: the smallest mean cosine against FP32 on the held-out samples. Missed, the
+     * most sensitive sites move to a safer form one at a time until it holds (see {@link Accuracy}).
+     */
+    public Builder minCosine(double c) {
+      if (!(c > -1 && c <= 1)) {
+        throw new SqOnnxException("min cosine " + c + " is not in (-1, 1]");
+      }
+      this.minCosine = c;
+      return this;
+    }
+
+    /** Accuracy target: the largest rel L2 against FP32 on the held-out samples (as {@link #minCosine}). */
+    public Builder maxRelL2(double e) {
+      if (!(e >= 0) || Double.isInfinite(e)) {
+        throw new SqOnnxException("max rel L2 " + e + " is not a finite number >= 0");
+      }
+      this.maxRelL2 = e;
+      return this;
+    }
+
+    /** Also measure the per-layer error and each site's sensitivity (what the report shows). */
+    public Builder analyze(boolean on) {
+      this.analyze = on;
       return this;
     }
 

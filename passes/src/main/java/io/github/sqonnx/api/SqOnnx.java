@@ -49,6 +49,7 @@ public final class SqOnnx {
     SmoothingRecord record = new SmoothingRecord();
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(log);
     List<PassResult> results;
+    Accuracy accuracy = null;
     try (Model model = ModelIO.load(in)) {
       List<String> extra = SmoothPass.extraStatsTensors(model);
       if (needsCalibration(options)) {
@@ -63,11 +64,27 @@ public final class SqOnnx {
       for (PassSpec spec : options.pipeline()) {
         pipeline.add(spec);
       }
-      results = pipeline.run(model, ctx);
-      results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      long ts = System.nanoTime();
-      ModelIO.save(model, out);
-      millis.put("save", (System.nanoTime() - ts) / 1_000_000);
+      List<PassSpec> specs = options.pipeline();
+      int q = lastQuantize(specs);
+      if (options.measures() && q >= 0) {
+        if (q != specs.size() - 1) {
+          throw new SqOnnxException("an accuracy target or the analysis needs quantize as the last pass, not "
+              + specs.get(specs.size() - 1).name());
+        }
+        Pipeline before = new Pipeline()
+            .register("smooth", SmoothPass::create)
+            .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra)));
+        specs.subList(0, q).forEach(before::add);
+        results = new ArrayList<>(before.run(model, ctx));
+        results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+        accuracy = tune(in, out, model, ctx, options, specs.get(q), results, millis, log);
+      } else {
+        results = pipeline.run(model, ctx);
+        results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+        long ts = System.nanoTime();
+        ModelIO.save(model, out);
+        millis.put("save", (System.nanoTime() - ts) / 1_000_000);
+      }
     }
     FusionCheck.Report fusion = null;
     if (options.scheme != RewriteOptions.Scheme.SMOOTH && options.target.equals("cpu")) {
@@ -82,7 +99,69 @@ public final class SqOnnx {
     }
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
-    return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+    return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis,
+        List.copyOf(record.sites().values()), accuracy);
+  }
+
+  private static int lastQuantize(List<PassSpec> specs) {
+    for (int i = specs.size() - 1; i >= 0; i--) {
+      if (specs.get(i).name().equals("quantize")) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Saves the smoothed (and recalibrated) model, quantizes copies of it and measures them on held-out
+   * samples ({@link Tuner}), and writes the chosen one to {@code out}; adds the quantize pass's result.
+   */
+  private static Accuracy tune(Path in, Path out, Model smoothedModel, PassContext ctx, RewriteOptions o,
+      PassSpec quantize, List<PassResult> results, Map<String, Long> millis, Consumer<String> log) {
+    Path dir = tempDir("sq-onnx-tune");
+    try {
+      long t0 = System.nanoTime();
+      Path smoothed = dir.resolve("smoothed.onnx");
+      ModelIO.save(smoothedModel, smoothed);
+      List<Map<String, io.github.sqonnx.ort.HostTensor>> feeds = heldOut(in, o);
+      log.accept("measuring on " + feeds.stream().mapToLong(f -> f.values().iterator().next().shape()[0]).sum()
+          + " held-out samples");
+      Tuner tuner = new Tuner(in, smoothed, ctx, QuantizePass.fromSpec(quantize.options()).options(), feeds, dir, log);
+      Tuner.Outcome r = tuner.run(o.minCosine, o.maxRelL2, o.analyze, o.analyze);
+      results.add(r.chosen().result());
+      millis.put("quantize", r.chosen().result().nanos() / 1_000_000);
+      long ts = System.nanoTime();
+      try {
+        Path tmp = Files.createTempFile(out.toAbsolutePath().getParent(), ".sq-onnx", ".tmp");
+        Files.copy(r.chosen().model(), tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        throw new SqOnnxException(out + ": cannot write the model: " + e.getMessage());
+      }
+      millis.put("save", (System.nanoTime() - ts) / 1_000_000);
+      millis.put("measure", (System.nanoTime() - t0) / 1_000_000 - millis.get("quantize") - millis.get("save"));
+      return r.accuracy();
+    } finally {
+      io.github.sqonnx.TempFiles.deleteTree(dir);
+    }
+  }
+
+  /**
+   * Held-out inputs: calibration text lines that calibration does not draw; for tensors or Java
+   * feeds, seeded random token inputs (a seed of their own, so never the calibration's).
+   */
+  private static List<Map<String, io.github.sqonnx.ort.HostTensor>> heldOut(Path in, RewriteOptions o) {
+    if (o.calibration instanceof CalibrationData.Text t) {
+      return io.github.sqonnx.calib.TextBatches.heldOut(in, t.file(), t.tokenizer(), o.samples, o.evalSamples,
+          o.maxLength, o.seed, 8);
+    }
+    List<Map<String, io.github.sqonnx.ort.HostTensor>> out = new ArrayList<>();
+    try (io.github.sqonnx.ort.OrtRunner r = new io.github.sqonnx.ort.OrtRunner(in)) {
+      for (int i = 0; i < (o.evalSamples + 1) / 2; i++) {
+        out.add(io.github.sqonnx.ort.Feeds.random(r, o.seed + 1_000_003 + i, 2, Math.min(o.maxLength, 32), 1000));
+      }
+    }
+    return out;
   }
 
   /**

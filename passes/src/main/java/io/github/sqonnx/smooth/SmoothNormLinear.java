@@ -185,7 +185,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
 
   @Override
   public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
-    float[] actMax = actMax(site, context);
+    float[] actMax = actMax(site, context).clone(); // StaleStats.divide below edits the statistics in place
     float[] wMax = site.weightMax();
     double a = alphaOf(site, context);
     chosen.remove(site.x());
@@ -215,7 +215,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     for (String name : site.statsNames()) {
       StaleStats.divide(context, name, s);
     }
-    context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
+    context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s, actMax, wMax));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");
   }
