@@ -43,7 +43,11 @@ final class Verifier {
       }
     }
     List<VerifyResult.Output> outs = new ArrayList<>();
-    acc.forEach((name, a) -> outs.add(a.result(name)));
+    Map<String, double[]> cosines = new LinkedHashMap<>();
+    acc.forEach((name, a) -> {
+      outs.add(a.result(name));
+      cosines.put(name, a.cosines.stream().mapToDouble(Double::doubleValue).toArray());
+    });
     FusionCheck.Report fusion = null;
     List<String> lost = List.of();
     Path dir = SqOnnx.tempDir("sq-onnx-verify");
@@ -57,7 +61,7 @@ final class Verifier {
       io.github.sqonnx.TempFiles.deleteTree(dir);
     }
     return new VerifyResult(outs, fusion, lost, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
-        SqOnnx.modelBytes(candidate));
+        SqOnnx.modelBytes(candidate), cosines);
   }
 
   /** The inputs both models run on: text through the tokenizer, or seeded random batches. */
@@ -80,6 +84,7 @@ final class Verifier {
     double cosSum;
     double cosMin = 1;
     long n;
+    final List<Double> cosines = new ArrayList<>();
 
     void add(HostTensor ref, HostTensor cand, HostTensor mask) {
       long[] shape = ref.shape();
@@ -111,6 +116,7 @@ final class Verifier {
         }
         double cos = aa == 0 && bb == 0 ? 1 : aa == 0 || bb == 0 ? 0 : dot / Math.sqrt(aa * bb);
         cosSum += cos;
+        cosines.add(cos);
         cosMin = Math.min(cosMin, cos);
         n++;
       }

@@ -8,9 +8,21 @@ import java.util.List;
  *
  * @param outputs one line of figures per model output
  * @param fusion which quantized matmuls ONNX Runtime runs in integer kernels (null if none quantized)
+ * @param sampleCosines per output, each sample's cosine (what the mean and min summarise)
  */
 public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions,
-    double maxRelL2, double minCosine, long referenceBytes, long candidateBytes) {
+    double maxRelL2, double minCosine, long referenceBytes, long candidateBytes,
+    java.util.Map<String, double[]> sampleCosines) {
+
+  public VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions, double maxRelL2,
+      double minCosine, long referenceBytes, long candidateBytes) {
+    this(outputs, fusion, lostFloatFusions, maxRelL2, minCosine, referenceBytes, candidateBytes, java.util.Map.of());
+  }
+
+  /** Samples compared (rows of the batch axis of the first output). */
+  public int samples() {
+    return sampleCosines.values().stream().mapToInt(c -> c.length).max().orElse(0);
+  }
 
   /** Figures for one output over all samples (padded positions excluded). */
   public record Output(String name, double relL2, double maxAbs, double meanCosine, double minCosine) {}
