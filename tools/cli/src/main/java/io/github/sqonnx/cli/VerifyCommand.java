@@ -1,11 +1,14 @@
 package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.api.LayerError;
+import io.github.sqonnx.api.ReportData;
 import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.api.VerifyOptions;
 import io.github.sqonnx.api.VerifyResult;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -52,6 +55,12 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--per-layer", description = "also the error each Linear and attention matmul output carries (rel L2, cosine), worst first")
   boolean perLayer;
 
+  @Option(names = "--report", paramLabel = "report.html", description = "write the comparison as an HTML report (with the per-layer chart when --per-layer)")
+  Path report;
+
+  @Option(names = "--report-json", paramLabel = "report.json", description = "the comparison's data as JSON")
+  Path reportJson;
+
   @Override
   public Integer call() {
     if ((text == null) != (tokenizer == null)) {
@@ -62,11 +71,23 @@ final class VerifyCommand implements Callable<Integer> {
     }
     VerifyOptions o = (text != null ? VerifyOptions.text(text, tokenizer, samples) : VerifyOptions.random(samples))
         .withMaxLength(text != null ? maxLength : Math.min(maxLength, 16)).withTolerance(maxRelL2, minCosine);
+    for (Path rep : new Path[] {report, reportJson}) {
+      if (rep != null) {
+        OutputPaths.folder(rep, "report");
+        OutputPaths.notInput(rep, rep == report ? "--report" : "--report-json",
+            OutputPaths.inputs("the reference", reference, "the candidate", candidate));
+      }
+    }
     VerifyResult r = SqOnnx.verify(reference, candidate, o);
     PrintWriter out = spec.commandLine().getOut();
     out.print(r.summary());
+    List<LayerError> layers = perLayer ? SqOnnx.perLayer(reference, candidate, o) : List.of();
     if (perLayer) {
-      out.print(PerLayerTable.format(SqOnnx.perLayer(reference, candidate, o)));
+      out.print(PerLayerTable.format(layers));
+    }
+    if (report != null || reportJson != null) {
+      Report.write(report, reportJson, ReportData.verify(reference, candidate, r, layers));
+      out.println("report " + (report != null ? report : reportJson));
     }
     out.flush();
     return r.passed() ? Main.OK : Main.VERIFY_FAILED;

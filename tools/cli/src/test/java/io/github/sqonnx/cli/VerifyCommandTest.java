@@ -82,6 +82,20 @@ class VerifyCommandTest {
   }
 
   @Test
+  void verifyReportIsTheComparisonWithThePerLayerChart() throws IOException {
+    Path html = dir.resolve("cmp.html");
+    Path json = dir.resolve("cmp.json");
+    Cli.Result r = Cli.run("verify", model, o1, "--samples", "2", "--per-layer", "--report", html, "--report-json", json);
+    assertEquals(1, r.code(), r::toString);
+    String page = Files.readString(html);
+    assertTrue(page.contains("data-chart=per-layer") && page.contains("class=no>FAIL"), page);
+    assertTrue(Files.readString(json).contains("\"perLayer\""));
+    // negative: without --per-layer there is no per-layer chart
+    ok("verify", model, smoothed, "--samples", "2", "--report", html);
+    assertTrue(!Files.readString(html).contains("data-chart=per-layer"));
+  }
+
+  @Test
   void quantizedModelPassesALooseTolerance() {
     Cli.Result r = ok("verify", model, o1, "--samples", "4", "--max-rel-l2", "0.9", "--min-cosine", "0.5");
     assertTrue(r.out().contains("PASS"), r::toString);
