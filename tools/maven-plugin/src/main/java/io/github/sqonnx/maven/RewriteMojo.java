@@ -102,6 +102,13 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.quiet", defaultValue = "false")
   boolean quiet;
 
+  /**
+   * Also write the HTML report (--report): decisions, smoothing and per-layer charts, sensitivity,
+   * measured on held-out samples; its folder is created.
+   */
+  @Parameter(property = "sq-onnx.report")
+  File report;
+
   /** Rewrite even when the output is up to date. */
   @Parameter(property = "sq-onnx.force", defaultValue = "false")
   boolean force;
@@ -135,6 +142,16 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
       RewriteResult r = SqOnnx.rewrite(in, out, options);
       info(r.summary());
       getLog().info("wrote " + show(out));
+      if (report != null) {
+        Path html = resolve(report);
+        createFolder(html);
+        try {
+          io.github.sqonnx.report.HtmlReport.write(io.github.sqonnx.api.ReportData.rewrite(in, r), html);
+        } catch (java.io.UncheckedIOException e) {
+          throw new MojoFailureException(show(html) + ": cannot write the report: " + e.getCause().getMessage(), e);
+        }
+        getLog().info("report " + show(html));
+      }
       UpToDate.record(state, described, before, out);
     } catch (SqOnnxException e) {
       throw failure(e);
@@ -151,7 +168,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
         .weights(weights).target(target).calibration(calibration()).samples(samples).maxLength(maxLength)
         .batchSize(batchSize)
         // no progress bar on stderr; progress lines go to the build log instead
-        .quiet(true).log(quiet ? line -> { } : getLog()::info);
+        .quiet(true).log(quiet ? line -> { } : getLog()::info).analyze(report != null);
     for (String regex : excludes()) {
       b.exclude(regex);
     }
@@ -220,6 +237,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
     b.append("target=").append(target).append('\n');
     b.append("excludes=").append(excludes()).append('\n');
     b.append("pipeline=").append(pipeline).append('\n');
+    b.append("report=").append(resolve(report)).append('\n');
     return b.toString();
   }
 
