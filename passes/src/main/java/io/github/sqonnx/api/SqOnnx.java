@@ -64,6 +64,11 @@ public final class SqOnnx {
       for (PassSpec spec : options.pipeline()) {
         pipeline.add(spec);
       }
+      // α auto scores each candidate with the quantizer that will really run (scheme, weights, range)
+      int qs = lastQuantize(options.pipeline());
+      if (qs >= 0) {
+        ctx.with(io.github.sqonnx.quant.QuantOptions.class, QuantizePass.fromSpec(options.pipeline().get(qs).options()).options());
+      }
       List<PassSpec> specs = options.pipeline();
       int q = lastQuantize(specs);
       if (options.measures() && q >= 0) {
