@@ -33,7 +33,7 @@ import java.util.Set;
  * error; it is undone per channel before comparing: d_j = ⟨ref_j, smooth_j⟩ / ⟨smooth_j, smooth_j⟩
  * from the smoothed float model (exact: smoothing changes nothing else), or, with two models only,
  * fitted between reference and candidate as ⟨ref_j, ref_j⟩ / ⟨ref_j, cand_j⟩ (quantization noise in
- * the candidate does not bias it) where undoing them at least halves the error. A channel is the last axis ([B, S, C]), or heads × last
+ * the candidate does not bias it) where they look like smoothing (see Sums#smoothedByFit). A channel is the last axis ([B, S, C]), or heads × last
  * ([B, H, S, D]); only sums per channel are kept, so memory is flat in the number of samples.
  */
 final class PerLayer {
@@ -267,22 +267,27 @@ final class PerLayer {
     }
 
     /**
-     * Whether the tensor was smoothed, judged from the two models alone: undoing the fitted
-     * per-channel factors halves the rel L2 or better. A smoothing scale is systematic and far from 1
-     * on most channels, so undoing it removes most of the difference; a quantizer's per-channel gain
-     * error is a small part of its error, which is then kept whole in the figure.
+     * Whether the tensor was smoothed, judged from the two models alone: its channels are fixed
+     * (not attention scores, whose key length varies), the fitted factors sit far from 1 (median
+     * |log d| above 5%: smoothing scales do, a quantizer's per-channel gain error does not), and
+     * undoing them at least halves the rel L2.
      */
     boolean smoothedByFit() {
+      if (byChannels.size() != 1) {
+        return false;
+      }
+      double[][] s = byChannels.values().iterator().next();
       double raw = 0;
       double fit = 0;
-      for (double[][] s : byChannels.values()) {
-        for (int j = 0; j < s[0].length; j++) {
-          double d = s[1][j] > 0 ? s[0][j] / s[1][j] : 1;
-          raw += s[0][j] - 2 * s[1][j] + s[2][j];
-          fit += s[0][j] - 2 * d * s[1][j] + d * d * s[2][j];
-        }
+      List<Double> logs = new ArrayList<>();
+      for (int j = 0; j < s[0].length; j++) {
+        double d = s[1][j] > 0 ? s[0][j] / s[1][j] : 1;
+        logs.add(Math.abs(Math.log(d)));
+        raw += s[0][j] - 2 * s[1][j] + s[2][j];
+        fit += s[0][j] - 2 * d * s[1][j] + d * d * s[2][j];
       }
-      return raw > 4 * Math.max(fit, 0);
+      logs.sort(null);
+      return logs.get(logs.size() / 2) > 0.05 && raw > 4 * Math.max(fit, 0);
     }
 
     LayerError result(Site site, boolean known) {
