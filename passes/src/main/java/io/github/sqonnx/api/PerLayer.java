@@ -124,7 +124,9 @@ final class PerLayer {
     Value v = y;
     for (int step = 0; step < 3; step++) {
       if (candidate.value(v.name()).isPresent()) {
-        return new String[] {v.name(), v.name()};
+        Node folded = foldedScale(v, candidate);
+        // the candidate's tensor of this name now carries the folded factor: compare after it
+        return new String[] {folded == null ? v.name() : folded.output(0).name(), v.name()};
       }
       if (v.uses().size() != 1) {
         return null;
@@ -145,6 +147,22 @@ final class PerLayer {
       v = next.output(0);
     }
     return null;
+  }
+
+  /**
+   * The Div or Mul by a constant after {@code v} that the candidate no longer has (its node name is
+   * gone): the quantized attention matmul folded it into its dequantization scale, so the
+   * candidate's {@code v} is the reference's scaled one. Null when there is none.
+   */
+  private static Node foldedScale(Value v, Graph candidate) {
+    if (v.uses().size() != 1) {
+      return null;
+    }
+    Node next = v.uses().get(0).node();
+    boolean byConstant = next.inputs().size() == 2 && next.inputs().stream().anyMatch(i -> i != null && i != v
+        && i.constantValue().isPresent());
+    return byConstant && (next.opType().equals("Div") || next.opType().equals("Mul")) && !next.name().isEmpty()
+        && candidate.node(next.name()).isEmpty() && candidate.value(next.output(0).name()).isEmpty() ? next : null;
   }
 
   /**

@@ -67,6 +67,26 @@ class PerLayerTest {
   }
 
   @Test
+  void aScaleFoldedIntoTheQuantizedAttentionMatmulIsComparedAfterTheReferencesScale() {
+    // BERT-like: Q·Kᵀ then Div(√d), which static O3 folds into the matmul's dequantization scale,
+    // keeping the matmul's output name for scores already divided
+    Path fp32 = tmp.resolve("encoder.onnx");
+    try (Model m = TransformerBuilder.build(TransformerSpec.builder().seed(12).build())) {
+      ModelIO.save(m, fp32);
+    }
+    Path int8 = tmp.resolve("encoder-int8.onnx");
+    SqOnnx.rewrite(fp32, int8, RewriteOptions.builder().calibration(CalibrationData.feeds(feeds(fp32, 1, 4)))
+        .quiet(true).build());
+    List<PerLayer.Site> sites = PerLayer.sites(fp32, int8);
+    PerLayer.Site scores = sites.stream().filter(s -> s.kind().equals("attention") && s.refTensor().contains("Div"))
+        .findFirst().orElseThrow(() -> new AssertionError("the folded Div is where the scores compare: " + sites));
+    assertTrue(!scores.refTensor().equals(scores.candTensor()), scores.toString());
+    for (LayerError e : SqOnnx.perLayer(fp32, int8, VerifyOptions.random(2))) {
+      assertTrue(e.relL2() < 0.3, "a factor of 1/√d would read as rel L2 ≥ 0.75: " + e);
+    }
+  }
+
+  @Test
   void smoothingScalesAreUndoneSoASmoothedFloatModelShowsNoErrorWhereRawComparisonDoes() {
     Path fp32 = decoder(tmp);
     Path smooth = tmp.resolve("smooth.onnx");

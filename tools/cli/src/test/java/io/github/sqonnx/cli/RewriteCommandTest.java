@@ -64,7 +64,7 @@ class RewriteCommandTest {
     }
     String html = Files.readString(report);
     assertTrue(html.startsWith("<!doctype html>"), html);
-    assertTrue(html.contains("<h2>Decisions</h2>"), "report lists the decisions");
+    assertTrue(html.contains("<h2 id=sec-decisions>Decisions</h2>"), "report lists the decisions");
     for (String pass : List.of("smooth", "quantize")) {
       assertTrue(html.contains("<tr><td>" + pass + "<td>"), "report has rows of " + pass);
     }

@@ -161,7 +161,7 @@ class RewriteMojoTest {
     m.execute();
     Path html = project.resolve("target/reports/sq-onnx.html");
     String page = Files.readString(html);
-    assertTrue(page.contains("data-chart=per-layer") && page.contains("<h2>Decisions</h2>"), page);
+    assertTrue(page.contains("data-chart=per-layer") && page.contains("<h2 id=sec-decisions>Decisions</h2>"), page);
     assertTrue(log.has("report target/reports/sq-onnx.html"), log.info::toString);
     Files.delete(html);
     RewriteMojo plain = rewrite();

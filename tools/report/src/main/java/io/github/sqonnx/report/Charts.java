@@ -33,6 +33,9 @@ final class Charts {
   static String svg(JFreeChart chart, int width, int height, String key) {
     SVGGraphics2D g = new SVGGraphics2D(width, height);
     g.setDefsKeyPrefix(key + "_");
+    // one decimal is a tenth of a pixel: the page stays small with thousands of points per chart
+    g.setGeomDoubleConverter(v -> String.format(java.util.Locale.ROOT, "%.1f", v));
+    g.setTransformDoubleConverter(v -> String.format(java.util.Locale.ROOT, "%.3f", v));
     chart.setBackgroundPaint(Color.WHITE);
     chart.draw(g, new Rectangle(0, 0, width, height));
     return g.getSVGElement("chart-" + key);
@@ -56,6 +59,7 @@ final class Charts {
     p.setRangeAxis(y);
     p.getDomainAxis().setTickLabelFont(TICKS);
     XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
+    r.setDrawSeriesLineAsPath(true); // one SVG path per series, not one element per segment
     Color[] colors = {new Color(0xC0392B), new Color(0x2874A6), new Color(0xE59866), new Color(0x85C1E9)};
     for (int i = 0; i < colors.length; i++) {
       r.setSeriesPaint(i, colors[i]);

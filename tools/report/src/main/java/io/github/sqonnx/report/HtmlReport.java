@@ -45,7 +45,7 @@ public final class HtmlReport {
         .raw("</style></head><body><h1>").text(title).raw("</h1>");
     summary(h, d.path("summary"), d.path("target"));
     if (d.has("outputs")) {
-      h.raw("<h2>Outputs</h2><table id=outputs><tr><th>output<th>rel L2<th>max abs<th>mean cosine<th>min cosine");
+      h.raw("<h2 id=sec-outputs>Outputs</h2><table id=outputs><tr><th>output<th>rel L2<th>max abs<th>mean cosine<th>min cosine");
       for (JsonNode o : d.get("outputs")) {
         h.raw("<tr><td>").text(o.path("name").asText()).num(o, "relL2").num(o, "maxAbs").num(o, "meanCosine")
             .num(o, "minCosine");
@@ -91,7 +91,7 @@ public final class HtmlReport {
   }
 
   private static void summary(Html h, JsonNode s, JsonNode target) {
-    h.raw("<h2>Summary</h2><table id=summary>");
+    h.raw("<h2 id=sec-summary>Summary</h2><table id=summary>");
     if (s.has("inputBytes")) {
       h.raw("<tr><th>size<td>").text(String.format(Locale.ROOT, "%.1f MB → %.1f MB", s.get("inputBytes").asLong() / 1e6,
           s.get("outputBytes").asLong() / 1e6));
@@ -133,9 +133,10 @@ public final class HtmlReport {
     if (sites.isEmpty()) {
       return;
     }
-    h.raw("<h2>Smoothing</h2><p>Per site, per channel: max|X| of the activation before and after smoothing, and max|W| "
+    h.raw("<h2 id=sec-smoothing>Smoothing</h2><p>Per site, per channel: max|X| of the activation before and after smoothing, and max|W| "
         + "of the weight rows that read it, before and after (X/s and diag(s)·W; log scale). SmoothQuant moves the "
-        + "outliers' difficulty from X into W.</p>");
+        + "outliers' difficulty from X into W; at α 0.5 the two 'after' curves coincide (both are "
+        + "√(max|X|·max|W|)).</p>");
     int i = 0;
     for (JsonNode s : sites) {
       if (!s.has("actMaxBefore")) {
@@ -154,7 +155,7 @@ public final class HtmlReport {
     if (rows.isEmpty()) {
       return;
     }
-    h.raw("<h2>Per-layer error</h2><p>The error each matmul's output carries against FP32 on the same inputs, all "
+    h.raw("<h2 id=sec-per-layer>Per-layer error</h2><p>The error each matmul's output carries against FP32 on the same inputs, all "
         + "error upstream included, worst first (smoothing scales undone before comparing).</p>");
     h.raw("<figure class=chart data-chart=per-layer>")
         .raw(Charts.svg(Charts.bars(rows, "site", "relL2", "rel L2 against FP32", new Color(0xC0392B)), 1000,
@@ -172,7 +173,7 @@ public final class HtmlReport {
     if (rows.isEmpty()) {
       return;
     }
-    h.raw("<h2>Sensitivity</h2><p>Each site quantized alone, the rest float: the final output's error against FP32 "
+    h.raw("<h2 id=sec-sensitivity>Sensitivity</h2><p>Each site quantized alone, the rest float: the final output's error against FP32 "
         + "(on the first held-out batches). The accuracy target moves sites in this order.</p>");
     h.raw("<figure class=chart data-chart=sensitivity>")
         .raw(Charts.svg(Charts.bars(rows, "site", "relL2", "final output rel L2, site alone quantized",
@@ -193,7 +194,7 @@ public final class HtmlReport {
     for (int i = 0; i < v.length; i++) {
       v[i] = cos.get(i).asDouble();
     }
-    h.raw("<h2>Final output error across samples</h2>")
+    h.raw("<h2 id=sec-histogram>Final output error across samples</h2>")
         .raw("<figure class=chart data-chart=histogram>").raw(Charts.svg(Charts.histogram(v), 800, 300, "histogram"))
         .raw("<figcaption>").text(v.length + " samples").raw("</figcaption></figure>");
   }
@@ -202,7 +203,7 @@ public final class HtmlReport {
     if (steps.isEmpty()) {
       return;
     }
-    h.raw("<h2>Accuracy target: steps</h2><table id=steps><tr><th>#<th>site<th>form<th>rel L2 before<th>rel L2 after"
+    h.raw("<h2 id=sec-steps>Accuracy target: steps</h2><table id=steps><tr><th>#<th>site<th>form<th>rel L2 before<th>rel L2 after"
         + "<th>cosine before<th>cosine after");
     int i = 1;
     for (JsonNode s : steps) {
@@ -217,7 +218,7 @@ public final class HtmlReport {
     if (rows.isEmpty()) {
       return;
     }
-    h.raw("<h2>Decisions</h2><p>Every site each pass looked at: its form (the rule that rewrote it, with ranges, "
+    h.raw("<h2 id=sec-decisions>Decisions</h2><p>Every site each pass looked at: its form (the rule that rewrote it, with ranges, "
         + "scales and outlier channels computed in float), or why it stayed float.</p>"
         + "<table id=decisions><tr><th>pass<th>rule<th>site<th>result<th>detail");
     for (JsonNode r : rows) {
@@ -233,7 +234,7 @@ public final class HtmlReport {
     if (t.isEmpty()) {
       return;
     }
-    h.raw("<h2>Timings</h2><table id=timings><tr><th>phase<th>ms");
+    h.raw("<h2 id=sec-timings>Timings</h2><table id=timings><tr><th>phase<th>ms");
     for (Iterator<Map.Entry<String, JsonNode>> it = t.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       h.raw("<tr><td>").text(e.getKey()).raw("<td class=num>").text(String.valueOf(e.getValue().asLong()));
