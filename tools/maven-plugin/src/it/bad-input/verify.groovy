@@ -17,5 +17,5 @@ assert !new File(basedir, 'target/model-int8.onnx').exists()
 
 def second = failed(builds[1])
 assert second != null
-assert second.endsWith(":rewrite (int8) on project bad-input: unknown scheme 'O4'; use smooth, O1, O2 or O3") : second
+assert second.endsWith(":rewrite (int8) on project bad-input: scheme 'O4' is not one of smooth, O1, O2, O3") : second
 return true

@@ -9,7 +9,8 @@ import java.util.SplittableRandom;
 
 /**
  * Random inputs for a model, shaped from ORT's view of its inputs. Symbolic dimensions take
- * {@code batch} for the first axis and {@code seq} elsewhere. Integer inputs named like masks get
+ * {@code batch} for the first axis and {@code seq} elsewhere (0 in inputs named past..., an empty
+ * KV cache). Integer inputs named like masks get
  * ones, other integer inputs (token ids, positions) values in [0, {@code maxId}).
  */
 public final class Feeds {
@@ -25,10 +26,13 @@ public final class Feeds {
       }
       TensorInfo ti = (TensorInfo) e.getValue().getInfo();
       long[] shape = ti.getShape().clone();
+      // a KV cache's past (past_key_values.N.key...) gets no positions: a prefill step, whose mask and
+      // input_ids then agree on the sequence length
+      boolean past = name.startsWith("past");
       int n = 1;
       for (int i = 0; i < shape.length; i++) {
         if (shape[i] < 0) {
-          shape[i] = i == 0 ? batch : seq;
+          shape[i] = i == 0 ? batch : past ? 0 : seq;
         }
         n = Math.multiplyExact(n, (int) shape[i]);
       }

@@ -98,7 +98,10 @@ public final class ReportData {
       accuracy(summary, v.samples(), worst.relL2(), worst.meanCosine());
       samples(root, v.sampleCosines().getOrDefault(worst.name(), new double[0]));
     }
-    summary.put("passed", v.passed()).put("toleranceMaxRelL2", v.maxRelL2()).put("toleranceMinCosine", v.minCosine());
+    summary.put("passed", v.passed());
+    for (Gate.Bound b : v.bounds()) {
+      summary.put(b.option() == VerifyOptions.MAX_REL_L2 ? "toleranceMaxRelL2" : "toleranceMinCosine", b.value());
+    }
     ArrayNode outs = root.putArray("outputs");
     for (VerifyResult.Output o : v.outputs()) {
       outs.addObject().put("name", o.name()).put("relL2", o.relL2()).put("maxAbs", o.maxAbs())

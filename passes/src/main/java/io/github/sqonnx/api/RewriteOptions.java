@@ -1,79 +1,87 @@
 package io.github.sqonnx.api;
 
+import io.github.sqonnx.ProgressListener;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.pass.PassSpec;
+import io.github.sqonnx.quant.Scheme;
+import io.github.sqonnx.quant.Target;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * What {@link SqOnnx#rewrite} does, built with {@link #builder()}. Defaults: scheme O3, α 0.5,
- * per-channel weights, CPU target, 512 calibration samples of at most 128 tokens. The options become
- * a pipeline of named passes ({@link #pipeline()}), the same list the CLI and the Maven plugin run.
+ * What {@link SqOnnx#rewrite} does, built with {@link #builder()}. Every option is declared once, in
+ * {@link #TABLE} (key, type, default, doc, validator, and the pass it feeds); the command line's
+ * options and help, the Maven plugin's parameters, the pipeline ({@link #plan()}) and the plugin's
+ * up-to-date hash ({@link #canonical()}) are derived from it. Defaults: {@link OptionDefaults}.
  */
 public final class RewriteOptions {
-  /** What the rewrite produces. */
-  public enum Scheme {
-    /** SmoothQuant smoothing only: a float model, equal to the input up to rounding. */
-    SMOOTH,
-    /** INT8, activations quantized per token at run time. */
-    O1,
-    /** INT8, activations quantized per tensor at run time. */
-    O2,
-    /** INT8, activations quantized per tensor with static ranges from calibration (the default). */
-    O3;
+  private static final String QUANTIZE = "quantize";
+  private static final String SMOOTH = "smooth";
 
-    static Scheme parse(String s) {
-      for (Scheme v : values()) {
-        if (v.name().equalsIgnoreCase(s)) {
-          return v;
-        }
-      }
-      throw new SqOnnxException("unknown scheme '" + s + "'; use smooth, O1, O2 or O3");
-    }
-  }
+  /** smooth | O1 | O2 | O3; the quantize pass's scheme unless smooth (then there is no quantize pass). */
+  public static final OptionDef<String> SCHEME = OptionDef.of("scheme", String.class, OptionDef.oneOf("smooth", "O1", "O2", "O3"))
+      .def(OptionDefaults.SCHEME).values("smooth", "O1", "O2", "O3").label("SCHEME")
+      .doc("smoothing only, or INT8 with activations per token (O1) or per tensor (O2) at run time, or static (O3)")
+      .pass(QUANTIZE, "scheme").build();
+  public static final OptionDef<String> ALPHA = OptionDef.of("alpha", String.class, RewriteOptions::alpha)
+      .def(OptionDefaults.ALPHA).label("ALPHA").doc("migration strength in [0, 1], or auto")
+      .pass(SMOOTH, "alpha").build();
+  public static final OptionDef<Boolean> NO_SMOOTH = OptionDef.of("noSmooth", Boolean.class, OptionDef.bool())
+      .def(OptionDefaults.NO_SMOOTH).flag().doc("quantize without smoothing (for comparison)").build();
+  public static final OptionDef<Path> CALIBRATION_TEXT = OptionDef.of("calibrationText", Path.class, OptionDef.path())
+      .cli("--calibration").label("TEXT_FILE").doc("calibration text, one sample per line (needs tokenizer)").build();
+  public static final OptionDef<Path> TOKENIZER = OptionDef.of("tokenizer", Path.class, OptionDef.path())
+      .label("tokenizer.json").doc("HuggingFace tokenizer.json for the calibration text").build();
+  public static final OptionDef<Path> CALIBRATION_TENSORS = OptionDef.of("calibrationTensors", Path.class, OptionDef.path())
+      .label("DIR").doc("input tensors in ONNX test-data layout (DIR/test_data_set_N/input_K.pb or DIR/N/<input>.npy)").build();
+  public static final OptionDef<Path> STATS = OptionDef.of("stats", Path.class, OptionDef.path())
+      .label("stats.json").doc("statistics saved by 'sq-onnx calibrate'").build();
+  public static final OptionDef<Integer> SAMPLES = OptionDef.of("samples", Integer.class, OptionDef.positiveInt())
+      .def(OptionDefaults.SAMPLES).label("N").doc("calibration samples").build();
+  public static final OptionDef<Integer> MAX_LENGTH = OptionDef.of("maxLength", Integer.class, OptionDef.positiveInt())
+      .def(OptionDefaults.MAX_LENGTH).label("N").doc("tokens per calibration sample at most").build();
+  public static final OptionDef<Integer> BATCH_SIZE = OptionDef.of("batchSize", Integer.class, OptionDef.positiveInt())
+      .def(OptionDefaults.BATCH_SIZE).label("N").doc("calibration samples per ONNX Runtime run").build();
+  public static final OptionDef<Long> SEED = OptionDef.of("seed", Long.class, OptionDef.anyLong())
+      .def(OptionDefaults.SEED).label("N").doc("which lines of the calibration text are drawn").build();
+  public static final OptionDef<String> WEIGHTS = OptionDef.of("weights", String.class, OptionDef.oneOf("per-tensor", "per-channel"))
+      .def(OptionDefaults.WEIGHTS).values("per-tensor", "per-channel").label("WEIGHTS")
+      .doc("one weight scale per tensor (the paper) or per output channel").pass(QUANTIZE, "weights").build();
+  public static final OptionDef<Target> TARGET = OptionDef.of("target", String.class, RewriteOptions::target)
+      .def(OptionDefaults.TARGET).values("cpu", "tensorrt").label("TARGET")
+      .doc("the runtime whose Q/DQ rules the graph follows").pass(QUANTIZE, "target").build();
+  public static final OptionDef<String> EXCLUDE = OptionDef.of("exclude", String.class, OptionDef.regex())
+      .plugin("excludes").list().label("REGEX").doc("leave nodes whose name matches in float (repeatable)")
+      .pass(QUANTIZE, "exclude").build();
+  public static final OptionDef<String> PIPELINE = OptionDef.of("pipeline", String.class, RewriteOptions::pipelineText)
+      .label("PASSES").doc("run exactly these passes, e.g. 'smooth(alpha=0.6),recalibrate,quantize(scheme=O3)'").build();
 
-  final Scheme scheme;
-  final String alpha;
-  final boolean smoothing;
-  final Map<String, String> smoothExtra;
+  /** The rewrite goal's options, in help order; Maven user properties {@code sq-onnx.KEY}. */
+  public static final OptionTable TABLE = new OptionTable("rewrite", "sq-onnx.", List.of(SCHEME, ALPHA, NO_SMOOTH,
+      CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
+      EXCLUDE, PIPELINE));
+
+  final OptionValues values;
   final CalibrationData calibration;
-  final int samples;
-  final int maxLength;
-  final int batchSize;
-  final long seed;
-  final boolean perChannel;
-  final String target;
-  final List<String> exclude;
-  final Map<String, String> quantExtra;
-  final List<PassSpec> pipeline;
-  final boolean quiet;
-  final Consumer<String> log;
+  final ProgressListener progress;
+  private final RewritePlan plan;
   final int evalSamples;
   final double minCosine;
   final double maxRelL2;
   final boolean analyze;
 
-  private RewriteOptions(Builder b) {
-    this.scheme = b.scheme;
-    this.alpha = b.alpha;
-    this.smoothing = b.smoothing;
-    this.smoothExtra = Map.copyOf(b.smoothExtra);
-    this.calibration = b.calibration;
-    this.samples = b.samples;
-    this.maxLength = b.maxLength;
-    this.batchSize = b.batchSize;
-    this.seed = b.seed;
-    this.perChannel = b.perChannel;
-    this.target = b.target;
-    this.exclude = List.copyOf(b.exclude);
-    this.quantExtra = Map.copyOf(b.quantExtra);
-    this.pipeline = b.pipeline == null ? null : List.copyOf(b.pipeline);
-    this.quiet = b.quiet;
-    this.log = b.log;
+  private RewriteOptions(Builder b, OptionValues values, CalibrationData calibration, RewritePlan plan) {
+    this.values = values;
+    this.calibration = calibration;
+    this.progress = b.progress;
+    this.plan = plan;
     boolean measure = b.analyze || !Double.isNaN(b.minCosine) || !Double.isNaN(b.maxRelL2);
     this.evalSamples = b.evalSamples > 0 ? b.evalSamples : measure ? DEFAULT_EVAL_SAMPLES : 0;
     this.minCosine = b.minCosine;
@@ -86,15 +94,27 @@ public final class RewriteOptions {
 
   /** Whether the rewrite measures the quantized model on held-out samples (and may tune it). */
   boolean measures() {
-    return evalSamples > 0 && scheme != Scheme.SMOOTH;
+    return evalSamples > 0 && quantScheme().isPresent();
   }
 
   public static Builder builder() {
     return new Builder();
   }
 
-  public Scheme scheme() {
-    return scheme;
+  /** An option's value: the one given, else its default (null when it has none). */
+  public <T> T get(OptionDef<T> o) {
+    return values.get(o);
+  }
+
+  /** Whether the option was given (not its default). */
+  public boolean isSet(OptionDef<?> o) {
+    return values.isSet(o);
+  }
+
+  /** The quantization scheme; empty for smoothing only. */
+  public Optional<Scheme> quantScheme() {
+    String s = values.get(SCHEME);
+    return s.equals("smooth") ? Optional.empty() : Optional.of(Scheme.valueOf(s));
   }
 
   public CalibrationData calibration() {
@@ -103,49 +123,34 @@ public final class RewriteOptions {
 
   /** The passes this rewrite runs, in order: smoothing, recalibration of the smoothed model, quantization. */
   public List<PassSpec> pipeline() {
-    if (pipeline != null) {
-      return pipeline;
-    }
-    List<PassSpec> out = new ArrayList<>();
-    if (smoothing) {
-      Map<String, String> o = new LinkedHashMap<>(smoothExtra);
-      o.put("alpha", alpha);
-      out.add(new PassSpec("smooth", o));
-    }
-    if (scheme != Scheme.SMOOTH) {
-      if (smoothing && scheme == Scheme.O3) {
-        out.add(PassSpec.of("recalibrate")); // static ranges must be those of the smoothed model
-      }
-      Map<String, String> q = new LinkedHashMap<>(quantExtra);
-      q.put("scheme", scheme.name());
-      q.put("target", target);
-      q.put("weights", perChannel ? "channel" : "tensor");
-      if (!exclude.isEmpty()) {
-        q.put("exclude", String.join("|", exclude));
-      }
-      out.add(new PassSpec("quantize", q));
-    }
-    return out;
+    return plan.passes();
+  }
+
+  /** The options resolved into what runs. */
+  public RewritePlan plan() {
+    return plan;
+  }
+
+  public ProgressListener progress() {
+    return progress;
+  }
+
+  /**
+   * Every option's value (defaults included) and the pipeline, one {@code key=value} line each: equal
+   * texts mean the same rewrite of the same files (the Maven plugin's up-to-date check hashes it).
+   */
+  public String canonical() {
+    return values.canonical() + "passes=" + plan.pipelineText() + '\n';
   }
 
   /** Builder; every setter validates at once so a bad value fails before any work. */
   public static final class Builder {
-    private Scheme scheme = Scheme.O3;
-    private String alpha = "0.5";
-    private boolean smoothing = true;
+    private final OptionValues values = new OptionValues(TABLE);
     private final Map<String, String> smoothExtra = new LinkedHashMap<>();
-    private CalibrationData calibration;
-    private int samples = 512;
-    private int maxLength = 128;
-    private int batchSize = 16;
-    private long seed;
-    private boolean perChannel = true;
-    private String target = "cpu";
-    private final List<String> exclude = new ArrayList<>();
     private final Map<String, String> quantExtra = new LinkedHashMap<>();
     private List<PassSpec> pipeline;
-    private boolean quiet;
-    private Consumer<String> log;
+    private Iterable<Map<String, io.github.sqonnx.ort.HostTensor>> feeds;
+    private ProgressListener progress = ProgressListener.SILENT;
     private int evalSamples;
     private double minCosine = Double.NaN;
     private double maxRelL2 = Double.NaN;
@@ -153,135 +158,16 @@ public final class RewriteOptions {
 
     private Builder() {}
 
-    public Builder scheme(Scheme s) {
-      this.scheme = s;
-      return this;
-    }
-
-    /** "smooth", "O1", "O2" or "O3" (any case). */
-    public Builder scheme(String s) {
-      return scheme(Scheme.parse(s));
-    }
-
-    /** A number in [0, 1] or "auto". */
-    public Builder alpha(String a) {
-      if (!a.equals("auto")) {
-        double v;
-        try {
-          v = Double.parseDouble(a);
-        } catch (NumberFormatException e) {
-          throw new SqOnnxException("alpha '" + a + "' is not a number in [0, 1] or 'auto'");
-        }
-        if (!(v >= 0 && v <= 1)) {
-          throw new SqOnnxException("alpha " + a + " is outside [0, 1]");
-        }
-      }
-      this.alpha = a;
-      return this;
-    }
-
-    public Builder alpha(double a) {
-      return alpha(Double.toString(a));
-    }
-
-    /** Skip smoothing (plain INT8 quantization, for comparison). */
-    public Builder smoothing(boolean on) {
-      this.smoothing = on;
-      return this;
-    }
-
-    /** Extra smooth-pass options, e.g. {@code qk=false} or {@code alpha:intermediate=0.8}. */
-    public Builder smoothOption(String key, String value) {
-      smoothExtra.put(key, value);
-      return this;
-    }
-
-    public Builder calibration(CalibrationData c) {
-      this.calibration = c;
-      return this;
-    }
-
-    public Builder samples(int n) {
-      this.samples = positive(n, "samples");
-      return this;
-    }
-
-    public Builder maxLength(int n) {
-      this.maxLength = positive(n, "max length");
-      return this;
-    }
-
-    public Builder batchSize(int n) {
-      this.batchSize = positive(n, "batch size");
-      return this;
-    }
-
-    public Builder seed(long s) {
-      this.seed = s;
-      return this;
-    }
-
-    /** "per-tensor" (the paper) or "per-channel" (default). */
-    public Builder weights(String w) {
-      switch (w) {
-        case "per-tensor": perChannel = false; break;
-        case "per-channel": perChannel = true; break;
-        default: throw new SqOnnxException("weights '" + w + "' is not per-tensor or per-channel");
-      }
-      return this;
-    }
-
-    /** "cpu" (ONNX Runtime's CPU integer kernels) or "tensorrt" (explicit-quantization rules). */
-    public Builder target(String t) {
-      String v = t.toLowerCase(Locale.ROOT);
-      if (!v.equals("cpu") && !v.equals("tensorrt")) {
-        throw new SqOnnxException("target '" + t + "' is not cpu or tensorrt");
-      }
-      this.target = v;
-      return this;
-    }
-
-    /** Node names (regex, found anywhere in the name) to leave in float. */
-    public Builder exclude(String regex) {
-      try {
-        java.util.regex.Pattern.compile(regex);
-      } catch (java.util.regex.PatternSyntaxException e) {
-        throw new SqOnnxException("exclude '" + regex + "' is not a valid regular expression");
-      }
-      exclude.add(regex);
-      return this;
-    }
-
-    /** Extra quantize-pass options (see QuantOptions.parse), e.g. {@code range=percentile}. */
-    public Builder quantOption(String key, String value) {
-      quantExtra.put(key, value);
-      return this;
-    }
-
-    /** Runs exactly these passes instead of the ones the options imply. */
-    public Builder pipeline(List<PassSpec> specs) {
-      this.pipeline = specs;
-      return this;
-    }
-
-    public Builder quiet(boolean q) {
-      this.quiet = q;
-      return this;
-    }
-
-    /** Where progress lines go (default: stderr unless quiet). */
-    public Builder log(Consumer<String> sink) {
-      this.log = sink;
-      return this;
-    }
-
     /**
      * Held-out calibration samples, never among the calibration samples, on which the quantized
      * model is measured against FP32 (default {@value RewriteOptions#DEFAULT_EVAL_SAMPLES} when a
      * target or the analysis is asked for; 0 otherwise: nothing measured).
      */
     public Builder evalSamples(int n) {
-      this.evalSamples = positive(n, "eval samples");
+      if (n <= 0) {
+        throw new SqOnnxException("eval samples must be positive, not " + n);
+      }
+      this.evalSamples = n;
       return this;
     }
 
@@ -312,15 +198,258 @@ public final class RewriteOptions {
       return this;
     }
 
-    public RewriteOptions build() {
-      return new RewriteOptions(this);
+    /**
+     * How messages name options: by key (the Java and plugin names) unless told otherwise; the
+     * command line passes {@code OptionDef::cli}. Set it before the values.
+     */
+    public Builder names(Function<OptionDef<?>, String> spelling) {
+      values.names(spelling);
+      return this;
     }
 
-    private static int positive(int n, String what) {
-      if (n <= 0) {
-        throw new SqOnnxException(what + " must be positive, not " + n);
+    /** Sets an option from text, checked by its declaration; a list option adds; null clears. */
+    public Builder set(OptionDef<?> option, String value) {
+      if (option == PIPELINE) {
+        pipeline = value == null ? null : PassSpec.parseList(value);
       }
-      return n;
+      values.set(option, value);
+      return this;
     }
+
+    /** Sets an option by key ({@link OptionDef#key()}). */
+    public Builder set(String key, String value) {
+      return set(TABLE.require(key), value);
+    }
+
+    /** "smooth", "O1", "O2" or "O3" (any case). */
+    public Builder scheme(String s) {
+      return set(SCHEME, s);
+    }
+
+    /** A quantization scheme. */
+    public Builder scheme(Scheme s) {
+      return set(SCHEME, s.name());
+    }
+
+    /** A number in [0, 1] or "auto". */
+    public Builder alpha(String a) {
+      return set(ALPHA, a);
+    }
+
+    public Builder alpha(double a) {
+      return alpha(Double.toString(a));
+    }
+
+    /** Skip smoothing (plain INT8 quantization, for comparison). */
+    public Builder smoothing(boolean on) {
+      return set(NO_SMOOTH, Boolean.toString(!on));
+    }
+
+    /** Extra smooth-pass options, e.g. {@code qk=false} or {@code alpha:intermediate=0.8}. */
+    public Builder smoothOption(String key, String value) {
+      smoothExtra.put(key, value);
+      return this;
+    }
+
+    /** The calibration source (replaces any other given before). */
+    public Builder calibration(CalibrationData c) {
+      for (OptionDef<?> o : List.of(CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS)) {
+        values.set(o, null);
+      }
+      feeds = null;
+      if (c instanceof CalibrationData.Text t) {
+        values.put(CALIBRATION_TEXT, t.file());
+        values.put(TOKENIZER, t.tokenizer());
+      } else if (c instanceof CalibrationData.Tensors t) {
+        values.put(CALIBRATION_TENSORS, t.dir());
+      } else if (c instanceof CalibrationData.Stats s) {
+        values.put(STATS, s.file());
+      } else if (c instanceof CalibrationData.Feeds f) {
+        feeds = f.batches();
+      }
+      return this;
+    }
+
+    public Builder samples(int n) {
+      return set(SAMPLES, Integer.toString(n));
+    }
+
+    public Builder maxLength(int n) {
+      return set(MAX_LENGTH, Integer.toString(n));
+    }
+
+    public Builder batchSize(int n) {
+      return set(BATCH_SIZE, Integer.toString(n));
+    }
+
+    public Builder seed(long s) {
+      return set(SEED, Long.toString(s));
+    }
+
+    /** "per-tensor" (the paper) or "per-channel" (default). */
+    public Builder weights(String w) {
+      return set(WEIGHTS, w);
+    }
+
+    /** "cpu" (ONNX Runtime's CPU integer kernels) or "tensorrt" (explicit-quantization rules). */
+    public Builder target(String t) {
+      return set(TARGET, t);
+    }
+
+    public Builder target(Target t) {
+      return set(TARGET, t.name());
+    }
+
+    /** Node names (regex, found anywhere in the name) to leave in float; repeatable. */
+    public Builder exclude(String regex) {
+      return set(EXCLUDE, regex);
+    }
+
+    /** Extra quantize-pass options (see QuantOptions.parse), e.g. {@code range=percentile}. */
+    public Builder quantOption(String key, String value) {
+      quantExtra.put(key, value);
+      return this;
+    }
+
+    /** Runs exactly these passes instead of the ones the options imply. */
+    public Builder pipeline(List<PassSpec> specs) {
+      values.set(PIPELINE, null);
+      if (specs != null) {
+        values.set(PIPELINE, String.join(",", specs.stream().map(PassSpec::toString).toList()));
+      }
+      this.pipeline = specs == null ? null : List.copyOf(specs);
+      return this;
+    }
+
+    /** Where progress goes; silent by default. */
+    public Builder progress(ProgressListener listener) {
+      this.progress = listener == null ? ProgressListener.SILENT : listener;
+      return this;
+    }
+
+    /** No progress at all (the default). */
+    public Builder quiet(boolean q) {
+      if (q) {
+        progress = ProgressListener.SILENT;
+      }
+      return this;
+    }
+
+    /** Phase lines (no progress figures) to {@code sink}. */
+    public Builder log(Consumer<String> sink) {
+      return progress(ProgressListener.notes(sink));
+    }
+
+    /**
+     * Resolves the options: the calibration source (one at most, text with its tokenizer), the
+     * pipeline and what it needs from calibration. Fails here, before any file is read, on a
+     * combination that cannot run.
+     */
+    public RewriteOptions build() {
+      OptionValues v = values.copy();
+      CalibrationData source = source(v);
+      List<PassSpec> passes = pipeline != null ? pipeline : derived(v);
+      RewritePlan plan = RewritePlan.of(passes);
+      if (plan.calibrate() && source == null) {
+        throw new SqOnnxException("no calibration data: give " + v.name(CALIBRATION_TEXT) + " TEXT_FILE with "
+            + v.name(TOKENIZER) + " tokenizer.json, " + v.name(CALIBRATION_TENSORS) + " DIR or " + v.name(STATS)
+            + " stats.json (" + plan.calibrationNeed() + " needs activation statistics)");
+      }
+      if (source instanceof CalibrationData.Stats s) {
+        if (plan.sampleRows()) {
+          throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
+              + "give the calibration text or tensors instead");
+        }
+        if (plan.recalibrates()) {
+          throw new SqOnnxException(s.file() + ": saved statistics cannot be recalibrated after smoothing; "
+              + "give the calibration text or tensors instead (or use scheme smooth)");
+        }
+      }
+      return new RewriteOptions(this, v, source, plan);
+    }
+
+    /** The one calibration source given, or null; refuses contradictory or incomplete combinations. */
+    private CalibrationData source(OptionValues v) {
+      Path text = v.get(CALIBRATION_TEXT);
+      Path tokenizer = v.get(TOKENIZER);
+      Path tensors = v.get(CALIBRATION_TENSORS);
+      Path stats = v.get(STATS);
+      int given = (text != null ? 1 : 0) + (tensors != null ? 1 : 0) + (stats != null ? 1 : 0) + (feeds != null ? 1 : 0);
+      if (given > 1) {
+        throw new SqOnnxException("give one calibration source: " + v.name(CALIBRATION_TEXT) + ", "
+            + v.name(CALIBRATION_TENSORS) + " or " + v.name(STATS));
+      }
+      if (text != null && tokenizer == null) {
+        throw new SqOnnxException(v.name(CALIBRATION_TEXT) + " " + text + " needs " + v.name(TOKENIZER) + " tokenizer.json");
+      }
+      if (tokenizer != null && text == null) {
+        throw new SqOnnxException(v.name(TOKENIZER) + " is only used with " + v.name(CALIBRATION_TEXT) + " TEXT_FILE");
+      }
+      if (text != null) {
+        return CalibrationData.text(text, tokenizer);
+      }
+      if (tensors != null) {
+        return CalibrationData.tensors(tensors);
+      }
+      if (stats != null) {
+        return CalibrationData.stats(stats);
+      }
+      return feeds != null ? CalibrationData.feeds(feeds) : null;
+    }
+
+    /** The pipeline the options imply: each pass gets the table options declared for it, in table order. */
+    private List<PassSpec> derived(OptionValues v) {
+      List<PassSpec> out = new ArrayList<>();
+      boolean smoothing = !v.get(NO_SMOOTH);
+      boolean quantize = !v.get(SCHEME).equals("smooth");
+      if (smoothing) {
+        out.add(new PassSpec(SMOOTH, passOptions(v, SMOOTH, smoothExtra)));
+      }
+      if (quantize) {
+        if (smoothing && v.get(SCHEME).equals("O3")) {
+          out.add(PassSpec.of("recalibrate")); // static ranges must be those of the smoothed model
+        }
+        out.add(new PassSpec(QUANTIZE, passOptions(v, QUANTIZE, quantExtra)));
+      }
+      return out;
+    }
+
+    private static Map<String, String> passOptions(OptionValues v, String pass, Map<String, String> extra) {
+      Map<String, String> o = new LinkedHashMap<>(extra);
+      for (OptionDef<?> d : TABLE.options()) {
+        if (pass.equals(d.pass())) {
+          String t = v.text(d);
+          if (t != null) {
+            o.put(d.passKey(), t);
+          }
+        }
+      }
+      return o;
+    }
+  }
+
+  private static String alpha(String a, String name) {
+    if (!a.equals("auto")) {
+      double v;
+      try {
+        v = Double.parseDouble(a);
+      } catch (NumberFormatException e) {
+        throw new SqOnnxException(name + " '" + a + "' is not a number in [0, 1] or 'auto'");
+      }
+      if (!(v >= 0 && v <= 1)) {
+        throw new SqOnnxException(name + " " + a + " is outside [0, 1]");
+      }
+    }
+    return a;
+  }
+
+  private static Target target(String t, String name) {
+    String v = OptionDef.oneOf("cpu", "tensorrt").parse(t, name);
+    return Target.valueOf(v.toUpperCase(Locale.ROOT));
+  }
+
+  private static String pipelineText(String text, String name) {
+    PassSpec.parseList(text); // checks the syntax now; unknown passes are reported when the pipeline is built
+    return text;
   }
 }

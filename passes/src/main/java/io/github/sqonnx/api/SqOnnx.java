@@ -1,5 +1,6 @@
 package io.github.sqonnx.api;
 
+import io.github.sqonnx.ProgressListener;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.Calibrator;
@@ -20,7 +21,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * The one entry point for build pipelines; the CLI and the Maven plugin call it too.
@@ -39,38 +39,38 @@ public final class SqOnnx {
 
   public static RewriteResult rewrite(Path in, Path out, RewriteOptions options) {
     checkPaths(in, out);
-    if (options.calibration == null && needsCalibration(options)) {
-      throw new SqOnnxException("no calibration data: pass a text file with a tokenizer, a tensor folder, "
-          + "or saved statistics (" + options.scheme + " with smoothing needs activation statistics)");
-    }
-    Consumer<String> log = options.log != null ? options.log : options.quiet ? l -> { } : System.err::println;
+    RewritePlan plan = options.plan();
+    ProgressListener progress = options.progress;
     Map<String, Long> millis = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     SmoothingRecord record = new SmoothingRecord();
-    PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(log);
+    PassContext ctx = new PassContext().with(SmoothingRecord.class, record).log(progress::note);
     List<PassResult> results;
     Accuracy accuracy = null;
     try (Model model = ModelIO.load(in)) {
+      io.github.sqonnx.calib.UnsupportedForms.refuse(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
-      if (needsCalibration(options)) {
-        log.accept("calibrating " + in.getFileName());
+      if (plan.calibrate()) {
+        progress.note("calibrating " + in.getFileName());
         ctx.with(ActivationStats.class, statistics(in, options, extra, ctx));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()
           .register("smooth", SmoothPass::create)
-          .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra)))
+          .register("recalibrate", o -> new RecalibratePass(p -> {
+            progress.note("recalibrating the smoothed model");
+            return calibrator(p, options, extra).run();
+          }))
           .register("quantize", QuantizePass::fromSpec);
-      for (PassSpec spec : options.pipeline()) {
+      for (PassSpec spec : plan.passes()) {
         pipeline.add(spec);
       }
       // α auto scores each candidate with the quantizer that will really run (scheme, weights, range)
-      int qs = lastQuantize(options.pipeline());
-      if (qs >= 0) {
-        ctx.with(io.github.sqonnx.quant.QuantOptions.class, QuantizePass.fromSpec(options.pipeline().get(qs).options()).options());
-      }
-      List<PassSpec> specs = options.pipeline();
+      List<PassSpec> specs = plan.passes();
       int q = lastQuantize(specs);
+      if (q >= 0) {
+        ctx.with(io.github.sqonnx.quant.QuantOptions.class, QuantizePass.fromSpec(specs.get(q).options()).options());
+      }
       if (options.measures() && q >= 0) {
         if (q != specs.size() - 1) {
           throw new SqOnnxException("an accuracy target or the analysis needs quantize as the last pass, not "
@@ -78,21 +78,27 @@ public final class SqOnnx {
         }
         Pipeline before = new Pipeline()
             .register("smooth", SmoothPass::create)
-            .register("recalibrate", o -> new RecalibratePass(p -> recalibrate(p, options, extra)));
+            .register("recalibrate", o -> new RecalibratePass(p -> {
+              progress.note("recalibrating the smoothed model");
+              return calibrator(p, options, extra).run();
+            }));
         specs.subList(0, q).forEach(before::add);
         results = new ArrayList<>(before.run(model, ctx));
         results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-        accuracy = tune(in, out, model, ctx, options, specs.get(q), results, millis, log);
+        accuracy = tune(in, out, model, ctx, options, specs.get(q), results, millis, progress::note);
       } else {
         results = pipeline.run(model, ctx);
         results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+        if (options.get(RewriteOptions.TARGET) == io.github.sqonnx.quant.Target.TENSORRT) {
+          refuseWhatTensorRtRejects(in, model);
+        }
         long ts = System.nanoTime();
         ModelIO.save(model, out);
         millis.put("save", (System.nanoTime() - ts) / 1_000_000);
       }
     }
     FusionCheck.Report fusion = null;
-    if (options.scheme != RewriteOptions.Scheme.SMOOTH && options.target.equals("cpu")) {
+    if (plan.fusionCheck()) {
       long tf = System.nanoTime();
       Path dir = tempDir("sq-onnx-fusion");
       try {
@@ -122,7 +128,7 @@ public final class SqOnnx {
    * samples ({@link Tuner}), and writes the chosen one to {@code out}; adds the quantize pass's result.
    */
   private static Accuracy tune(Path in, Path out, Model smoothedModel, PassContext ctx, RewriteOptions o,
-      PassSpec quantize, List<PassResult> results, Map<String, Long> millis, Consumer<String> log) {
+      PassSpec quantize, List<PassResult> results, Map<String, Long> millis, java.util.function.Consumer<String> log) {
     Path dir = tempDir("sq-onnx-tune");
     try {
       long t0 = System.nanoTime();
@@ -157,16 +163,42 @@ public final class SqOnnx {
    */
   private static List<Map<String, io.github.sqonnx.ort.HostTensor>> heldOut(Path in, RewriteOptions o) {
     if (o.calibration instanceof CalibrationData.Text t) {
-      return io.github.sqonnx.calib.TextBatches.heldOut(in, t.file(), t.tokenizer(), o.samples, o.evalSamples,
-          o.maxLength, o.seed, 8);
+      return io.github.sqonnx.calib.TextBatches.heldOut(in, t.file(), t.tokenizer(), o.get(RewriteOptions.SAMPLES),
+          o.evalSamples, o.get(RewriteOptions.MAX_LENGTH), o.get(RewriteOptions.SEED), 8);
     }
     List<Map<String, io.github.sqonnx.ort.HostTensor>> out = new ArrayList<>();
     try (io.github.sqonnx.ort.OrtRunner r = new io.github.sqonnx.ort.OrtRunner(in)) {
       for (int i = 0; i < (o.evalSamples + 1) / 2; i++) {
-        out.add(io.github.sqonnx.ort.Feeds.random(r, o.seed + 1_000_003 + i, 2, Math.min(o.maxLength, 32), 1000));
+        out.add(io.github.sqonnx.ort.Feeds.random(r, o.get(RewriteOptions.SEED) + 1_000_003 + i, 2,
+            Math.min(o.get(RewriteOptions.MAX_LENGTH), 32), 1000));
       }
     }
     return out;
+  }
+
+  /** A model TensorRT would not build is never written: one line naming the first problems. */
+  private static void refuseWhatTensorRtRejects(Path in, Model model) {
+    List<io.github.sqonnx.gpu.TensorRtCheck.Problem> rejected = io.github.sqonnx.gpu.TensorRtCheck.of(model).rejections();
+    if (!rejected.isEmpty()) {
+      throw new SqOnnxException(in + ": TensorRT would reject the rewritten model (" + rejected.size() + " problem"
+          + (rejected.size() == 1 ? "" : "s") + "), nothing written: " + rejected.get(0)
+          + (rejected.size() > 1 ? "; " + rejected.get(1) : "") + (rejected.size() > 2 ? "; ..." : ""));
+    }
+  }
+
+  /**
+   * The statistics {@code rewrite} would calibrate (the same tensors, query/key outputs included), for
+   * {@code sq-onnx calibrate} to save and {@code --stats} to reuse. Needs a text, tensor or feeds source.
+   */
+  public static ActivationStats calibrate(Path model, RewriteOptions options) {
+    if (options.calibration == null || options.calibration instanceof CalibrationData.Stats) {
+      throw new SqOnnxException("no calibration data: give calibration text with a tokenizer, or input tensors");
+    }
+    List<String> extra;
+    try (Model m = ModelIO.load(model)) {
+      extra = SmoothPass.extraStatsTensors(m);
+    }
+    return calibrator(model, options, extra).run();
   }
 
   /**
@@ -235,26 +267,12 @@ public final class SqOnnx {
     }
   }
 
-  private static boolean needsCalibration(RewriteOptions o) {
-    boolean smooth = o.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
-    return smooth || o.scheme == RewriteOptions.Scheme.O3;
-  }
-
   /** Rows kept per tensor for α = auto: enough to rank α values, small enough to search in Java fast. */
   static final int AUTO_ALPHA_ROWS = 64;
 
-  private static boolean autoAlpha(RewriteOptions o) {
-    return o.pipeline().stream().filter(s -> s.name().equals("smooth"))
-        .anyMatch(s -> s.options().entrySet().stream()
-            .anyMatch(e -> e.getKey().startsWith("alpha") && e.getValue().equals("auto")));
-  }
-
   private static ActivationStats statistics(Path model, RewriteOptions o, List<String> extra, PassContext ctx) {
+    RewritePlan plan = o.plan();
     if (o.calibration instanceof CalibrationData.Stats s) {
-      if (autoAlpha(o)) {
-        throw new SqOnnxException(s.file() + ": alpha auto needs activation rows that saved statistics do not hold; "
-            + "give the calibration text or tensors instead");
-      }
       ActivationStats stats = ActivationStats.read(s.file());
       if (!stats.model().equals(String.valueOf(model.getFileName()))) {
         throw new SqOnnxException(s.file() + ": statistics were collected on '" + stats.model() + "', not on '"
@@ -262,41 +280,18 @@ public final class SqOnnx {
       }
       return stats;
     }
-    Calibrator.Builder b = calibrator(model, o, extra).histogram(firstStatsNeedHistograms(o));
-    if (autoAlpha(o)) {
+    Calibrator.Builder b = calibrator(model, o, extra).histogram(plan.firstHistograms());
+    if (plan.sampleRows()) {
       b.sampleRows(AUTO_ALPHA_ROWS, samples -> ctx.with(io.github.sqonnx.calib.ActivationSamples.class, samples));
     }
     return b.run();
   }
 
-
-  private static ActivationStats recalibrate(Path smoothed, RewriteOptions o, List<String> extra) {
-    if (o.calibration instanceof CalibrationData.Stats s) {
-      throw new SqOnnxException(s.file() + ": saved statistics cannot be recalibrated after smoothing; "
-          + "give the calibration text or tensors instead (or use scheme smooth)");
-    }
-    return calibrator(smoothed, o, extra).run();
-  }
-
-  /**
-   * Whether the first statistics feed a quantizer: not when the pipeline recalibrates before
-   * quantizing (smoothing needs only per-channel maxima, so the first run can skip histograms).
-   */
-  static boolean firstStatsNeedHistograms(RewriteOptions o) {
-    for (PassSpec p : o.pipeline()) {
-      if (p.name().equals("recalibrate")) {
-        return false;
-      }
-      if (p.name().equals("quantize")) {
-        return true;
-      }
-    }
-    return true;
-  }
-
+  /** The one place a Calibrator is made from options (rewrite, recalibration, sq-onnx calibrate). */
   static Calibrator.Builder calibrator(Path model, RewriteOptions o, List<String> extra) {
-    Calibrator.Builder b = Calibrator.forModel(model).samples(o.samples).maxLength(o.maxLength)
-        .batchSize(o.batchSize).seed(o.seed).quiet(o.quiet).extraTensors(extra);
+    Calibrator.Builder b = Calibrator.forModel(model).samples(o.get(RewriteOptions.SAMPLES))
+        .maxLength(o.get(RewriteOptions.MAX_LENGTH)).batchSize(o.get(RewriteOptions.BATCH_SIZE))
+        .seed(o.get(RewriteOptions.SEED)).progress(o.progress).extraTensors(extra);
     if (o.calibration instanceof CalibrationData.Text t) {
       b.text(t.file(), t.tokenizer());
     } else if (o.calibration instanceof CalibrationData.Tensors t) {

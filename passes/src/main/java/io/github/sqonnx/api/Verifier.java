@@ -60,7 +60,8 @@ final class Verifier {
     } finally {
       io.github.sqonnx.TempFiles.deleteTree(dir);
     }
-    return new VerifyResult(outs, fusion, lost, o.maxRelL2(), o.minCosine(), SqOnnx.modelBytes(reference),
+    boolean quantized = Gate.quantized(candidate);
+    return new VerifyResult(outs, fusion, lost, quantized, Gate.bounds(o, quantized), SqOnnx.modelBytes(reference),
         SqOnnx.modelBytes(candidate), cosines);
   }
 

@@ -1,22 +1,26 @@
 package io.github.sqonnx.api;
 
 import io.github.sqonnx.quant.FusionCheck;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The comparison of a candidate model with its reference.
  *
  * @param outputs one line of figures per model output
  * @param fusion which quantized matmuls ONNX Runtime runs in integer kernels (null if none quantized)
+ * @param quantized whether the candidate holds quantization (which decides the default bounds)
+ * @param bounds the bounds applied, each set or a default ({@link Gate})
  * @param sampleCosines per output, each sample's cosine (what the mean and min summarise)
  */
 public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions,
-    double maxRelL2, double minCosine, long referenceBytes, long candidateBytes,
+    boolean quantized, List<Gate.Bound> bounds, long referenceBytes, long candidateBytes,
     java.util.Map<String, double[]> sampleCosines) {
 
-  public VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions, double maxRelL2,
-      double minCosine, long referenceBytes, long candidateBytes) {
-    this(outputs, fusion, lostFloatFusions, maxRelL2, minCosine, referenceBytes, candidateBytes, java.util.Map.of());
+  public VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions, boolean quantized,
+      List<Gate.Bound> bounds, long referenceBytes, long candidateBytes) {
+    this(outputs, fusion, lostFloatFusions, quantized, bounds, referenceBytes, candidateBytes, java.util.Map.of());
   }
 
   /** Samples compared (rows of the batch axis of the first output). */
@@ -28,7 +32,27 @@ public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List
   public record Output(String name, double relL2, double maxAbs, double meanCosine, double minCosine) {}
 
   public boolean passed() {
-    return outputs.stream().allMatch(o -> o.relL2() <= maxRelL2 && o.meanCosine() >= minCosine);
+    return outputs.stream().allMatch(o -> bounds.stream().allMatch(b -> b.holds(o)));
+  }
+
+  /**
+   * What is outside tolerance, one entry per output and bound, naming the bound and whether it was
+   * set or a default, e.g. {@code last_hidden_state: mean cosine 0.998600 < 0.999000 (--min-cosine, set)}.
+   */
+  public List<String> failures() {
+    List<String> out = new ArrayList<>();
+    for (Output o : outputs) {
+      for (Gate.Bound b : bounds) {
+        if (!b.holds(o)) {
+          out.add(b.option() == VerifyOptions.MAX_REL_L2
+              ? String.format(Locale.ROOT, "%s: rel L2 %.3g > %.3g (%s, %s)", o.name(), o.relL2(), b.value(), b.name(),
+                  b.source())
+              : String.format(Locale.ROOT, "%s: mean cosine %.6f < %.6f (%s, %s)", o.name(), o.meanCosine(), b.value(),
+                  b.name(), b.source()));
+        }
+      }
+    }
+    return out;
   }
 
   public String summary() {
@@ -46,8 +70,14 @@ public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List
           .append('\n');
       b.append("float fusions: ").append(lostFloatFusions.isEmpty() ? "all kept" : "lost " + lostFloatFusions).append('\n');
     }
-    b.append(passed() ? "PASS" : "FAIL").append(String.format(" (max rel L2 %.3g, min mean cosine %.6f)%n", maxRelL2,
-        minCosine));
+    List<String> applied = new ArrayList<>();
+    for (Gate.Bound g : bounds) {
+      applied.add(g.option() == VerifyOptions.MAX_REL_L2
+          ? String.format(Locale.ROOT, "max rel L2 %.3g (%s)", g.value(), g.source())
+          : String.format(Locale.ROOT, "min mean cosine %.6f (%s)", g.value(), g.source()));
+    }
+    b.append(passed() ? "PASS" : "FAIL").append(" (").append(quantized ? "quantized" : "unquantized")
+        .append(" candidate; ").append(String.join(", ", applied)).append(")\n");
     return b.toString();
   }
 }

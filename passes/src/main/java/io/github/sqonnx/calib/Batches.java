@@ -144,11 +144,16 @@ final class Batches {
 
   /** Ones per sample in a [B, S] mask. */
   static long[] onesPerSample(HostTensor mask) {
+    return onesPerSample(mask, Math.toIntExact(mask.shape()[1]));
+  }
+
+  /** Ones per sample in the last {@code last} columns of a [B, K] mask (a past's new tokens). */
+  static long[] onesPerSample(HostTensor mask, int last) {
     int b = Math.toIntExact(mask.shape()[0]);
     int s = Math.toIntExact(mask.shape()[1]);
     long[] out = new long[b];
     for (int i = 0; i < b; i++) {
-      for (int j = 0; j < s; j++) {
+      for (int j = s - last; j < s; j++) {
         double v = mask.get(i * s + j);
         out[i] += v != 0 ? 1 : 0;
       }

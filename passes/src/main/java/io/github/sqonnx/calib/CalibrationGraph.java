@@ -38,6 +38,9 @@ final class CalibrationGraph {
   private final Map<String, Value> masks = new HashMap<>();
   private final Map<String, Value> scalars = new HashMap<>();
   private Value boolMask;
+  private Value tailMask;
+  /** With a past: the input whose second dimension counts the new tokens; else null. */
+  private String tokensInput;
 
   private CalibrationGraph(Model model) {
     this.model = model;
@@ -63,8 +66,18 @@ final class CalibrationGraph {
 
   /** Saves the calibration copy; returns target to its outputs. */
   static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, boolean values, Path out) {
+    return build(source, plans, maskInput, null, values, out);
+  }
+
+  /**
+   * With a past, {@code tokensInput} (input_ids) gives the new tokens: token axes are masked by the
+   * mask's last S columns, key axes by all of it.
+   */
+  static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, String tokensInput, boolean values,
+      Path out) {
     try (Model m = ModelIO.load(source)) {
       CalibrationGraph g = new CalibrationGraph(m);
+      g.tokensInput = tokensInput;
       Map<String, Outputs> names = new LinkedHashMap<>();
       for (Plan p : plans) {
         names.put(p.tensor(), g.add(p, maskInput, values));
@@ -142,12 +155,15 @@ final class CalibrationGraph {
         long[] shape = new long[rank];
         java.util.Arrays.fill(shape, 1);
         shape[layout.axesOf(Layout.Role.BATCH_TOKEN).get(0)] = -1;
-        return node(rw.op("Reshape").inputs(bool, ints(shape)).outputs("calib_mask"));
+        return node(rw.op("Reshape").inputs(tail(bool), ints(shape)).outputs("calib_mask"));
       }
       int b = layout.axesOf(Layout.Role.BATCH).get(0);
       Value result = null;
-      for (int tok : layout.axesOf(Layout.Role.TOKEN)) {
-        Value m = tok > b ? bool : node(rw.op("Transpose").inputs(bool).attr(Attr.ints("perm", 1, 0)).outputs("calib_mask_t"));
+      List<Integer> tokenAxes = new java.util.ArrayList<>(layout.axesOf(Layout.Role.TOKEN));
+      tokenAxes.addAll(layout.axesOf(Layout.Role.KEY));
+      for (int tok : tokenAxes) {
+        Value src = layout.axes().get(tok).role() == Layout.Role.KEY ? bool : tail(bool);
+        Value m = tok > b ? src : node(rw.op("Transpose").inputs(src).attr(Attr.ints("perm", 1, 0)).outputs("calib_mask_t"));
         long[] axes = new long[rank - 2];
         int n = 0;
         for (int i = 0; i < rank; i++) {
@@ -170,6 +186,21 @@ final class CalibrationGraph {
           : node(rw.op("Cast").inputs(m).attr(Attr.of("to", (long) DataType.BOOL.code())).outputs("calib_mask_bool"));
     }
     return boolMask;
+  }
+
+  /** The new tokens' columns of the mask: Slice(mask, -S, end, axis 1), S from the tokens input. */
+  private Value tail(Value bool) {
+    if (tokensInput == null) {
+      return bool;
+    }
+    if (tailMask == null) {
+      Value shape = op("Shape", "calib_tokens_shape", model.graph().requireValue(tokensInput));
+      Value s = node(rw.op("Gather").inputs(shape, ints(new long[] {1})).attr(Attr.of("axis", 0L)).outputs("calib_tokens"));
+      Value start = op("Neg", "calib_tail_start", s);
+      tailMask = node(rw.op("Slice").inputs(bool, start, ints(new long[] {Long.MAX_VALUE}), ints(new long[] {1}))
+          .outputs("calib_mask_tail"));
+    }
+    return tailMask;
   }
 
   private Value scalar(float v) {

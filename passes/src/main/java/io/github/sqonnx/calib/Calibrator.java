@@ -1,5 +1,6 @@
 package io.github.sqonnx.calib;
 
+import io.github.sqonnx.ProgressListener;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.ModelIO;
@@ -64,14 +65,13 @@ public final class Calibrator {
     private int maxLength = 128;
     private int batchSize = 16;
     private long seed;
-    private boolean quiet;
+    private ProgressListener progress = ProgressListener.SILENT;
     private boolean histogram = true;
     private boolean inGraph;
     private List<String> extra = List.of();
     private String maskInput = "attention_mask";
     private int threads = Runtime.getRuntime().availableProcessors();
     private long maxFetchBytes = 128L << 20;
-    private PrintStream err = System.err;
     private Consumer<String> log;
     private int sampleRows;
     private Consumer<ActivationSamples> sampleSink;
@@ -130,9 +130,17 @@ public final class Calibrator {
       return this;
     }
 
-    /** No progress bar and no notes (for CI). */
+    /** No progress and no notes (the default). */
     public Builder quiet(boolean q) {
-      this.quiet = q;
+      if (q) {
+        this.progress = ProgressListener.SILENT;
+      }
+      return this;
+    }
+
+    /** Where progress (samples done, as task "calibrate") and notes go; silent by default. */
+    public Builder progress(ProgressListener listener) {
+      this.progress = Objects.requireNonNull(listener);
       return this;
     }
 
@@ -195,13 +203,12 @@ public final class Calibrator {
       return this;
     }
 
-    /** Where the progress bar goes (System.err by default). */
+    /** Draws a progress bar on {@code out} (a terminal). */
     public Builder progressTo(PrintStream out) {
-      this.err = Objects.requireNonNull(out);
-      return this;
+      return progress(new ConsoleBar(Objects.requireNonNull(out)));
     }
 
-    /** Where notes go (layout fallbacks); stderr unless quiet by default. */
+    /** Where notes go (layout fallbacks); the progress listener's notes by default. */
     public Builder log(Consumer<String> sink) {
       this.log = sink;
       return this;
@@ -228,8 +235,8 @@ public final class Calibrator {
   private void note(String line) {
     if (b.log != null) {
       b.log.accept(line);
-    } else if (!b.quiet) {
-      b.err.println("sq-onnx calibrate: " + line);
+    } else {
+      b.progress.note("calibrate: " + line);
     }
   }
 
@@ -238,6 +245,7 @@ public final class Calibrator {
     List<ModelInput> inputs = new ArrayList<>();
     List<String> targets = new ArrayList<>();
     try (Model m = ModelIO.load(b.model)) {
+      UnsupportedForms.refuse(m, b.model.toString());
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
       }
@@ -277,6 +285,8 @@ public final class Calibrator {
     private final String mask;
     /** The input whose [B, S] shape defines the token axes: the mask, else input_ids, else none. */
     private final String ref;
+    /** The KV-cache inputs, where the model has a past; else null. */
+    private final PastInputs past;
     private final Map<String, Layout> layouts = new LinkedHashMap<>();
     private final Map<String, Long> probeElements = new LinkedHashMap<>();
 
@@ -287,7 +297,9 @@ public final class Calibrator {
       this.source = source;
       this.tmp = tmp;
       this.mask = has(b.maskInput) ? b.maskInput : null;
-      this.ref = mask != null ? mask : has("input_ids") ? "input_ids" : null;
+      this.past = PastInputs.find(inputs, mask);
+      // with a past the mask spans past + new tokens: the token axes follow input_ids
+      this.ref = past != null ? PastInputs.IDS : mask != null ? mask : has("input_ids") ? "input_ids" : null;
     }
 
     private boolean has(String input) {
@@ -322,7 +334,8 @@ public final class Calibrator {
             + "): calibrating one sample at a time without padding, which keeps them exact");
       }
       Path file = tmp.resolve("calibration.onnx");
-      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(b.model, plans, mask, !b.inGraph, file);
+      Map<String, CalibrationGraph.Outputs> outs =
+          CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows));
@@ -334,24 +347,28 @@ public final class Calibrator {
       long ortNanos = 0;
       long binCpuNanos = 0;
       try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, b.fetchOnly);
-          Progress bar = b.quiet ? Progress.quiet() : Progress.to(b.err, expected < 0 ? -1 : Math.min(expected, b.samples))) {
+          Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
         loopCpu = b.timings != null ? processCpu() : 0;
         for (Map<String, HostTensor> batch = first; batch != null && done < b.samples; batch = source.next()) {
           if (batch != first) {
             InputCheck.check(name, inputs, batch, source.where());
+            if (past != null) {
+              past.check(batch, source.where());
+            }
           }
           int n = Batches.batchSize(batch, ref);
           if (done + n > b.samples) {
             batch = Batches.slice(batch, n, 0, (int) (b.samples - done));
             n = (int) (b.samples - done);
           }
-          List<Map<String, HostTensor>> parts = oneByOne ? Batches.split(batch, mask) : List.of(batch);
+          List<Map<String, HostTensor>> parts = !oneByOne ? List.of(batch)
+              : past != null ? past.split(batch, source.where()) : Batches.split(batch, mask);
           for (Map<String, HostTensor> part : parts) {
             runInPieces(collector, part);
           }
           done += n;
-          bar.step(n);
+          bar.step(done);
         }
         collector.finish();
         ortNanos = collector.ortNanos.get();
@@ -381,10 +398,11 @@ public final class Calibrator {
     private void runInPieces(Collector collector, Map<String, HostTensor> feeds) {
       int n = Batches.batchSize(feeds, ref);
       long tokens = ref != null && feeds.get(ref).shape().length > 1 ? feeds.get(ref).shape()[1] : 1;
+      long keys = mask != null ? feeds.get(mask).shape()[1] : tokens;
       long perSample = 0;
       for (String t : targets) {
         Layout l = layouts.get(t);
-        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens) : probeElements.get(t);
+        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens, keys) : probeElements.get(t);
       }
       int step = !b.inGraph ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
       for (int from = 0; from < n; from += step) {
@@ -398,6 +416,9 @@ public final class Calibrator {
         throw new SqOnnxException(source.where() + ": input '" + ref + "' must be [batch, tokens], got "
             + feeds.get(ref));
       }
+      if (past != null) {
+        past.check(feeds, source.where());
+      }
     }
 
     /** Runs the probe copy on (1, s0) and (2, s1) and classifies every target's axes. */
@@ -405,13 +426,20 @@ public final class Calibrator {
       Path file = tmp.resolve("probe.onnx");
       Map<String, String> shapes = CalibrationGraph.probe(b.model, targets, file);
       String axis0 = ref != null ? ref : first.keySet().iterator().next();
-      long s0 = ref != null ? first.get(ref).shape()[1] : 1;
-      long s1 = ref != null ? Layout.secondTokens(s0) : 1;
+      long[] kp = Layout.KEY_PROBE;
+      long s0 = past != null ? kp[0] : ref != null ? first.get(ref).shape()[1] : 1;
+      long s1 = past != null ? kp[2] : ref != null ? Layout.secondTokens(s0) : 1;
+      // with a past the probes have past lengths of their own, so that keys (past + new) and new
+      // tokens grow differently
+      long k0 = past != null ? kp[0] + kp[1] : s0;
+      long k1 = past != null ? kp[2] + kp[3] : s1;
       try (OrtRunner ort = new OrtRunner(file, new OrtRunner.Options(b.threads, true, null, Map.of()))) {
-        Map<String, HostTensor> a = ort.run(probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
+        Map<String, HostTensor> a = ort.run(past != null ? past.probe(first, 1, (int) s0, (int) kp[1])
+            : probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
         Map<String, HostTensor> c;
         try {
-          c = ort.run(probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
+          c = ort.run(past != null ? past.probe(first, 2, (int) s1, (int) kp[3])
+              : probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
         } catch (SqOnnxException e) {
           note("the model does not run with other batch or token counts (" + e.getMessage() + "); "
               + "tensors are taken as fixed-shape and padding is not excluded");
@@ -424,7 +452,7 @@ public final class Calibrator {
             elements *= d;
           }
           probeElements.put(t, Math.max(1, elements));
-          Layout l = c == null ? Layout.fixed(sa) : Layout.classify(sa, c.get(shapes.get(t)).longs(), s0, s1).orElse(null);
+          Layout l = c == null ? Layout.fixed(sa) : Layout.classify(sa, c.get(shapes.get(t)).longs(), s0, s1, k0, k1).orElse(null);
           if (l == null) {
             throw new SqOnnxException(name + ": tensor '" + t + "' changes rank with the input shape; it cannot be calibrated");
           }
@@ -452,4 +480,23 @@ public final class Calibrator {
   }
 
 
+
+  /** The listener's start and end around the sample loop (end also when the run fails). */
+  private static final class Progress implements AutoCloseable {
+    private final ProgressListener listener;
+
+    Progress(ProgressListener listener, long total) {
+      this.listener = listener;
+      listener.start("calibrate", total, " samples");
+    }
+
+    void step(long done) {
+      listener.progress("calibrate", done);
+    }
+
+    @Override
+    public void close() {
+      listener.end("calibrate");
+    }
+  }
 }

@@ -77,14 +77,22 @@ final class Collector implements AutoCloseable {
 
   /** Runs one batch (or part of one) and adds it. */
   void run(Map<String, HostTensor> feeds) {
-    long[] ones = mask != null ? Batches.onesPerSample(feeds.get(mask)) : null;
     int batch = Batches.batchSize(feeds, ref);
     int tokens = ref != null ? Math.toIntExact(feeds.get(ref).shape()[1]) : 1;
+    // with a past the mask spans past + new tokens (keys); ref (input_ids) the new tokens only
+    int keys = mask != null ? Math.toIntExact(feeds.get(mask).shape()[1]) : tokens;
+    if (keys < tokens) {
+      throw new SqOnnxException("input '" + mask + "' has " + keys + " columns, fewer than the " + tokens
+          + " tokens of '" + ref + "'");
+    }
+    long[] keyOnes = mask != null ? Batches.onesPerSample(feeds.get(mask)) : null;
+    long[] ones = mask != null && keys != tokens ? Batches.onesPerSample(feeds.get(mask), tokens) : keyOnes;
+    Dims d = new Dims(batch, tokens, keys, ones, keyOnes);
     if (!javaPass) {
       Map<String, HostTensor> out = reduceRunner.run(feeds, fetch);
       for (CalibrationGraph.Plan p : plans) {
         CalibrationGraph.Outputs o = outs.get(p.tensor());
-        long valid = valid(p, out.get(o.shape()).longs(), batch, tokens, ones);
+        long valid = valid(p, out.get(o.shape()).longs(), d);
         acc.get(p.tensor()).addReduced(out.get(o.max()).floats(), out.get(o.min()).floats(), valid);
       }
       return;
@@ -97,7 +105,7 @@ final class Collector implements AutoCloseable {
       if (l.axesOf(Layout.Role.UNKNOWN).isEmpty()) {
         long[] shape = new long[l.rank()];
         for (int i = 0; i < shape.length; i++) {
-          shape[i] = l.axes().get(i).size(batch, tokens);
+          shape[i] = l.axes().get(i).size(batch, tokens, keys);
         }
         pinned.put(values, shape);
       } else {
@@ -123,10 +131,10 @@ final class Collector implements AutoCloseable {
     for (CalibrationGraph.Plan p : plans) {
       CalibrationGraph.Outputs o = outs.get(p.tensor());
       long[] dims = out.get(o.shape()).longs();
-      long valid = valid(p, dims, batch, tokens, ones);
+      long valid = valid(p, dims, d);
       byte[] mb = maskBytes;
       ValidRows rows = p.masked()
-          ? rowsByLayout.computeIfAbsent(p.layout().toString(), k -> ValidRows.of(p.layout(), mb, batch, tokens))
+          ? rowsByLayout.computeIfAbsent(p.layout().toString(), k -> ValidRows.of(p.layout(), mb, batch, tokens, keys))
           : ValidRows.ALL;
       IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
       int rowLength = dims.length == 0 ? 1 : Math.toIntExact(dims[dims.length - 1]);
@@ -159,10 +167,13 @@ final class Collector implements AutoCloseable {
   }
 
   /** Real elements of a target in this run; checks its shape against the probed layout on the way. */
-  private static long valid(CalibrationGraph.Plan p, long[] dims, long batch, long tokens, long[] ones) {
+  /** A run's batch size, new tokens, keys (past + new) and real ones per sample among each. */
+  private record Dims(int batch, int tokens, int keys, long[] ones, long[] keyOnes) {}
+
+  private static long valid(CalibrationGraph.Plan p, long[] dims, Dims d) {
     long elements = 1;
-    for (long d : dims) {
-      elements *= d;
+    for (long n : dims) {
+      elements *= n;
     }
     Layout l = p.layout();
     if (dims.length != l.rank() || l.channels() > 0 && dims[dims.length - 1] != l.channels()) {
@@ -172,11 +183,12 @@ final class Collector implements AutoCloseable {
     if (!p.masked()) {
       return elements;
     }
-    if (l.elements(batch, tokens) != elements) {
+    if (l.elements(d.batch(), d.tokens(), d.keys()) != elements) {
       throw new SqOnnxException("tensor '" + p.tensor() + "' has shape " + Arrays.toString(dims) + " for "
-          + batch + " samples of " + tokens + " tokens, not the layout " + l + " the probe found");
+          + d.batch() + " samples of " + d.tokens() + " tokens" + (d.keys() != d.tokens() ? " and " + d.keys() + " keys" : "")
+          + ", not the layout " + l + " the probe found");
     }
-    return l.validElements(ones);
+    return l.validElements(d.ones(), d.keyOnes());
   }
 
   /** Waits for the binning still running; call before reading the accumulators. */

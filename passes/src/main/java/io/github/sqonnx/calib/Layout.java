@@ -8,14 +8,22 @@ import java.util.Optional;
  * How each axis of a calibrated tensor relates to the batch (B) and token (S) axes of the attention
  * mask: dimension = factor x (1, B, S or B*S). Found by running the model on two probe shapes,
  * (1, s0) and (2, s1), and explaining every dimension by one of the four roles; a dimension none
- * explains (S + past length, S - 1...) leaves the layout unknown.
+ * explains (S - 1...) leaves the layout unknown. A decoder with a past (KV cache) has a fifth role:
+ * S counts the new tokens (input_ids) and K = past + S the keys (the attention mask's width), the
+ * axis that the keys, values and attention probabilities grow along.
  */
 record Layout(List<Axis> axes) {
-  enum Role { FIXED, BATCH, TOKEN, BATCH_TOKEN, UNKNOWN }
+  enum Role { FIXED, BATCH, TOKEN, BATCH_TOKEN, KEY, UNKNOWN }
 
   record Axis(Role role, long factor) {
     long size(long batch, long tokens) {
+      return size(batch, tokens, tokens);
+    }
+
+    /** With a past, {@code keys} (past + new tokens) differs from {@code tokens} (new tokens). */
+    long size(long batch, long tokens, long keys) {
       switch (role) {
+        case KEY: return factor * keys;
         case BATCH: return factor * batch;
         case TOKEN: return factor * tokens;
         case BATCH_TOKEN: return factor * batch * tokens;
@@ -28,7 +36,7 @@ record Layout(List<Axis> axes) {
   enum MaskForm {
     /** No token axis: every element belongs to a real token (or to no token at all). */
     NONE,
-    /** One batch axis and one or two token axes ([B,S,C], [B,h,S,d], [B,h,d,S], [B,h,S,S]...). */
+    /** One batch axis and one or two token or key axes ([B,S,C], [B,h,S,d], [B,h,d,S], [B,h,S,K]...). */
     UNSQUEEZE,
     /** One flattened B*S axis ([B*S, C], as Gemm reads a Linear's input). */
     FLAT,
@@ -40,6 +48,13 @@ record Layout(List<Axis> axes) {
     axes = List.copyOf(axes);
   }
 
+  /**
+   * The probes of a model with a past: new tokens and past length of the first and second probe. For
+   * f·(4, 6) → f·(3, 8) (tokens, keys) no role's ratio (1, 2, 3/4, 3/2 for tokens, 4/3 for keys) is
+   * another's, whatever the factor f; and 6 keys fit any position table a decoder has.
+   */
+  static final long[] KEY_PROBE = {4, 2, 3, 5};
+
   /** The second probe's token count: one that no role confuses with another for the first's s0. */
   static long secondTokens(long s0) {
     // roles differ by the ratio of the two dims: 1, 2, s1/s0, 2*s1/s0; these are distinct unless s1 = s0
@@ -49,6 +64,14 @@ record Layout(List<Axis> axes) {
 
   /** Empty only where the two probes disagree on the rank; unexplained dims are UNKNOWN. */
   static Optional<Layout> classify(long[] first, long[] second, long s0, long s1) {
+    return classify(first, second, s0, s1, s0, s1);
+  }
+
+  /**
+   * With a past: the probes had {@code k0} and {@code k1} keys (past + new tokens) for {@code s0} and
+   * {@code s1} new tokens; {@link #KEY_PROBE} picks numbers for which no role is taken for another.
+   */
+  static Optional<Layout> classify(long[] first, long[] second, long s0, long s1, long k0, long k1) {
     if (first.length != second.length) {
       return Optional.empty();
     }
@@ -64,6 +87,8 @@ record Layout(List<Axis> axes) {
         out.add(new Axis(Role.TOKEN, x / s0));
       } else if (x > 0 && x % s0 == 0 && y == 2 * (x / s0) * s1) {
         out.add(new Axis(Role.BATCH_TOKEN, x / s0));
+      } else if (k0 != s0 && x > 0 && x % k0 == 0 && y == x / k0 * k1) {
+        out.add(new Axis(Role.KEY, x / k0));
       } else {
         out.add(new Axis(Role.UNKNOWN, -1));
       }
@@ -101,6 +126,7 @@ record Layout(List<Axis> axes) {
     List<Integer> batch = axesOf(Role.BATCH);
     List<Integer> tokens = axesOf(Role.TOKEN);
     List<Integer> flat = axesOf(Role.BATCH_TOKEN);
+    tokens.addAll(axesOf(Role.KEY));
     if (tokens.isEmpty() && flat.isEmpty()) {
       return MaskForm.NONE;
     }
@@ -122,9 +148,13 @@ record Layout(List<Axis> axes) {
 
   /** Elements for a batch of {@code batch} samples of {@code tokens} tokens; the layout must be known. */
   long elements(long batch, long tokens) {
+    return elements(batch, tokens, tokens);
+  }
+
+  long elements(long batch, long tokens, long keys) {
     long n = 1;
     for (Axis a : axes) {
-      n = Math.multiplyExact(n, a.size(batch, tokens));
+      n = Math.multiplyExact(n, a.size(batch, tokens, keys));
     }
     return n;
   }
@@ -134,16 +164,32 @@ record Layout(List<Axis> axes) {
    * token axes holds, per sample, count^k real cells (a query and a key must both be real).
    */
   long validElements(long[] onesPerSample) {
+    return validElements(onesPerSample, onesPerSample);
+  }
+
+  /**
+   * As above with a past: {@code tokenOnes} per sample among the new tokens (the mask's last S
+   * columns), {@code keyOnes} among all keys (the whole mask).
+   */
+  long validElements(long[] tokenOnes, long[] keyOnes) {
     switch (maskForm()) {
       case NONE:
       case UNSUPPORTED:
         throw new IllegalStateException("no masked count for layout " + this);
       default:
-        int k = Math.max(1, axesOf(Role.TOKEN).size());
+        int kt = axesOf(Role.TOKEN).size();
+        int kk = axesOf(Role.KEY).size();
         long perCell = elements(1, 1); // the product of the factors
         long cells = 0;
-        for (long n : onesPerSample) {
-          cells += k == 1 ? n : n * n;
+        for (int b = 0; b < tokenOnes.length; b++) {
+          long n = kt == 0 && kk == 0 ? tokenOnes[b] : 1; // a flat B*S axis
+          for (int i = 0; i < kt; i++) {
+            n *= tokenOnes[b];
+          }
+          for (int i = 0; i < kk; i++) {
+            n *= keyOnes[b];
+          }
+          cells += n;
         }
         return Math.multiplyExact(perCell, cells);
     }
@@ -161,6 +207,7 @@ record Layout(List<Axis> axes) {
         case BATCH: sb.append(f.isEmpty() ? "B" : f + "B"); break;
         case TOKEN: sb.append(f.isEmpty() ? "S" : f + "S"); break;
         case BATCH_TOKEN: sb.append(f.isEmpty() ? "B*S" : f + "B*S"); break;
+        case KEY: sb.append(f.isEmpty() ? "K" : f + "K"); break;
         case UNKNOWN: sb.append("?"); break;
         default: sb.append(f);
       }

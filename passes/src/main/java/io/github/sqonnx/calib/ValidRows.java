@@ -6,7 +6,8 @@ import java.util.List;
  * Which values of a fetched tensor belong to real tokens, row by row (a row runs along the last
  * axis): the Java-side mask of histogram mode, so ORT needs no Where pass. A row is real when every
  * token it sits at is; where the last axis is itself a token axis (Kᵀ, attention probabilities), each
- * value also needs its own token real, looked up in the mask row of the row's sample.
+ * value also needs its own token real, looked up in the mask row of the row's sample. With a past
+ * (KV cache) the mask spans past + new tokens: token axes read its last S columns, key axes all of it.
  */
 final class ValidRows {
   static final ValidRows ALL = new ValidRows(null, null, null, 0, null);
@@ -65,15 +66,27 @@ final class ValidRows {
 
   /** Rows of a tensor of {@code layout} for a batch with {@code mask} ([B, S] as 0/1). */
   static ValidRows of(Layout layout, byte[] mask, int batch, int tokens) {
+    return of(layout, mask, batch, tokens, tokens);
+  }
+
+  /**
+   * With a past: {@code mask} is [B, keys] (past + new tokens), of which the last {@code tokens}
+   * columns are the new tokens'.
+   */
+  static ValidRows of(Layout layout, byte[] mask, int batch, int tokens, int keys) {
+    byte[] tail = keys == tokens ? mask : tail(mask, batch, tokens, keys);
     List<Layout.Axis> axes = layout.axes();
     int rank = axes.size();
     long[] dims = new long[rank - 1];
     long rows = 1;
     for (int i = 0; i < rank - 1; i++) {
-      dims[i] = axes.get(i).size(batch, tokens);
+      dims[i] = axes.get(i).size(batch, tokens, keys);
       rows *= dims[i];
     }
-    boolean lastIsToken = axes.get(rank - 1).role() == Layout.Role.TOKEN;
+    Layout.Role lastRole = axes.get(rank - 1).role();
+    boolean lastIsToken = lastRole == Layout.Role.TOKEN || lastRole == Layout.Role.KEY;
+    byte[] lastMask = lastRole == Layout.Role.KEY ? mask : tail;
+    int lastTokens = lastRole == Layout.Role.KEY ? keys : tokens;
     byte[] real = new byte[Math.toIntExact(rows)];
     int[] sample = lastIsToken ? new int[real.length] : null;
     long[] idx = new long[rank - 1];
@@ -85,14 +98,16 @@ final class ValidRows {
           case BATCH: b = (int) idx[i]; break;
           case BATCH_TOKEN:
             b = (int) (idx[i] / tokens);
-            ok &= mask[(int) idx[i]] != 0;
+            ok &= tail[(int) idx[i]] != 0;
             break;
           default: break;
         }
       }
       for (int i = 0; i < rank - 1; i++) {
         if (axes.get(i).role() == Layout.Role.TOKEN) {
-          ok &= mask[b * tokens + (int) idx[i]] != 0;
+          ok &= tail[b * tokens + (int) idx[i]] != 0;
+        } else if (axes.get(i).role() == Layout.Role.KEY) {
+          ok &= mask[b * keys + (int) idx[i]] != 0;
         }
       }
       real[r] = (byte) (ok ? 1 : 0);
@@ -106,6 +121,16 @@ final class ValidRows {
         idx[i] = 0;
       }
     }
-    return new ValidRows(real, sample, lastIsToken ? mask : null, tokens, lastIsToken ? prefixes(mask, batch, tokens) : null);
+    return new ValidRows(real, sample, lastIsToken ? lastMask : null, lastTokens,
+        lastIsToken ? prefixes(lastMask, batch, lastTokens) : null);
+  }
+
+  /** The last {@code tokens} columns of a [batch, keys] mask. */
+  static byte[] tail(byte[] mask, int batch, int tokens, int keys) {
+    byte[] t = new byte[batch * tokens];
+    for (int b = 0; b < batch; b++) {
+      System.arraycopy(mask, b * keys + keys - tokens, t, b * tokens, tokens);
+    }
+    return t;
   }
 }

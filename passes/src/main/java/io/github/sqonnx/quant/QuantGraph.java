@@ -258,10 +258,14 @@ final class QuantGraph {
     }
     String h = x.name();
     // max|x| per row as max(ReduceMax(x), -ReduceMin(x)): two reads of x, no |x| tensor written
-    Node max = placeAfter(rw.op("ReduceMax").name(h + "_row_max").inputs(x)
-        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_max"), x);
-    Node min = placeAfter(rw.op("ReduceMin").name(h + "_row_min").inputs(x)
-        .attr(Attr.ints("axes", -1)).attr(Attr.of("keepdims", 1L)).outputs(h + "_row_min"), max.output(0));
+    // axes became an input of ReduceMax/ReduceMin at opset 18 (an attribute there is invalid)
+    Long opset = rw.graph().model().opsets().get("");
+    boolean axesInput = opset != null && opset >= 18;
+    Value last = axesInput ? int64s(rw, h + "_last_axis", -1) : null;
+    Rewriter.NodeBuilder maxB = rw.op("ReduceMax").name(h + "_row_max").attr(Attr.of("keepdims", 1L)).outputs(h + "_row_max");
+    Rewriter.NodeBuilder minB = rw.op("ReduceMin").name(h + "_row_min").attr(Attr.of("keepdims", 1L)).outputs(h + "_row_min");
+    Node max = placeAfter(axesInput ? maxB.inputs(x, last) : maxB.inputs(x).attr(Attr.ints("axes", -1)), x);
+    Node min = placeAfter(axesInput ? minB.inputs(x, last) : minB.inputs(x).attr(Attr.ints("axes", -1)), max.output(0));
     Node neg = placeAfter(rw.op("Neg").name(h + "_row_neg_min").inputs(min.output(0)).outputs(h + "_row_neg_min"), min.output(0));
     Node amax = placeAfter(rw.op("Max").name(h + "_row_absmax").inputs(max.output(0), neg.output(0),
         scalar(rw, h + "_min_absmax", QParams.MIN_SCALE * 127)).outputs(h + "_row_absmax"), neg.output(0));

@@ -119,7 +119,7 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
   }
 
   /**
-   * Options from a pass spec, e.g. {@code quantize(scheme=O3,target=cpu,weights=channel,range=mse,
+   * Options from a pass spec, e.g. {@code quantize(scheme=O3,target=cpu,weights=per-channel,range=mse,
    * exclude=lm_head,excludeOps=Gemm;Conv,attention=true,embeddings=true,skipFirstLast=false,
    * perToken=output/dense,geluInputs=per-token|scheme|float)}. Unknown keys are errors.
    */
@@ -133,11 +133,12 @@ public record QuantOptions(Scheme scheme, Target target, boolean perChannelWeigh
     }
     QuantOptions q = of(enumOf(Scheme.class, o.getOrDefault("scheme", "O3"), "scheme"));
     q = q.withTarget(enumOf(Target.class, o.getOrDefault("target", "cpu"), "target"));
-    String w = o.getOrDefault("weights", "channel");
-    if (!w.equals("channel") && !w.equals("tensor")) {
-      throw new SqOnnxException("quantize: weights=" + w + " is not 'channel' or 'tensor'");
+    // spelled as the rewrite option --weights spells it (RewriteOptions.WEIGHTS)
+    String w = o.getOrDefault("weights", "per-channel");
+    if (!w.equals("per-channel") && !w.equals("per-tensor")) {
+      throw new SqOnnxException("quantize: weights=" + w + " is not 'per-channel' or 'per-tensor'");
     }
-    q = q.withPerChannelWeights(w.equals("channel"));
+    q = q.withPerChannelWeights(w.equals("per-channel"));
     double p = o.containsKey("percentile") ? number(o.get("percentile"), "percentile") : q.percentile();
     q = q.withRange(enumOf(RangeMethod.class, o.getOrDefault("range", "mse"), "range"), p);
     Set<String> ops = new LinkedHashSet<>();

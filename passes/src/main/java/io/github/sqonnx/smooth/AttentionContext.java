@@ -54,6 +54,14 @@ final class AttentionContext {
         why[0] = v + " on the attention value path is read elsewhere too";
         return null;
       }
+      if (v.isGraphOutput()) { // a KV cache's present value: scaling V would change what callers cache
+        why[0] = v + " on the attention value path is a graph output";
+        return null;
+      }
+    }
+    if (split.input(0).isGraphOutput()) {
+      why[0] = split.input(0) + " (V) is a graph output";
+      return null;
     }
     return split.input(0);
   }

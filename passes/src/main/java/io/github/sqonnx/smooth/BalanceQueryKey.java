@@ -65,6 +65,9 @@ final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
       if (AttentionContext.valueReaders(v) != 1) {
         return Optional.of(new QueryKeySite(root, null, null, v + " is read outside Q·Kᵀ"));
       }
+      if (v.isGraphOutput()) { // a KV cache's present key: scaling K would change what callers cache
+        return Optional.of(new QueryKeySite(root, null, null, v + " is a graph output"));
+      }
     }
     Linear.Output q = Linear.Output.of(rq.input(0));
     Linear.Output k = Linear.Output.of(rk.input(0));

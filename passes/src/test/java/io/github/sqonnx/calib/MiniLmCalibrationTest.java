@@ -106,8 +106,30 @@ class MiniLmCalibrationTest {
     String shown = err.toString(StandardCharsets.UTF_8);
     assertTrue(shown.contains("calibrate") && shown.contains("8/8 samples") && shown.contains("samples/s"), shown);
     ByteArrayOutputStream none = new ByteArrayOutputStream();
-    calibrator().samples(8).histogram(false).quiet(true).progressTo(new PrintStream(none, true, StandardCharsets.UTF_8)).run();
+    calibrator().samples(8).histogram(false).progressTo(new PrintStream(none, true, StandardCharsets.UTF_8)).quiet(true).run();
     assertEquals("", none.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void progressGoesToTheListenerAsRunningCounts() {
+    java.util.List<String> events = new java.util.ArrayList<>();
+    calibrator().samples(8).batchSize(4).histogram(false).progress(new io.github.sqonnx.ProgressListener() {
+      @Override
+      public void start(String task, long total, String unit) {
+        events.add("start " + task + " " + total + unit);
+      }
+
+      @Override
+      public void progress(String task, long done) {
+        events.add(task + " " + done);
+      }
+
+      @Override
+      public void end(String task) {
+        events.add("end " + task);
+      }
+    }).run();
+    assertEquals(java.util.List.of("start calibrate 8 samples", "calibrate 4", "calibrate 8", "end calibrate"), events);
   }
 
   private static byte[] sha(Path f) throws Exception {

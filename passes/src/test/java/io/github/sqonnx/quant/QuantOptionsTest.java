@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class QuantOptionsTest {
   @Test
   void parsesAPassSpec() {
-    PassSpec spec = PassSpec.parseList("quantize(scheme=o2,target=cpu,weights=tensor,excludeOps=Gemm;Conv,exclude=lm_head,attention=false)").get(0);
+    PassSpec spec = PassSpec.parseList("quantize(scheme=o2,target=cpu,weights=per-tensor,excludeOps=Gemm;Conv,exclude=lm_head,attention=false)").get(0);
     QuantOptions o = QuantOptions.parse(spec.options());
     assertEquals(Scheme.O2, o.scheme());
     assertFalse(o.perChannelWeights());

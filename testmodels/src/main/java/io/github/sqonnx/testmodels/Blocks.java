@@ -30,6 +30,11 @@ final class Blocks {
    * to [B*S, in] and restore [B, S, out] afterwards, as exporters do for Linear on 3-D input.
    */
   Value linear(Scope sc, Value x, int in, int out, float[] w, float[] b) {
+    return linear(sc, x, in, out, w, b, null);
+  }
+
+  /** As above; {@code outName}, if not null, names the result (for a graph output such as logits). */
+  Value linear(Scope sc, Value x, int in, int out, float[] w, float[] b, String outName) {
     boolean torchLayout = spec.linear() == LinearForm.GEMM_TRANSB1;
     Tensor t = torchLayout
         ? Tensor.ofFloats(new long[] {out, in}, w)
@@ -37,8 +42,15 @@ final class Blocks {
     Value weight = em.init(sc.param() + ".weight", t);
     Value bias = b == null ? null : em.init(sc.param() + ".bias", Tensor.ofFloats(new long[] {out}, b));
     if (spec.linear() == LinearForm.MATMUL_ADD) {
+      if (bias == null) {
+        em.nameNextOutput(outName);
+      }
       Value y = em.op(sc.node(), "MatMul", x, weight);
-      return bias == null ? y : em.op(sc.node(), "Add", bias, y);
+      if (bias == null) {
+        return y;
+      }
+      em.nameNextOutput(outName);
+      return em.op(sc.node(), "Add", bias, y);
     }
     Value flat = em.op(sc.node(), "Reshape", x, em.ints(sc.node(), -1, in));
     List<AttributeProto> gemm =
@@ -48,6 +60,7 @@ final class Blocks {
         : em.op(sc.node(), "Gemm", gemm, flat, weight, bias);
     Value shape = em.op(sc.node(), "Concat", Attr.of("axis", 0L),
         em.dim(sc.node(), x, 0), em.dim(sc.node(), x, 1), em.ints(sc.node(), out));
+    em.nameNextOutput(outName);
     return em.op(sc.node(), "Reshape", y, shape);
   }
 

@@ -1,12 +1,10 @@
 package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
-import io.github.sqonnx.api.CalibrationData;
+import io.github.sqonnx.api.OptionDef;
+import io.github.sqonnx.api.RewriteOptions;
+import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.calib.ActivationStats;
-import io.github.sqonnx.calib.Calibrator;
-import io.github.sqonnx.ir.Model;
-import io.github.sqonnx.ir.ModelIO;
-import io.github.sqonnx.smooth.SmoothPass;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +31,10 @@ final class CalibrateCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "MODEL.onnx")
   Path model;
 
-  @Mixin CalibrationOptions calibration;
+  /** The calibration options of RewriteOptions.TABLE this command takes (added by Main). */
+  static final List<OptionDef<?>> OPTIONS = List.of(RewriteOptions.CALIBRATION_TEXT, RewriteOptions.TOKENIZER,
+      RewriteOptions.CALIBRATION_TENSORS, RewriteOptions.SAMPLES, RewriteOptions.MAX_LENGTH, RewriteOptions.BATCH_SIZE,
+      RewriteOptions.SEED);
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "stats.json")
   Path output;
@@ -43,30 +44,19 @@ final class CalibrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    CalibrationData source = calibration.source(null);
-    if (source == null) {
+    // the rewrite's options and checks, so that --stats later smooths alike; smoothing needs a source
+    RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli).scheme("smooth");
+    TableOptions.given(spec, OPTIONS, b::set);
+    if (OPTIONS.subList(0, 3).stream().allMatch(o -> TableOptions.text(spec, o) == null)) {
       throw new SqOnnxException("no calibration data: pass --calibration TEXT_FILE --tokenizer tokenizer.json, or --calibration-tensors DIR");
     }
-    if (calibration.samples <= 0 || calibration.maxLength <= 0 || calibration.batchSize <= 0) {
-      throw new SqOnnxException("--samples, --max-length and --batch-size must be positive");
-    }
+    RewriteOptions options = b.progress(Progress.forStderr(spec.commandLine().getErr(), "calibrate", quiet)).build();
     OutputPaths.folder(output, "output");
-    OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration", calibration.text,
-        "--tokenizer", calibration.tokenizer, "--calibration-tensors", calibration.tensors));
+    OutputPaths.notInput(output, "output", OutputPaths.inputs("the model", model, "--calibration",
+        options.get(RewriteOptions.CALIBRATION_TEXT), "--tokenizer", options.get(RewriteOptions.TOKENIZER),
+        "--calibration-tensors", options.get(RewriteOptions.CALIBRATION_TENSORS)));
     Path parent = output.toAbsolutePath().getParent();
-    // the same tensors as 'rewrite' calibrates (query/key outputs too), so that --stats smooths alike
-    List<String> extra;
-    try (Model m = ModelIO.load(model)) {
-      extra = SmoothPass.extraStatsTensors(m);
-    }
-    Calibrator.Builder b = Calibrator.forModel(model).samples(calibration.samples).maxLength(calibration.maxLength)
-        .batchSize(calibration.batchSize).quiet(quiet).extraTensors(extra);
-    if (source instanceof CalibrationData.Text t) {
-      b.text(t.file(), t.tokenizer());
-    } else if (source instanceof CalibrationData.Tensors t) {
-      b.tensors(t.dir());
-    }
-    ActivationStats stats = b.run();
+    ActivationStats stats = SqOnnx.calibrate(model, options);
     try {
       Path tmp = Files.createTempFile(parent, ".stats", ".tmp");
       try {

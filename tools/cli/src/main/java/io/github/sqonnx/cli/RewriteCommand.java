@@ -5,10 +5,10 @@ import io.github.sqonnx.api.ReportData;
 import io.github.sqonnx.api.RewriteOptions;
 import io.github.sqonnx.api.RewriteResult;
 import io.github.sqonnx.api.SqOnnx;
-import io.github.sqonnx.pass.PassSpec;
+import io.github.sqonnx.api.OptionDef;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
+import java.nio.file.Files;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -32,31 +32,7 @@ final class RewriteCommand implements Callable<Integer> {
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx")
   Path output;
 
-  @Option(names = "--scheme", defaultValue = "O3", description = "smooth | O1 | O2 | O3 (default: ${DEFAULT-VALUE})")
-  String scheme;
-
-  @Option(names = "--alpha", defaultValue = "0.5", description = "migration strength in [0, 1], or auto (default: ${DEFAULT-VALUE})")
-  String alpha;
-
-  @Option(names = "--no-smooth", description = "quantize without smoothing (for comparison)")
-  boolean noSmooth;
-
-  @Mixin CalibrationOptions calibration;
-
-  @Option(names = "--stats", paramLabel = "stats.json", description = "statistics saved by 'sq-onnx calibrate'")
-  Path stats;
-
-  @Option(names = "--weights", defaultValue = "per-channel", description = "per-tensor | per-channel (default: ${DEFAULT-VALUE})")
-  String weights;
-
-  @Option(names = "--target", defaultValue = "cpu", description = "cpu | tensorrt (default: ${DEFAULT-VALUE})")
-  String target;
-
-  @Option(names = "--exclude", paramLabel = "REGEX", description = "leave nodes whose name matches in float (repeatable)")
-  List<String> exclude = List.of();
-
-  @Option(names = "--pipeline", paramLabel = "PASSES", description = "run exactly these passes, e.g. 'smooth(alpha=0.6),recalibrate,quantize(scheme=O3)'")
-  String pipeline;
+  // --scheme, --alpha, the calibration source and the rest: RewriteOptions.TABLE, added by Main
 
   @Option(names = "--report", paramLabel = "report.html", description = "write the HTML report: what was done, charts of smoothing and per-layer error (measures on held-out samples)")
   Path report;
@@ -78,10 +54,9 @@ final class RewriteCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    RewriteOptions.Builder b = RewriteOptions.builder().scheme(scheme).alpha(alpha).smoothing(!noSmooth)
-        .weights(weights).target(target).calibration(calibration.source(stats)).samples(calibration.samples)
-        .maxLength(calibration.maxLength).batchSize(calibration.batchSize).quiet(quiet);
-    exclude.forEach(b::exclude);
+    RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli);
+    TableOptions.given(spec, RewriteOptions.TABLE.options(), b::set);
+    b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet));
     if (minCosine != null) {
       b.minCosine(minCosine);
     }
@@ -92,13 +67,16 @@ final class RewriteCommand implements Callable<Integer> {
       b.evalSamples(evalSamples);
     }
     b.analyze(report != null || reportJson != null);
-    if (pipeline != null) {
-      b.pipeline(PassSpec.parseList(pipeline));
-    }
+    RewriteOptions options = b.build(); // checks every value and the calibration source before any file is read
     // the API checks the input and the output's folder; the files only the command line knows of:
-    Map<String, Path> read = OutputPaths.inputs("--calibration", calibration.text, "--tokenizer", calibration.tokenizer,
-        "--calibration-tensors", calibration.tensors, "--stats", stats);
+    Map<String, Path> read = OutputPaths.inputs("--calibration", options.get(RewriteOptions.CALIBRATION_TEXT),
+        "--tokenizer", options.get(RewriteOptions.TOKENIZER), "--calibration-tensors",
+        options.get(RewriteOptions.CALIBRATION_TENSORS), "--stats", options.get(RewriteOptions.STATS));
     OutputPaths.notInput(output, "output", read);
+    Path stats = options.get(RewriteOptions.STATS);
+    if (stats != null && !Files.isRegularFile(stats)) {
+      throw new SqOnnxException(stats + ": no such statistics file (--stats)");
+    }
     for (Path rep : new Path[] {report, reportJson}) {
       if (rep != null) {
         // before any work: a report that cannot be written would fail after the model is written
@@ -107,14 +85,6 @@ final class RewriteCommand implements Callable<Integer> {
         taken.putAll(read);
         OutputPaths.notInput(rep, rep == report ? "--report" : "--report-json", taken);
       }
-    }
-    RewriteOptions options = b.build();
-    boolean smooths = options.pipeline().stream().anyMatch(s -> s.name().equals("smooth"));
-    if (options.calibration() == null && (smooths || options.scheme() == RewriteOptions.Scheme.O3)) {
-      // the API's message names its own calls; on the command line, name the options
-      throw new SqOnnxException("no calibration data: pass --calibration TEXT_FILE --tokenizer tokenizer.json, "
-          + "--calibration-tensors DIR or --stats stats.json (" + (smooths ? "smoothing" : "scheme O3")
-          + " needs activation statistics)");
     }
     RewriteResult r = SqOnnx.rewrite(input, output, options);
     PrintWriter out = spec.commandLine().getOut();

@@ -1,7 +1,7 @@
 package io.github.sqonnx.cli;
 
-import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.api.LayerError;
+import io.github.sqonnx.api.OptionDef;
 import io.github.sqonnx.api.ReportData;
 import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.api.VerifyOptions;
@@ -13,7 +13,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -21,7 +20,8 @@ import picocli.CommandLine.Spec;
     header = "Compares a candidate model with its reference through ONNX Runtime.", sortOptions = false, description = {
     "Runs a reference and a candidate model through ONNX Runtime on the same inputs and compares every",
     "output (relative L2, max abs error, cosine), plus which quantized matmuls run in integer kernels and whether ORT still makes the reference's float fusions.",
-    "Exit 1 when outside tolerance. Without --calibration, seeded random inputs are used.",
+    "Exit 1 when outside tolerance. Without --calibration, seeded random inputs are used. Default bounds follow the candidate:",
+    "without quantization (smoothing only) it must match up to float rounding; for INT8 only the bounds given apply (none given: --min-cosine 0.99).",
     "Example: sq-onnx verify model.onnx model-int8.onnx --calibration heldout.txt --tokenizer tokenizer.json --min-cosine 0.99"})
 final class VerifyCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -34,23 +34,7 @@ final class VerifyCommand implements Callable<Integer> {
   @Parameters(index = "1", paramLabel = "CAND.onnx")
   Path candidate;
 
-  @Option(names = "--calibration", paramLabel = "TEXT_FILE", description = "sample text, one per line (needs --tokenizer)")
-  Path text;
-
-  @Option(names = "--tokenizer", paramLabel = "tokenizer.json")
-  Path tokenizer;
-
-  @Option(names = "--samples", defaultValue = "64", description = "text samples, or random batches (default: ${DEFAULT-VALUE})")
-  int samples;
-
-  @Option(names = "--max-length", defaultValue = "128", description = "tokens per sample (default: ${DEFAULT-VALUE})")
-  int maxLength;
-
-  @Option(names = "--max-rel-l2", defaultValue = "1e-5", description = "largest relative L2 error accepted (default: ${DEFAULT-VALUE})")
-  double maxRelL2;
-
-  @Option(names = "--min-cosine", defaultValue = "0.999999", description = "smallest mean cosine accepted (default: ${DEFAULT-VALUE})")
-  double minCosine;
+  // --calibration, --tokenizer, --samples, --max-length, --seed, --max-rel-l2, --min-cosine: VerifyOptions.TABLE, added by Main
 
   @Option(names = "--per-layer", description = "also the error each Linear and attention matmul output carries (rel L2, cosine), worst first")
   boolean perLayer;
@@ -63,14 +47,9 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if ((text == null) != (tokenizer == null)) {
-      throw new SqOnnxException("--calibration and --tokenizer go together");
-    }
-    if (samples <= 0 || maxLength <= 0) {
-      throw new SqOnnxException("--samples and --max-length must be positive");
-    }
-    VerifyOptions o = (text != null ? VerifyOptions.text(text, tokenizer, samples) : VerifyOptions.random(samples))
-        .withMaxLength(text != null ? maxLength : Math.min(maxLength, 16)).withTolerance(maxRelL2, minCosine);
+    VerifyOptions.Builder b = VerifyOptions.builder().names(OptionDef::cli);
+    TableOptions.given(spec, VerifyOptions.TABLE.options(), b::set);
+    VerifyOptions o = b.build();
     for (Path rep : new Path[] {report, reportJson}) {
       if (rep != null) {
         OutputPaths.folder(rep, "report");
@@ -90,6 +69,11 @@ final class VerifyCommand implements Callable<Integer> {
       out.println("report " + (report != null ? report : reportJson));
     }
     out.flush();
+    if (!r.passed()) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("sq-onnx: " + candidate + " is outside tolerance of " + reference + ": " + String.join("; ", r.failures()));
+      err.flush();
+    }
     return r.passed() ? Main.OK : Main.VERIFY_FAILED;
   }
 }

@@ -31,8 +31,14 @@ final class Cli {
 
   /** What one command line did. */
   record Result(int code, String out, String err, String[] args) {
+    /** Stderr lines other than progress lines ("sq-onnx COMMAND: ..."): the messages. */
     List<String> errLines() {
-      return err.lines().filter(l -> !l.isBlank()).toList();
+      return err.lines().filter(l -> !l.isBlank() && !l.matches("sq-onnx [a-z]+: .*")).toList();
+    }
+
+    /** The progress lines on stderr. */
+    List<String> progressLines() {
+      return err.lines().filter(l -> l.matches("sq-onnx [a-z]+: .*")).toList();
     }
 
     @Override

@@ -6,6 +6,7 @@ import static io.github.sqonnx.cli.Cli.bad;
 import static io.github.sqonnx.cli.Cli.ok;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.sqonnx.ir.Model;
@@ -37,6 +38,18 @@ class RewriteCommandTest {
   }
 
   // ---- success ----
+
+  @Test
+  void progressIsPlainLinesWhereStderrIsNoTerminalAndNothingWhenQuiet() {
+    Cli.Result r = ok("rewrite", model, "-o", out.resolve("p.onnx"), "--scheme", "smooth", "--calibration-tensors", tensors);
+    assertTrue(r.progressLines().contains("sq-onnx rewrite: calibrating tiny.onnx"), r::toString);
+    assertTrue(r.progressLines().stream().anyMatch(l -> l.matches("sq-onnx rewrite: calibrate: done, 8 samples in .*")),
+        r::toString);
+    assertFalse(r.err().contains("\r"), "no carriage returns: " + r);
+    assertEquals(List.of(), r.errLines(), r::toString);
+    Cli.Result q = ok("rewrite", model, "-o", out.resolve("q.onnx"), "--scheme", "smooth", "--calibration-tensors", tensors, "-q");
+    assertEquals("", q.err(), q::toString);
+  }
 
   @Test
   void smoothSchemeWithCalibrationTensors() {
@@ -148,7 +161,7 @@ class RewriteCommandTest {
   @Test
   void unknownScheme() {
     bad(args("rewrite", model, "-o", out.resolve("x.onnx"), "--scheme", "O4", "--calibration-tensors", tensors),
-        "scheme 'O4'", "smooth, O1, O2 or O3");
+        "scheme 'O4'", "one of smooth, O1, O2, O3");
     assertOnly(out);
   }
 
@@ -169,14 +182,14 @@ class RewriteCommandTest {
   @Test
   void unknownWeights() {
     bad(args("rewrite", model, "-o", out.resolve("x.onnx"), "--weights", "bogus", "--calibration-tensors", tensors),
-        "weights 'bogus'", "per-tensor or per-channel");
+        "weights 'bogus'", "one of per-tensor, per-channel");
     assertOnly(out);
   }
 
   @Test
   void unknownTarget() {
     bad(args("rewrite", model, "-o", out.resolve("x.onnx"), "--target", "bogus", "--calibration-tensors", tensors),
-        "target 'bogus'", "cpu or tensorrt");
+        "target 'bogus'", "one of cpu, tensorrt");
     assertOnly(out);
   }
 

@@ -47,15 +47,27 @@ class VerifyCommandTest {
   }
 
   @Test
-  void quantizedModelFailsTheDefaultTolerance() {
-    Cli.Result r = Cli.run("verify", model, o1, "--samples", "4");
-    assertEquals(1, r.code(), r::toString);
-    assertTrue(r.out().contains("FAIL"), r::toString);
+  void quantizedModelIsHeldToTheBoundsSetNotToTheSmoothingTolerance() {
+    // no bound set: the INT8 default (mean cosine 0.99) only
+    Cli.Result r = ok("verify", model, o1, "--samples", "4");
+    assertTrue(r.out().contains("PASS (quantized candidate; min mean cosine 0.990000 (default for an INT8 candidate))"), r::toString);
     assertTrue(r.out().contains("integer kernels"), r::toString);
     assertTrue(r.out().contains("float fusions: all kept"), r::toString);
-    assertTrue(r.errLines().isEmpty(), r::toString);
     double[] f = figures(r.out(), "last_hidden_state");
     assertTrue(f[0] > 1e-5, "O1 is not exact: rel L2 " + f[0]);
+    // only --min-cosine set: that bound alone, though rel L2 is far above the smoothing tolerance
+    Cli.Result c = ok("verify", model, o1, "--samples", "4", "--min-cosine", "0.99");
+    assertTrue(c.out().contains("PASS (quantized candidate; min mean cosine 0.990000 (set))"), c::toString);
+  }
+
+  @Test
+  void quantizedModelFailsAnExactBoundSetAndTheMessageNamesIt() {
+    Cli.Result r = Cli.run("verify", model, o1, "--samples", "4", "--max-rel-l2", "1e-5");
+    assertEquals(1, r.code(), r::toString);
+    assertTrue(r.out().contains("FAIL"), r::toString);
+    assertEquals(1, r.errLines().size(), r::toString);
+    assertTrue(r.errLines().get(0).matches("sq-onnx: .*o1.onnx is outside tolerance of .*tiny.onnx: "
+        + "last_hidden_state: rel L2 \\S+ > 1\\.00e-05 \\(--max-rel-l2, set\\)"), r::toString);
   }
 
   @Test

@@ -18,6 +18,21 @@ abstract class AbstractSqOnnxMojo extends AbstractMojo {
   @Parameter(property = "sq-onnx.skip", defaultValue = "false")
   boolean skip;
 
+  /**
+   * The tokenizer library (DJL) probes for a GPU when it loads and, on a machine with a CUDA runtime
+   * but no usable driver, warns "Failed to detect GPU count" through SLF4J, twice a build; it also logs
+   * at info level where it found its native library. Neither says anything about the build. Maven's
+   * SLF4J logger reads a logger's level from these system properties when the logger is made, so
+   * setting them before DJL loads silences just those (a level the user set stays).
+   */
+  static void quietLibraries() {
+    System.getProperties().putIfAbsent(DJL_LOG_LEVEL, "warn");
+    System.getProperties().putIfAbsent(DJL_CUDA_LOG_LEVEL, "error");
+  }
+
+  static final String DJL_LOG_LEVEL = "org.slf4j.simpleLogger.log.ai.djl";
+  static final String DJL_CUDA_LOG_LEVEL = "org.slf4j.simpleLogger.log.ai.djl.util.cuda";
+
   /** The path against the project folder; null stays null. */
   Path resolve(File f) {
     if (f == null) {

@@ -1,17 +1,20 @@
 package io.github.sqonnx.maven;
 
 import io.github.sqonnx.SqOnnxException;
-import io.github.sqonnx.api.CalibrationData;
+import io.github.sqonnx.ProgressListener;
+import io.github.sqonnx.api.OptionDef;
+import io.github.sqonnx.api.OptionDefaults;
+import io.github.sqonnx.api.ProgressLines;
 import io.github.sqonnx.api.RewriteOptions;
 import io.github.sqonnx.api.RewriteResult;
 import io.github.sqonnx.api.SqOnnx;
-import io.github.sqonnx.pass.PassSpec;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.LifecyclePhase;
@@ -24,7 +27,8 @@ import org.apache.maven.plugins.annotations.Parameter;
  * output there is packaged into the jar) and before the tests, which can then load the rewritten model.
  * The goal is skipped when the output is newer than every input (the model and its external data, the
  * calibration files, the tokenizer) and the options are those of the run that wrote it; a state file
- * under {@code ${project.build.directory}/sq-onnx} keeps a hash of the options.
+ * under {@code ${project.build.directory}/sq-onnx} keeps a hash of the options (every option of
+ * {@code RewriteOptions.TABLE}, defaults included) and a digest of the output's content (see {@link UpToDate}).
  */
 @Mojo(name = "rewrite", defaultPhase = LifecyclePhase.PROCESS_RESOURCES, threadSafe = true)
 public class RewriteMojo extends AbstractSqOnnxMojo {
@@ -42,16 +46,19 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.output", required = true)
   File output;
 
-  /** smooth | O1 | O2 | O3 (--scheme). */
-  @Parameter(property = "sq-onnx.scheme", defaultValue = "O3")
+  // One field per RewriteOptions.TABLE declaration, of the same name, its default from OptionDefaults and
+  // its user property sq-onnx.NAME; the docs are the table's (OptionAgreementTest checks all of it).
+
+  /** smoothing only, or INT8 with activations per token (O1) or per tensor (O2) at run time, or static (O3): smooth | O1 | O2 | O3 (--scheme). */
+  @Parameter(property = "sq-onnx.scheme", defaultValue = OptionDefaults.SCHEME)
   String scheme;
 
   /** Migration strength in [0, 1], or auto (--alpha). */
-  @Parameter(property = "sq-onnx.alpha", defaultValue = "0.5")
+  @Parameter(property = "sq-onnx.alpha", defaultValue = OptionDefaults.ALPHA)
   String alpha;
 
   /** Quantize without smoothing, for comparison (--no-smooth). */
-  @Parameter(property = "sq-onnx.noSmooth", defaultValue = "false")
+  @Parameter(property = "sq-onnx.noSmooth", defaultValue = OptionDefaults.NO_SMOOTH)
   boolean noSmooth;
 
   /** Calibration text, one sample per line; needs tokenizer (--calibration). */
@@ -71,23 +78,27 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   File stats;
 
   /** Calibration samples (--samples). */
-  @Parameter(property = "sq-onnx.samples", defaultValue = "512")
+  @Parameter(property = "sq-onnx.samples", defaultValue = OptionDefaults.SAMPLES)
   int samples;
 
-  /** Tokens per sample at most (--max-length). */
-  @Parameter(property = "sq-onnx.maxLength", defaultValue = "128")
+  /** Tokens per calibration sample at most (--max-length). */
+  @Parameter(property = "sq-onnx.maxLength", defaultValue = OptionDefaults.MAX_LENGTH)
   int maxLength;
 
-  /** Samples per ONNX Runtime run (--batch-size). */
-  @Parameter(property = "sq-onnx.batchSize", defaultValue = "16")
+  /** Calibration samples per ONNX Runtime run (--batch-size). */
+  @Parameter(property = "sq-onnx.batchSize", defaultValue = OptionDefaults.BATCH_SIZE)
   int batchSize;
 
+  /** Which lines of the calibration text are drawn (--seed). */
+  @Parameter(property = "sq-onnx.seed", defaultValue = OptionDefaults.SEED)
+  long seed;
+
   /** per-tensor | per-channel (--weights). */
-  @Parameter(property = "sq-onnx.weights", defaultValue = "per-channel")
+  @Parameter(property = "sq-onnx.weights", defaultValue = OptionDefaults.WEIGHTS)
   String weights;
 
   /** cpu | tensorrt (--target). */
-  @Parameter(property = "sq-onnx.target", defaultValue = "cpu")
+  @Parameter(property = "sq-onnx.target", defaultValue = OptionDefaults.TARGET)
   String target;
 
   /** Regular expressions; nodes whose name matches stay in float (--exclude, repeatable). */
@@ -119,13 +130,15 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
       getLog().info("Skipping sq-onnx rewrite: sq-onnx.skip is set");
       return;
     }
+    quietLibraries();
     Path in = resolve(input);
     Path out = resolve(output);
     try {
       RewriteOptions options = options();
-      List<Path> inputs = inputs(in);
+      List<Path> inputs = inputs(in, options);
       Path state = UpToDate.stateFile(buildDirectory.toPath(), out);
-      String described = describe(in, out);
+      String described = "plugin=" + pluginVersion + "\ninput=" + in.toAbsolutePath() + "\noutput="
+          + out.toAbsolutePath() + "\n" + options.canonical() + "report=" + resolve(report) + "\n";
       if (!force) {
         UpToDate.Decision d = UpToDate.check(state, described, inputs, out);
         if (d.upToDate()) {
@@ -136,7 +149,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
       } else {
         getLog().info("sq-onnx rewrite " + show(in) + " -> " + show(out) + " (forced)");
       }
-      String before = UpToDate.fingerprint(inputs);
+      Map<Path, UpToDate.FileState> before = UpToDate.snapshot(inputs);
       Files.deleteIfExists(state);
       createFolder(out);
       RewriteResult r = SqOnnx.rewrite(in, out, options);
@@ -164,81 +177,21 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
 
   /** The options; every value is checked here, before any file is read. */
   RewriteOptions options() {
-    RewriteOptions.Builder b = RewriteOptions.builder().scheme(scheme).alpha(alpha).smoothing(!noSmooth)
-        .weights(weights).target(target).calibration(calibration()).samples(samples).maxLength(maxLength)
-        .batchSize(batchSize)
-        // no progress bar on stderr; progress lines go to the build log instead
-        .quiet(true).log(quiet ? line -> { } : getLog()::info).analyze(report != null);
-    for (String regex : excludes()) {
-      b.exclude(regex);
-    }
-    if (pipeline != null && !pipeline.isBlank()) {
-      b.pipeline(PassSpec.parseList(pipeline));
-    }
-    return b.build();
-  }
-
-  /** The calibration source given, or null; refuses contradictory or incomplete combinations. */
-  private CalibrationData calibration() {
-    int given = (calibrationText != null ? 1 : 0) + (calibrationTensors != null ? 1 : 0) + (stats != null ? 1 : 0);
-    if (given > 1) {
-      throw new SqOnnxException("give one calibration source: calibrationText, calibrationTensors or stats");
-    }
-    if (calibrationText != null && tokenizer == null) {
-      throw new SqOnnxException("calibrationText " + show(resolve(calibrationText)) + " needs tokenizer (a tokenizer.json)");
-    }
-    if (tokenizer != null && calibrationText == null) {
-      throw new SqOnnxException("tokenizer is only used with calibrationText");
-    }
-    if (calibrationText != null) {
-      return CalibrationData.text(resolve(calibrationText), resolve(tokenizer));
-    }
-    if (calibrationTensors != null) {
-      return CalibrationData.tensors(resolve(calibrationTensors));
-    }
-    return stats != null ? CalibrationData.stats(resolve(stats)) : null;
-  }
-
-  private List<String> excludes() {
-    return excludes == null ? List.of() : excludes.stream().filter(s -> s != null && !s.isEmpty()).toList();
+    RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::plugin);
+    TableParameters.given(this, RewriteOptions.TABLE, f -> resolve(f).toString(), b::set);
+    return b.progress(quiet ? ProgressListener.SILENT : new ProgressLines(getLog()::info)).analyze(report != null).build();
   }
 
   /** Every file the output depends on. */
-  private List<Path> inputs(Path in) {
+  private static List<Path> inputs(Path in, RewriteOptions options) {
     List<Path> files = new ArrayList<>(UpToDate.modelFiles(in));
-    for (File f : new File[] {calibrationText, tokenizer, stats}) {
-      if (f != null) {
-        files.add(resolve(f));
+    // every path option of the table (calibration text, tokenizer, tensors, statistics, any added later)
+    for (OptionDef<?> o : RewriteOptions.TABLE.options()) {
+      if (o.type() == Path.class && options.get(o) instanceof Path p) {
+        files.addAll(Files.isDirectory(p) ? UpToDate.folderFiles(p) : List.of(p));
       }
     }
-    if (calibrationTensors != null) {
-      files.addAll(UpToDate.folderFiles(resolve(calibrationTensors)));
-    }
     return files;
-  }
-
-  /** Everything that decides the output, one line each; the state file keeps its hash. */
-  private String describe(Path in, Path out) {
-    StringBuilder b = new StringBuilder();
-    b.append("plugin=").append(pluginVersion).append('\n');
-    b.append("input=").append(in.toAbsolutePath()).append('\n');
-    b.append("output=").append(out.toAbsolutePath()).append('\n');
-    b.append("scheme=").append(scheme).append('\n');
-    b.append("alpha=").append(alpha).append('\n');
-    b.append("smoothing=").append(!noSmooth).append('\n');
-    b.append("calibrationText=").append(resolve(calibrationText)).append('\n');
-    b.append("tokenizer=").append(resolve(tokenizer)).append('\n');
-    b.append("calibrationTensors=").append(resolve(calibrationTensors)).append('\n');
-    b.append("stats=").append(resolve(stats)).append('\n');
-    b.append("samples=").append(samples).append('\n');
-    b.append("maxLength=").append(maxLength).append('\n');
-    b.append("batchSize=").append(batchSize).append('\n');
-    b.append("weights=").append(weights).append('\n');
-    b.append("target=").append(target).append('\n');
-    b.append("excludes=").append(excludes()).append('\n');
-    b.append("pipeline=").append(pipeline).append('\n');
-    b.append("report=").append(resolve(report)).append('\n');
-    return b.toString();
   }
 
   private void createFolder(Path out) {

@@ -19,29 +19,50 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.Properties;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
  * The rewrite goal's "nothing to do" check. After a successful rewrite a small state file records a
- * hash of the options, a fingerprint (path, size, modification time) of every input and one of the
- * output. A later run is skipped when the options hash is the same, every input still exists, is
- * older than the output and has the recorded fingerprint, and the output is the file that was
- * written. Anything else (no state file, a failed run, an edited or replaced file) reruns.
+ * hash of the options and, for every input and for the output (with its external data), the path,
+ * size, modification time in milliseconds and a SHA-256 digest of the content, each taken once. A
+ * later run is skipped when the options hash is the same and every file still has its recorded size
+ * and content. Times only spare the reading: a file whose size and millisecond time are as recorded
+ * is taken as unchanged; one whose time moved (an archiver such as maven-jar-plugin's resets
+ * times to whole milliseconds or coarser, resource copies and IDEs touch files) is read and its
+ * digest compared, and when the content is the same the new time is recorded. Anything else (no state
+ * file, a failed run, a file edited, replaced, added or removed) reruns.
  */
 final class UpToDate {
   private UpToDate() {}
 
   /** Whether the output is up to date, and why (or why not), in words for the build log. */
   record Decision(boolean upToDate, String reason) {}
+
+  /** One file as recorded: size, time in milliseconds (-1: missing) and content digest. */
+  record FileState(long size, long millis, String sha256) {
+    static final FileState MISSING = new FileState(-1, -1, "");
+
+    String text() {
+      return size + "|" + millis + "|" + sha256;
+    }
+
+    static FileState parse(String s) {
+      String[] p = s.split("\\|", -1);
+      return new FileState(Long.parseLong(p[0]), Long.parseLong(p[1]), p[2]);
+    }
+  }
 
   static Decision check(Path state, String options, Collection<Path> inputs, Path output) {
     if (!Files.isRegularFile(output)) {
@@ -54,37 +75,89 @@ final class UpToDate {
     if (!sha256(options).equals(p.getProperty("options"))) {
       return new Decision(false, "options changed since the last run");
     }
-    FileTime written;
+    Map<Path, FileState> recordedIn;
+    Map<Path, FileState> recordedOut;
     try {
-      written = Files.getLastModifiedTime(output);
-    } catch (IOException e) {
-      return new Decision(false, "cannot read the output's time: " + e.getMessage());
+      recordedIn = files(p, "in.");
+      recordedOut = files(p, "out.");
+    } catch (RuntimeException e) {
+      return new Decision(false, "the state file is unreadable");
     }
-    for (Path in : inputs) {
-      try {
-        if (Files.getLastModifiedTime(in).compareTo(written) >= 0) {
-          return new Decision(false, in.getFileName() + " is newer than the output");
-        }
-      } catch (IOException e) {
-        return new Decision(false, in.getFileName() + " cannot be read");
-      }
-    }
-    if (!fingerprint(inputs).equals(p.getProperty("inputs"))) {
+    if (!recordedIn.keySet().equals(normalized(inputs))) {
       return new Decision(false, "inputs changed since the last run");
     }
-    if (!fingerprint(outputFiles(output)).equals(p.getProperty("output"))) {
+    if (!recordedOut.keySet().equals(normalized(outputFiles(output)))) {
       return new Decision(false, "the output changed since the last run");
     }
-    return new Decision(true, "newer than its " + inputs.size() + (inputs.size() == 1 ? " input" : " inputs")
-        + ", options unchanged");
+    boolean retimed = false;
+    for (Map.Entry<Path, FileState> e : recordedIn.entrySet()) {
+      Match m = compare(e.getKey(), e.getValue());
+      if (m == Match.CHANGED) {
+        return new Decision(false, e.getKey().getFileName() + " changed since the last run");
+      }
+      retimed |= m == Match.RETIMED;
+    }
+    for (Map.Entry<Path, FileState> e : recordedOut.entrySet()) {
+      Match m = compare(e.getKey(), e.getValue());
+      if (m == Match.CHANGED) {
+        return new Decision(false, "the output changed since the last run");
+      }
+      retimed |= m == Match.RETIMED;
+    }
+    String why = inputs.size() + (inputs.size() == 1 ? " input" : " inputs") + " and the output as recorded, options unchanged";
+    if (retimed) {
+      try {
+        // the same contents under new times: keep the times, so that the next build need not read the files
+        write(state, p.getProperty("options"), snapshot(recordedIn.keySet()), output);
+      } catch (IOException e) {
+        // the check stands; the next build reads the files again
+      }
+      why += "; file times changed, contents did not";
+    }
+    return new Decision(true, why);
   }
 
-  /** Records a successful run: {@code inputs} is the fingerprint taken before the rewrite read them. */
-  static void record(Path state, String options, String inputs, Path output) throws IOException {
+  private enum Match { SAME, RETIMED, CHANGED }
+
+  private static Match compare(Path f, FileState recorded) {
+    FileState now = stat(f);
+    if (now.size() != recorded.size() || now.size() < 0) {
+      return recorded.size() < 0 && now.size() < 0 ? Match.SAME : Match.CHANGED;
+    }
+    if (now.millis() == recorded.millis()) {
+      return Match.SAME;
+    }
+    return digest(f).equals(recorded.sha256()) ? Match.RETIMED : Match.CHANGED;
+  }
+
+  /** The inputs' states before the rewrite reads them, digests included. */
+  static Map<Path, FileState> snapshot(Collection<Path> files) {
+    Map<Path, FileState> out = new TreeMap<>();
+    for (Path f : normalized(files)) {
+      FileState s = stat(f);
+      out.put(f, s.size() < 0 ? FileState.MISSING : new FileState(s.size(), s.millis(), digest(f)));
+    }
+    return out;
+  }
+
+  /** Records a successful run: {@code inputs} is the snapshot taken before the rewrite read them. */
+  static void record(Path state, String options, Map<Path, FileState> inputs, Path output) throws IOException {
+    write(state, sha256(options), inputs, output);
+  }
+
+  private static void write(Path state, String optionsHash, Map<Path, FileState> inputs, Path output) throws IOException {
     Properties p = new Properties();
-    p.setProperty("options", sha256(options));
-    p.setProperty("inputs", inputs);
-    p.setProperty("output", fingerprint(outputFiles(output)));
+    p.setProperty("options", optionsHash);
+    int i = 0;
+    for (Map.Entry<Path, FileState> e : inputs.entrySet()) {
+      p.setProperty("in." + i + ".path", e.getKey().toString());
+      p.setProperty("in." + i++ + ".state", e.getValue().text());
+    }
+    i = 0;
+    for (Map.Entry<Path, FileState> e : snapshot(outputFiles(output)).entrySet()) {
+      p.setProperty("out." + i + ".path", e.getKey().toString());
+      p.setProperty("out." + i++ + ".state", e.getValue().text());
+    }
     Files.createDirectories(state.toAbsolutePath().getParent());
     Path tmp = state.resolveSibling(state.getFileName() + ".tmp");
     try (OutputStream out = Files.newOutputStream(tmp)) {
@@ -93,25 +166,49 @@ final class UpToDate {
     Files.move(tmp, state, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
   }
 
+  private static Map<Path, FileState> files(Properties p, String prefix) {
+    Map<Path, FileState> out = new TreeMap<>();
+    for (int i = 0; p.containsKey(prefix + i + ".path"); i++) {
+      out.put(Path.of(p.getProperty(prefix + i + ".path")), FileState.parse(p.getProperty(prefix + i + ".state")));
+    }
+    return out;
+  }
+
+  private static Set<Path> normalized(Collection<Path> files) {
+    Set<Path> out = new TreeSet<>();
+    files.forEach(f -> out.add(f.toAbsolutePath().normalize()));
+    return out;
+  }
+
+  private static FileState stat(Path f) {
+    try {
+      BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class);
+      return new FileState(a.size(), a.lastModifiedTime().toMillis(), "");
+    } catch (IOException e) {
+      return FileState.MISSING;
+    }
+  }
+
+  /** SHA-256 of a file's content, read in 1 MiB pieces; "" when it cannot be read. */
+  static String digest(Path f) {
+    try (InputStream in = Files.newInputStream(f)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 20];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (IOException e) {
+      return "";
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** The state file of one output, under the build directory. */
   static Path stateFile(Path buildDirectory, Path output) {
     String abs = output.toAbsolutePath().normalize().toString();
     return buildDirectory.resolve("sq-onnx").resolve(output.getFileName() + "-" + sha256(abs).substring(0, 12) + ".state");
-  }
-
-  /** A digest of the path, size and modification time of each file, in path order; missing files count too. */
-  static String fingerprint(Collection<Path> files) {
-    StringBuilder b = new StringBuilder();
-    for (Path f : new TreeSet<>(files)) {
-      b.append(f.toAbsolutePath().normalize()).append('|');
-      try {
-        b.append(Files.size(f)).append('|').append(Files.getLastModifiedTime(f).toInstant());
-      } catch (IOException e) {
-        b.append("missing");
-      }
-      b.append('\n');
-    }
-    return sha256(b.toString());
   }
 
   /**

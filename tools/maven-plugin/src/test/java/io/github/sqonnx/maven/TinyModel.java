@@ -64,6 +64,27 @@ public final class TinyModel {
     Files.write(file, t.toByteArray());
   }
 
+  /**
+   * A fresh user's project inputs for text calibration: DIR/model.onnx (the tiny encoder with the
+   * vocabulary of the bundled MiniLM tokenizer), DIR/tokenizer.json (that tokenizer), and
+   * DIR/calibration.txt and DIR/heldout.txt (the first {@code lines} lines of the bundled English
+   * calibration and held-out texts, from {@code real}, testmodels/target/real).
+   */
+  public static void writeForText(Path dir, Path real, int lines) throws IOException {
+    Files.createDirectories(dir);
+    TransformerSpec spec = TransformerSpec.builder().hidden(32).layers(1).outlierChannels(2).vocab(30522).maxSeq(128)
+        .build();
+    try (Model m = TransformerBuilder.build(spec)) {
+      ModelIO.save(m, dir.resolve("model.onnx"));
+    }
+    Files.copy(real.resolve("minilm/all-minilm-l6-v2-tokenizer.json"), dir.resolve("tokenizer.json"));
+    for (String[] f : new String[][] {{"calibration-en.txt", "calibration.txt"}, {"heldout-en.txt", "heldout.txt"}}) {
+      try (var in = Files.lines(real.resolve(f[0]))) {
+        Files.write(dir.resolve(f[1]), (Iterable<String>) in.limit(lines)::iterator);
+      }
+    }
+  }
+
   public static void main(String[] args) throws IOException {
     write(Path.of(args.length > 0 ? args[0] : "."));
   }

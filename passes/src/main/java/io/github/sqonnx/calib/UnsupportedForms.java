@@ -1,0 +1,107 @@
+package io.github.sqonnx.calib;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.ir.Value;
+import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
+import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
+import io.github.sqonnx.onnx.proto.Onnx.NodeProto;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Model forms that calibration and the passes do not handle yet, refused up front with one line
+ * that names the node or tensor and the way out, instead of a run that quietly changes nothing
+ * ("0/0 quantized") or fails deep inside ONNX Runtime:
+ * <ul>
+ *   <li>MatMul or Gemm inside If/Loop/Scan bodies (Optimum's merged decoder): the passes see only
+ *       the top-level graph;</li>
+ *   <li>float16 or bfloat16 models: calibration feeds and measures float32.</li>
+ * </ul>
+ */
+public final class UnsupportedForms {
+  private static final Set<String> LINEAR = Set.of("MatMul", "Gemm");
+  /** Protobuf's nesting limit keeps real subgraph depth far below this; a guard against hostile files. */
+  private static final int MAX_DEPTH = 32;
+
+  private UnsupportedForms() {}
+
+  /** Throws, with one line naming {@code where} and the first unsupported part, if the model has one. */
+  public static void refuse(Model model, String where) {
+    reason(model).ifPresent(r -> {
+      throw new SqOnnxException(where + ": " + r);
+    });
+  }
+
+  /** Why the model cannot be rewritten, if it cannot. */
+  public static Optional<String> reason(Model model) {
+    for (Node n : model.graph().nodes()) {
+      int inside = 0;
+      for (AttributeProto a : n.attributes().values()) {
+        for (GraphProto g : graphs(a)) {
+          inside += linears(g, 1);
+        }
+      }
+      if (inside > 0) {
+        return Optional.of("node '" + n.name() + "' (" + n.opType() + ") holds " + inside + " MatMul/Gemm in its "
+            + "subgraphs (a merged decoder?), which sq-onnx does not rewrite yet; rewrite the unmerged "
+            + "decoder_model.onnx and decoder_with_past_model.onnx instead (optimum-cli export onnx --no-post-process)");
+      }
+    }
+    for (Value v : model.graph().feeds()) {
+      Optional<String> r = halfPrecision(v, "input");
+      if (r.isPresent()) {
+        return r;
+      }
+    }
+    for (Node n : model.graph().nodes()) {
+      if (n.domain().isEmpty() && LINEAR.contains(n.opType())) {
+        for (Value v : n.inputs()) {
+          Optional<String> r = v == null ? Optional.empty() : halfPrecision(v, "tensor");
+          if (r.isPresent()) {
+            return r;
+          }
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Optional<String> halfPrecision(Value v, String what) {
+    DataType t = v.elementType().orElse(null);
+    if (t != DataType.FLOAT16 && t != DataType.BFLOAT16) {
+      return Optional.empty();
+    }
+    return Optional.of(what + " '" + v.name() + "' is " + t.name().toLowerCase() + ": sq-onnx calibrates and rewrites "
+        + "float32 models only for now; export in float32 (optimum-cli export onnx without --dtype fp16) and rewrite that");
+  }
+
+  private static int linears(GraphProto g, int depth) {
+    if (depth > MAX_DEPTH) {
+      return 0;
+    }
+    int count = 0;
+    for (NodeProto n : g.getNodeList()) {
+      if ((n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx")) && LINEAR.contains(n.getOpType())) {
+        count++;
+      }
+      for (AttributeProto a : n.getAttributeList()) {
+        for (GraphProto sub : graphs(a)) {
+          count += linears(sub, depth + 1);
+        }
+      }
+    }
+    return count;
+  }
+
+  private static java.util.List<GraphProto> graphs(AttributeProto a) {
+    java.util.List<GraphProto> out = new java.util.ArrayList<>();
+    if (a.hasG()) {
+      out.add(a.getG());
+    }
+    out.addAll(a.getGraphsList());
+    return out;
+  }
+}

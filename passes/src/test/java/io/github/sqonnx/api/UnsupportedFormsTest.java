@@ -1,0 +1,89 @@
+package io.github.sqonnx.api;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.calib.Calibrator;
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.testmodels.Fp16Models;
+import io.github.sqonnx.testmodels.KvDecoderBuilder;
+import io.github.sqonnx.testmodels.KvFeeds;
+import io.github.sqonnx.testmodels.MergedDecoderBuilder;
+import io.github.sqonnx.testmodels.TransformerBuilder;
+import io.github.sqonnx.testmodels.TransformerSpec;
+import io.github.sqonnx.testmodels.TransformerSpec.Kind;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Forms not rewritten yet (merged decoders' If branches, float16 models) are refused with one line
+ * naming the node or tensor and the way out, before any work and without an output file; the plain
+ * forms beside them are rewritten.
+ */
+class UnsupportedFormsTest {
+  @TempDir Path tmp;
+
+  private static final TransformerSpec SPEC = TransformerSpec.builder().kind(Kind.DECODER_LLAMA)
+      .norm(TransformerSpec.NormForm.DECOMPOSED).hidden(32).heads(4).layers(1).vocab(100).maxSeq(32).build();
+
+  private Path save(Model m, String name) {
+    Path f = tmp.resolve(name + ".onnx");
+    ModelIO.save(m, f);
+    return f;
+  }
+
+  private static RewriteOptions o1NoSmooth() {
+    return RewriteOptions.builder().scheme("O1").smoothing(false).quiet(true).build();
+  }
+
+  private static void assertOneLine(SqOnnxException e, String... parts) {
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+    for (String p : parts) {
+      assertTrue(e.getMessage().contains(p), e.getMessage());
+    }
+  }
+
+  @Test
+  void mergedDecodersAreRefusedNotCopiedUnchanged() {
+    Path merged;
+    Path kv;
+    try (Model m = MergedDecoderBuilder.build(SPEC)) {
+      merged = save(m, "merged");
+    }
+    try (Model m = KvDecoderBuilder.build(SPEC)) {
+      kv = save(m, "kv");
+    }
+    Path out = tmp.resolve("merged-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(merged, out, o1NoSmooth()));
+    // per branch 7 Linears (q, k, v, o, gate, up, down), the LM head and Q·Kᵀ, P·V
+    assertOneLine(e, "merged.onnx", "optimum::if", "20 MatMul/Gemm", "decoder_with_past_model.onnx");
+    assertTrue(Files.notExists(out));
+    SqOnnxException c = assertThrows(SqOnnxException.class, () -> Calibrator.forModel(merged)
+        .feeds(List.of(KvFeeds.merged(KvFeeds.prefill(SPEC, KvFeeds.ids(SPEC, 1, 1, 4), 1), false))).quiet(true).run());
+    assertOneLine(c, "optimum::if");
+    // the unmerged decoder beside it is rewritten
+    RewriteResult r = SqOnnx.rewrite(kv, tmp.resolve("kv-o1.onnx"), o1NoSmooth());
+    assertTrue(r.applied().size() >= 8, r.summary());
+  }
+
+  @Test
+  void fp16ModelsAreRefusedWithTheWayOut() {
+    Path fp16;
+    Path fp32;
+    try (Model m = TransformerBuilder.build(SPEC); Model h = Fp16Models.of(m)) {
+      fp16 = save(h, "fp16");
+      fp32 = save(m, "fp32");
+    }
+    Path out = tmp.resolve("fp16-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(fp16, out, o1NoSmooth()));
+    assertOneLine(e, "fp16.onnx", "float16", "float32");
+    assertTrue(Files.notExists(out));
+    assertTrue(SqOnnx.rewrite(fp32, tmp.resolve("fp32-o1.onnx"), o1NoSmooth()).applied().size() >= 7);
+  }
+}
