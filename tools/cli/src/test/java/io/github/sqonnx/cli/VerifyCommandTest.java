@@ -97,7 +97,8 @@ class VerifyCommandTest {
   void verifyReportIsTheComparisonWithThePerLayerChart() throws IOException {
     Path html = dir.resolve("cmp.html");
     Path json = dir.resolve("cmp.json");
-    Cli.Result r = Cli.run("verify", model, o1, "--samples", "2", "--per-layer", "--report", html, "--report-json", json);
+    Cli.Result r = Cli.run("verify", model, o1, "--samples", "2", "--per-layer", "--min-cosine", "0.9999", "--report", html,
+        "--report-json", json);
     assertEquals(1, r.code(), r::toString);
     String page = Files.readString(html);
     assertTrue(page.contains("data-chart=per-layer") && page.contains("class=no>FAIL"), page);
