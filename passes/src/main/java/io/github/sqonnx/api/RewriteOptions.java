@@ -77,6 +77,10 @@ public final class RewriteOptions {
    * it changes whether a run fails, not what a successful run writes (so not the up-to-date hash).
    */
   final boolean strict;
+  final int evalSamples;
+  final double minCosine;
+  final double maxRelL2;
+  final boolean analyze;
 
   private RewriteOptions(Builder b, OptionValues values, CalibrationData calibration, RewritePlan plan) {
     this.values = values;
@@ -84,6 +88,19 @@ public final class RewriteOptions {
     this.progress = b.progress;
     this.plan = plan;
     this.strict = b.strict;
+    boolean measure = b.analyze || !Double.isNaN(b.minCosine) || !Double.isNaN(b.maxRelL2);
+    this.evalSamples = b.evalSamples > 0 ? b.evalSamples : measure ? DEFAULT_EVAL_SAMPLES : 0;
+    this.minCosine = b.minCosine;
+    this.maxRelL2 = b.maxRelL2;
+    this.analyze = b.analyze;
+  }
+
+  /** Held-out samples measured when a target or the analysis is asked for without a count. */
+  public static final int DEFAULT_EVAL_SAMPLES = 64;
+
+  /** Whether the rewrite measures the quantized model on held-out samples (and may tune it). */
+  boolean measures() {
+    return evalSamples > 0 && quantScheme().isPresent();
   }
 
   public static Builder builder() {
@@ -141,8 +158,52 @@ public final class RewriteOptions {
     private List<PassSpec> pipeline;
     private Iterable<Map<String, io.github.sqonnx.ort.HostTensor>> feeds;
     private ProgressListener progress = ProgressListener.SILENT;
+    private int evalSamples;
+    private double minCosine = Double.NaN;
+    private double maxRelL2 = Double.NaN;
+    private boolean analyze;
 
     private Builder() {}
+
+    /**
+     * Held-out calibration samples, never among the calibration samples, on which the quantized
+     * model is measured against FP32 (default {@value RewriteOptions#DEFAULT_EVAL_SAMPLES} when a
+     * target or the analysis is asked for; 0 otherwise: nothing measured).
+     */
+    public Builder evalSamples(int n) {
+      if (n <= 0) {
+        throw new SqOnnxException("eval samples must be positive, not " + n);
+      }
+      this.evalSamples = n;
+      return this;
+    }
+
+    /**
+     * Accuracy target: the smallest mean cosine against FP32 on the held-out samples. Missed, the
+     * most sensitive sites move to a safer form one at a time until it holds (see {@link Accuracy}).
+     */
+    public Builder minCosine(double c) {
+      if (!(c > -1 && c <= 1)) {
+        throw new SqOnnxException("min cosine " + c + " is not in (-1, 1]");
+      }
+      this.minCosine = c;
+      return this;
+    }
+
+    /** Accuracy target: the largest rel L2 against FP32 on the held-out samples (as {@link #minCosine}). */
+    public Builder maxRelL2(double e) {
+      if (!(e >= 0) || Double.isInfinite(e)) {
+        throw new SqOnnxException("max rel L2 " + e + " is not a finite number >= 0");
+      }
+      this.maxRelL2 = e;
+      return this;
+    }
+
+    /** Also measure the per-layer error and each site's sensitivity (what the report shows). */
+    public Builder analyze(boolean on) {
+      this.analyze = on;
+      return this;
+    }
 
     /**
      * How messages name options: by key (the Java and plugin names) unless told otherwise; the

@@ -17,9 +17,17 @@ import java.util.Map;
  * @param inputBytes size of the input model (with external data)
  * @param outputBytes size of the output model (with external data)
  * @param millis time per phase (calibrate, each pass, save, fusion check)
+ * @param smoothing per smoothed site: α, scales and the per-channel maxima before smoothing
+ * @param accuracy what was measured on held-out samples; null when nothing was
  */
 public record RewriteResult(Path output, List<PassResult> passes, Map<String, Double> alphas,
-    FusionCheck.Report fusion, long inputBytes, long outputBytes, Map<String, Long> millis) {
+    FusionCheck.Report fusion, long inputBytes, long outputBytes, Map<String, Long> millis,
+    List<io.github.sqonnx.smooth.SmoothingRecord.Site> smoothing, Accuracy accuracy) {
+
+  public RewriteResult(Path output, List<PassResult> passes, Map<String, Double> alphas, FusionCheck.Report fusion,
+      long inputBytes, long outputBytes, Map<String, Long> millis) {
+    this(output, passes, alphas, fusion, inputBytes, outputBytes, millis, List.of(), null);
+  }
 
   public List<Finding> applied() {
     return passes.stream().flatMap(p -> p.findings().stream()).filter(Finding::applied).toList();
@@ -57,6 +65,19 @@ public record RewriteResult(Path output, List<PassResult> passes, Map<String, Do
       b.append("integer kernels ").append(fusion.sites().size() - fusion.leftFloat().size()).append('/')
           .append(fusion.sites().size()).append(" quantized matmuls")
           .append(fusion.allInteger() ? "" : "; left float: " + fusion.leftFloat()).append('\n');
+    }
+    if (accuracy != null) {
+      b.append(String.format("held-out     %d samples: rel L2 %.4g, mean cosine %.6f against FP32%n", accuracy.samples(),
+          accuracy.relL2(), accuracy.meanCosine()));
+      for (Accuracy.Step s : accuracy.steps()) {
+        b.append(String.format("  step       %s %s -> %s: rel L2 %.4g -> %.4g, mean cosine %.6f -> %.6f%n", s.site(),
+            s.from(), s.to(), s.relL2Before(), s.relL2After(), s.cosineBefore(), s.cosineAfter()));
+      }
+      if (!Double.isNaN(accuracy.minCosine()) || !Double.isNaN(accuracy.maxRelL2())) {
+        b.append(String.format("target       %s after %d trial(s)%s%n", accuracy.targetMet() ? "met" : "NOT met",
+            accuracy.trials(), accuracy.sensitivity().isEmpty() ? ""
+                : " (+" + accuracy.sensitivity().size() + " one-site sensitivity runs)"));
+      }
     }
     return b.toString();
   }

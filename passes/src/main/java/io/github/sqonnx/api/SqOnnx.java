@@ -47,6 +47,7 @@ public final class SqOnnx {
     PassContext ctx = new PassContext().with(SmoothingRecord.class, record)
         .with(io.github.sqonnx.calib.ChannelFactors.class, new io.github.sqonnx.calib.ChannelFactors()).log(progress::note);
     List<PassResult> results;
+    Accuracy accuracy = null;
     try (Model model = ModelIO.load(in)) {
       io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(model, in.toString());
       List<String> extra = SmoothPass.extraStatsTensors(model);
@@ -69,18 +70,48 @@ public final class SqOnnx {
       for (PassSpec spec : plan.passes()) {
         pipeline.add(spec);
       }
-      results = pipeline.run(model, ctx);
-      results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
-      if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
-        throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
+      // α auto scores each candidate with the quantizer that will really run (scheme, weights, range)
+      List<PassSpec> specs = plan.passes();
+      int q = lastQuantize(specs);
+      if (q >= 0) {
+        ctx.with(io.github.sqonnx.quant.QuantOptions.class, QuantizePass.fromSpec(specs.get(q).options()).options());
       }
-      if (plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
-          && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"))) {
-        refuseWhatTensorRtRejects(in, model);
+      if (options.measures() && q >= 0) {
+        if (q != specs.size() - 1) {
+          throw new SqOnnxException("an accuracy target or the analysis needs quantize as the last pass, not "
+              + specs.get(specs.size() - 1).name());
+        }
+        if (isTensorRt(plan)) {
+          throw new SqOnnxException("--target tensorrt with an accuracy target or a report is not supported yet: "
+              + "rewrite for TensorRT first, then run verify --per-layer on the result");
+        }
+        Pipeline before = new Pipeline()
+            .register("smooth", SmoothPass::create)
+            .register("recalibrate", o -> new RecalibratePass(p -> {
+              progress.note("recalibrating the smoothed model");
+              return calibrator(p, options, extra).run();
+            }, o));
+        specs.subList(0, q).forEach(before::add);
+        results = new ArrayList<>(before.run(model, ctx));
+        results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+        accuracy = tune(in, out, model, ctx, options, specs.get(q), results, millis, progress::note);
+        if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
+          deleteQuietly(out);
+          throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
+        }
+      } else {
+        results = pipeline.run(model, ctx);
+        results.forEach(r -> millis.put(r.pass(), r.nanos() / 1_000_000));
+        if (options.strict && results.stream().allMatch(r -> r.applied() == 0)) {
+          throw new SqOnnxException(in + ": 0 sites rewritten (strict): " + RewriteResult.whyNothing(results));
+        }
+        if (isTensorRt(plan)) {
+          refuseWhatTensorRtRejects(in, model);
+        }
+        long ts = System.nanoTime();
+        ModelIO.save(model, out);
+        millis.put("save", (System.nanoTime() - ts) / 1_000_000);
       }
-      long ts = System.nanoTime();
-      ModelIO.save(model, out);
-      millis.put("save", (System.nanoTime() - ts) / 1_000_000);
     }
     FusionCheck.Report fusion = null;
     if (plan.fusionCheck()) {
@@ -95,7 +126,83 @@ public final class SqOnnx {
     }
     Map<String, Double> alphas = new LinkedHashMap<>();
     record.sites().forEach((k, v) -> alphas.put(k, v.alpha()));
-    return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis);
+    return new RewriteResult(out, results, alphas, fusion, modelBytes(in), modelBytes(out), millis,
+        List.copyOf(record.sites().values()), accuracy);
+  }
+
+  private static boolean isTensorRt(RewritePlan plan) {
+    return plan.passes().stream().anyMatch(p -> p.name().equals("quantize")
+        && p.options().getOrDefault("target", OptionDefaults.TARGET).equalsIgnoreCase("tensorrt"));
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException ignored) {
+      // the exception that follows is what the user needs to see
+    }
+  }
+
+  private static int lastQuantize(List<PassSpec> specs) {
+    for (int i = specs.size() - 1; i >= 0; i--) {
+      if (specs.get(i).name().equals("quantize")) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Saves the smoothed (and recalibrated) model, quantizes copies of it and measures them on held-out
+   * samples ({@link Tuner}), and writes the chosen one to {@code out}; adds the quantize pass's result.
+   */
+  private static Accuracy tune(Path in, Path out, Model smoothedModel, PassContext ctx, RewriteOptions o,
+      PassSpec quantize, List<PassResult> results, Map<String, Long> millis, java.util.function.Consumer<String> log) {
+    Path dir = tempDir("sq-onnx-tune");
+    try {
+      long t0 = System.nanoTime();
+      Path smoothed = dir.resolve("smoothed.onnx");
+      ModelIO.save(smoothedModel, smoothed);
+      List<Map<String, io.github.sqonnx.ort.HostTensor>> feeds = heldOut(in, o);
+      log.accept("measuring on " + feeds.stream().mapToLong(f -> f.values().iterator().next().shape()[0]).sum()
+          + " held-out samples");
+      Tuner tuner = new Tuner(in, smoothed, ctx, QuantizePass.fromSpec(quantize.options()).options(), feeds, dir, log);
+      Tuner.Outcome r = tuner.run(o.minCosine, o.maxRelL2, o.analyze, o.analyze);
+      results.add(r.chosen().result());
+      millis.put("quantize", r.chosen().result().nanos() / 1_000_000);
+      long ts = System.nanoTime();
+      try {
+        Path tmp = Files.createTempFile(out.toAbsolutePath().getParent(), ".sq-onnx", ".tmp");
+        Files.copy(r.chosen().model(), tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        throw new SqOnnxException(out + ": cannot write the model: " + e.getMessage());
+      }
+      millis.put("save", (System.nanoTime() - ts) / 1_000_000);
+      millis.put("measure", (System.nanoTime() - t0) / 1_000_000 - millis.get("quantize") - millis.get("save"));
+      return r.accuracy();
+    } finally {
+      io.github.sqonnx.TempFiles.deleteTree(dir);
+    }
+  }
+
+  /**
+   * Held-out inputs: calibration text lines that calibration does not draw; for tensors or Java
+   * feeds, seeded random token inputs (a seed of their own, so never the calibration's).
+   */
+  private static List<Map<String, io.github.sqonnx.ort.HostTensor>> heldOut(Path in, RewriteOptions o) {
+    if (o.calibration instanceof CalibrationData.Text t) {
+      return io.github.sqonnx.calib.TextBatches.heldOut(in, t.file(), t.tokenizer(), o.get(RewriteOptions.SAMPLES),
+          o.evalSamples, o.get(RewriteOptions.MAX_LENGTH), o.get(RewriteOptions.SEED), 8);
+    }
+    List<Map<String, io.github.sqonnx.ort.HostTensor>> out = new ArrayList<>();
+    try (io.github.sqonnx.ort.OrtRunner r = new io.github.sqonnx.ort.OrtRunner(in)) {
+      for (int i = 0; i < (o.evalSamples + 1) / 2; i++) {
+        out.add(io.github.sqonnx.ort.Feeds.random(r, o.get(RewriteOptions.SEED) + 1_000_003 + i, 2,
+            Math.min(o.get(RewriteOptions.MAX_LENGTH), 32), 1000));
+      }
+    }
+    return out;
   }
 
   /**
@@ -111,7 +218,8 @@ public final class SqOnnx {
     PassResult none = new PassResult("rewrite", List.of(), List.of(new io.github.sqonnx.pass.Finding(
         "nothing-to-do", String.valueOf(in.getFileName()), io.github.sqonnx.pass.Reason.NOTHING_TO_DO,
         why + "; model written unchanged")), 0);
-    return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>());
+    return new RewriteResult(out, List.of(none), Map.of(), null, modelBytes(in), modelBytes(out), new LinkedHashMap<>(),
+        List.of(), null);
   }
 
   /** A model TensorRT would not build is never written: one line naming the first problems. */
@@ -162,6 +270,30 @@ public final class SqOnnx {
       }
     }
     return Verifier.run(reference, candidate, options);
+  }
+
+  /**
+   * Per-layer error of {@code candidate} against {@code reference} on the inputs {@code options}
+   * describes: every Linear and attention matmul, worst first (see {@link LayerError}). Smoothing
+   * scales are fitted per channel, since the smoothed float model is not at hand; {@link
+   * #perLayer(Path, Path, Path, VerifyOptions)} takes it and undoes the known scales instead.
+   */
+  public static List<LayerError> perLayer(Path reference, Path candidate, VerifyOptions options) {
+    return perLayer(reference, null, candidate, options);
+  }
+
+  /** As {@link #perLayer(Path, Path, VerifyOptions)}, with the smoothed float model (null for none). */
+  public static List<LayerError> perLayer(Path reference, Path smoothed, Path candidate, VerifyOptions options) {
+    for (Path p : java.util.Arrays.asList(reference, smoothed, candidate)) {
+      if (p != null && !Files.isRegularFile(p)) {
+        throw new SqOnnxException(p + ": no such model file");
+      }
+    }
+    List<Map<String, io.github.sqonnx.ort.HostTensor>> batches;
+    try (io.github.sqonnx.ort.OrtRunner ref = new io.github.sqonnx.ort.OrtRunner(reference)) {
+      batches = Verifier.batches(reference, ref, options);
+    }
+    return PerLayer.measure(reference, smoothed, candidate, batches);
   }
 
   /** What a rewrite would do to a model, without calibrating or writing anything. */

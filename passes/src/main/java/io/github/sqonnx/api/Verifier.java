@@ -24,14 +24,7 @@ final class Verifier {
         throw new SqOnnxException(candidate + ": inputs " + cand.inputNames() + " differ from the reference's "
             + ref.inputNames());
       }
-      if (o.text() != null) {
-        batches = TextBatches.load(reference, o.text(), o.tokenizer(), o.samples(), o.maxLength(), o.seed(), 8);
-      } else {
-        batches = new ArrayList<>();
-        for (int i = 0; i < o.samples(); i++) {
-          batches.add(Feeds.random(ref, o.seed() + i, 2, o.maxLength(), 1000));
-        }
-      }
+      batches = batches(reference, ref, o);
       for (Map<String, HostTensor> feeds : batches) {
         Map<String, HostTensor> a = ref.run(feeds);
         Map<String, HostTensor> b = cand.run(feeds);
@@ -50,7 +43,11 @@ final class Verifier {
       }
     }
     List<VerifyResult.Output> outs = new ArrayList<>();
-    acc.forEach((name, a) -> outs.add(a.result(name)));
+    Map<String, double[]> cosines = new LinkedHashMap<>();
+    acc.forEach((name, a) -> {
+      outs.add(a.result(name));
+      cosines.put(name, a.cosines.stream().mapToDouble(Double::doubleValue).toArray());
+    });
     FusionCheck.Report fusion = null;
     List<String> lost = List.of();
     Path dir = SqOnnx.tempDir("sq-onnx-verify");
@@ -65,7 +62,19 @@ final class Verifier {
     }
     boolean quantized = Gate.quantized(candidate);
     return new VerifyResult(outs, fusion, lost, quantized, Gate.bounds(o, quantized), SqOnnx.modelBytes(reference),
-        SqOnnx.modelBytes(candidate));
+        SqOnnx.modelBytes(candidate), cosines);
+  }
+
+  /** The inputs both models run on: text through the tokenizer, or seeded random batches. */
+  static List<Map<String, HostTensor>> batches(Path reference, OrtRunner ref, VerifyOptions o) {
+    if (o.text() != null) {
+      return TextBatches.load(reference, o.text(), o.tokenizer(), o.samples(), o.maxLength(), o.seed(), 8);
+    }
+    List<Map<String, HostTensor>> batches = new ArrayList<>();
+    for (int i = 0; i < o.samples(); i++) {
+      batches.add(Feeds.random(ref, o.seed() + i, 2, o.maxLength(), 1000));
+    }
+    return batches;
   }
 
   /** Sums over all samples; a "sample" is one row of the batch axis, padded token positions left out. */
@@ -76,6 +85,7 @@ final class Verifier {
     double cosSum;
     double cosMin = 1;
     long n;
+    final List<Double> cosines = new ArrayList<>();
 
     void add(HostTensor ref, HostTensor cand, HostTensor mask) {
       long[] shape = ref.shape();
@@ -107,6 +117,7 @@ final class Verifier {
         }
         double cos = aa == 0 && bb == 0 ? 1 : aa == 0 || bb == 0 ? 0 : dot / Math.sqrt(aa * bb);
         cosSum += cos;
+        cosines.add(cos);
         cosMin = Math.min(cosMin, cos);
         n++;
       }

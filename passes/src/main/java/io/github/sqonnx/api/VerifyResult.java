@@ -12,9 +12,21 @@ import java.util.Locale;
  * @param fusion which quantized matmuls ONNX Runtime runs in integer kernels (null if none quantized)
  * @param quantized whether the candidate holds quantization (which decides the default bounds)
  * @param bounds the bounds applied, each set or a default ({@link Gate})
+ * @param sampleCosines per output, each sample's cosine (what the mean and min summarise)
  */
 public record VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions,
-    boolean quantized, List<Gate.Bound> bounds, long referenceBytes, long candidateBytes) {
+    boolean quantized, List<Gate.Bound> bounds, long referenceBytes, long candidateBytes,
+    java.util.Map<String, double[]> sampleCosines) {
+
+  public VerifyResult(List<Output> outputs, FusionCheck.Report fusion, List<String> lostFloatFusions, boolean quantized,
+      List<Gate.Bound> bounds, long referenceBytes, long candidateBytes) {
+    this(outputs, fusion, lostFloatFusions, quantized, bounds, referenceBytes, candidateBytes, java.util.Map.of());
+  }
+
+  /** Samples compared (rows of the batch axis of the first output). */
+  public int samples() {
+    return sampleCosines.values().stream().mapToInt(c -> c.length).max().orElse(0);
+  }
 
   /** Figures for one output over all samples (padded positions excluded). */
   public record Output(String name, double relL2, double maxAbs, double meanCosine, double minCosine) {}

@@ -34,11 +34,15 @@ final class TextSource implements Source {
   private int batchIndex = -1;
 
   TextSource(Path file, Path tokenizer, List<ModelInput> inputs, int maxLength, int samples, long seed, int batchSize) {
+    this(file, tokenizer, inputs, maxLength, draw(file, samples, seed, l -> true), batchSize);
+  }
+
+  /** The given lines of {@code file} (already drawn), tokenized and batched. */
+  TextSource(Path file, Path tokenizer, List<ModelInput> inputs, int maxLength, List<String> lines, int batchSize) {
     this.file = file;
     this.inputs = inputs;
     this.batchSize = batchSize;
     checkInputs(inputs, file);
-    List<String> lines = draw(file, samples, seed);
     this.ids = tokenize(tokenizer, lines, maxLength);
     // similar lengths together: less padding, the same statistics (padding is excluded)
     ids.sort(Comparator.comparingInt(a -> a.length));
@@ -79,6 +83,11 @@ final class TextSource implements Source {
 
   /** Reservoir sampling (Algorithm R), then a seeded shuffle: the same file and seed, the same lines. */
   static List<String> draw(Path file, int samples, long seed) {
+    return draw(file, samples, seed, l -> true);
+  }
+
+  /** As {@link #draw(Path, int, long)}, over the lines {@code keep} accepts only. */
+  static List<String> draw(Path file, int samples, long seed, java.util.function.Predicate<String> keep) {
     Random rnd = new Random(seed);
     List<String> kept = new ArrayList<>();
     long seen = 0;
@@ -87,7 +96,7 @@ final class TextSource implements Source {
         BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
       for (String line = r.readLine(); line != null; line = r.readLine()) {
         String s = line.strip();
-        if (s.isEmpty()) {
+        if (s.isEmpty() || !keep.test(s)) {
           continue;
         }
         seen++;

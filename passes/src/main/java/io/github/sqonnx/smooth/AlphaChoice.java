@@ -58,6 +58,9 @@ final class AlphaChoice {
       return a;
     }
     List<float[]> rows = site.samples(context).orElseThrow().rows();
-    return AutoAlpha.choose(rows, actMax, site.linears(), weightMax).alpha();
+    // scored with the quantizer that follows, when the pipeline has one (else the O3 defaults)
+    io.github.sqonnx.quant.QuantOptions q = context.get(io.github.sqonnx.quant.QuantOptions.class)
+        .orElse(io.github.sqonnx.quant.QuantOptions.of(io.github.sqonnx.quant.Scheme.O3));
+    return AutoAlpha.choose(rows, actMax, site.linears(), weightMax, q).alpha();
   }
 }

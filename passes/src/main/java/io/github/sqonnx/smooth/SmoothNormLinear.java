@@ -162,7 +162,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
 
   @Override
   public String rewrite(NormLinearSite site, Rewriter rw, PassContext context) {
-    float[] actMax = actMax(site, context);
+    float[] actMax = actMax(site, context).clone(); // StaleStats.divide below edits the statistics in place
     float[] wMax = site.weightMax();
     double a = alphaOf(site, context);
     float[] s = Scales.compute(actMax, wMax, a);
@@ -194,7 +194,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (site.absorber().scaledOutput() != null && !site.statsNames().contains(site.absorber().scaledOutput().name())) {
       StaleStats.divide(context, site.absorber().scaledOutput().name(), s);
     }
-    context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s));
+    context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s, actMax, wMax));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");
   }

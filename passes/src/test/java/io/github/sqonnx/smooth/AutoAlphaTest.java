@@ -18,6 +18,9 @@ import io.github.sqonnx.testing.DirectStats;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import io.github.sqonnx.quant.QuantOptions;
+import io.github.sqonnx.quant.RangeMethod;
+import io.github.sqonnx.quant.Scheme;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,6 +68,55 @@ class AutoAlphaTest {
     double best = c.errors()[(int) Math.round(c.alpha() * 10)];
     assertTrue(best < c.errors()[0] / 2, "α=0 leaves the outliers: " + java.util.Arrays.toString(c.errors()));
     assertTrue(best <= c.errors()[10], java.util.Arrays.toString(c.errors()));
+  }
+
+  @Test
+  void theScoreIsTheQuantizerThatRunsItsSchemeWeightsAndRange() {
+    Model m = SmallGraphs.normTwoLinears(12);
+    Path before = tmp.resolve("m.onnx");
+    ModelIO.save(m, before);
+    List<Map<String, HostTensor>> feeds = List.of(DirectStats.randomFeeds(before, 3, 4, 8, 10));
+    ActivationStats stats = DirectStats.collect(before, List.of("X"), feeds, tmp);
+    List<float[]> rows = DirectStats.samples(before, List.of("X"), feeds, tmp, 32).get("X").orElseThrow().rows();
+    SmoothNormLinear rule = new SmoothNormLinear(AlphaChoice.global(0.5), true);
+    NormLinearSite site = rule.match(m.graph().node("l1").orElseThrow(), new PassContext()).orElseThrow();
+    float[] actMax = stats.get("X").orElseThrow().channelAbsMax();
+    QuantOptions o3 = QuantOptions.of(Scheme.O3);
+    double[] channel = AutoAlpha.choose(rows, actMax, site.linears(), site.weightMax(), o3).errors();
+    double[] tensor = AutoAlpha.choose(rows, actMax, site.linears(), site.weightMax(), o3.withPerChannelWeights(false)).errors();
+    double[] perToken = AutoAlpha.choose(rows, actMax, site.linears(), site.weightMax(), QuantOptions.of(Scheme.O1)).errors();
+    double[] minmax = AutoAlpha.choose(rows, actMax, site.linears(), site.weightMax(),
+        o3.withRange(RangeMethod.MINMAX, 1)).errors();
+    // a finer quantizer scores lower over the grid: per-channel weights below per-tensor, per-token
+    // activations below one static step, the mse clip below the plain maximum (at a single α rounding
+    // may go either way)
+    double sc = java.util.Arrays.stream(channel).sum();
+    assertTrue(sc < java.util.Arrays.stream(tensor).sum(), "per-channel vs per-tensor weights");
+    assertTrue(java.util.Arrays.stream(perToken).sum() < java.util.Arrays.stream(minmax).sum(), "per-token vs static");
+    assertTrue(sc <= java.util.Arrays.stream(minmax).sum(), "mse vs minmax range");
+    // negative: the scores differ, so the quantizer really enters the choice
+    assertTrue(!java.util.Arrays.equals(channel, tensor) && !java.util.Arrays.equals(channel, perToken));
+  }
+
+  @Test
+  void rangeMethodsClipTheSampleAsTheirNamesSay() {
+    float[] v = new float[1000];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = i < 999 ? (i % 100) / 100f : 50f; // one far outlier
+    }
+    assertEquals(50, AutoAlpha.clip(v, RangeMethod.MINMAX, 1), 1e-6);
+    assertEquals(0.98, AutoAlpha.clip(v, RangeMethod.PERCENTILE, 0.99), 1e-6); // the 990th of 1000 sorted values
+    // a long (exponential) tail: the mse clip cuts it, trading a little clipping for finer steps
+    java.util.Random rnd = new java.util.Random(5);
+    float[] tail = new float[20000];
+    for (int i = 0; i < tail.length; i++) {
+      tail[i] = (float) -Math.log(1 - rnd.nextDouble());
+    }
+    double max = AutoAlpha.clip(tail, RangeMethod.MINMAX, 1);
+    double mse = AutoAlpha.clip(tail, RangeMethod.MSE, 1);
+    assertTrue(mse < 0.9 * max && mse > 2, "mse " + mse + ", max " + max);
+    // negative: one far outlier among few values costs more clipped than rounded: mse keeps it
+    assertEquals(50, AutoAlpha.clip(v, RangeMethod.MSE, 1), 1e-6);
   }
 
   @Test

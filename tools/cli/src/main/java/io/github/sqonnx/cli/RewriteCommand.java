@@ -1,6 +1,7 @@
 package io.github.sqonnx.cli;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.api.ReportData;
 import io.github.sqonnx.api.RewriteOptions;
 import io.github.sqonnx.api.RewriteResult;
 import io.github.sqonnx.api.SqOnnx;
@@ -33,8 +34,20 @@ final class RewriteCommand implements Callable<Integer> {
 
   // --scheme, --alpha, the calibration source and the rest: RewriteOptions.TABLE, added by Main
 
-  @Option(names = "--report", paramLabel = "report.html", description = "write an HTML report of what was done")
+  @Option(names = "--report", paramLabel = "report.html", description = "write the HTML report: what was done, charts of smoothing and per-layer error (measures on held-out samples)")
   Path report;
+
+  @Option(names = "--report-json", paramLabel = "report.json", description = "the report's data as JSON")
+  Path reportJson;
+
+  @Option(names = "--min-cosine", paramLabel = "X", description = "accuracy target: mean cosine against FP32 on held-out samples; missed, the most sensitive sites move to per-token, then float (exit 1 if unreachable)")
+  Double minCosine;
+
+  @Option(names = "--max-rel-l2", paramLabel = "Y", description = "accuracy target: rel L2 against FP32 on held-out samples (as --min-cosine)")
+  Double maxRelL2;
+
+  @Option(names = "--eval-samples", paramLabel = "N", description = "held-out calibration samples, never calibrated on, to measure on (default: 64 with a target or a report)")
+  Integer evalSamples;
 
   @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
   boolean quiet;
@@ -47,6 +60,16 @@ final class RewriteCommand implements Callable<Integer> {
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli);
     TableOptions.given(spec, RewriteOptions.TABLE.options(), b::set);
     b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet)).strict(strict);
+    if (minCosine != null) {
+      b.minCosine(minCosine);
+    }
+    if (maxRelL2 != null) {
+      b.maxRelL2(maxRelL2);
+    }
+    if (evalSamples != null) {
+      b.evalSamples(evalSamples);
+    }
+    b.analyze(report != null || reportJson != null);
     RewriteOptions options = b.build(); // checks every value and the calibration source before any file is read
     // the API checks the input and the output's folder; the files only the command line knows of:
     Map<String, Path> read = OutputPaths.inputs("--calibration", options.get(RewriteOptions.CALIBRATION_TEXT),
@@ -57,22 +80,28 @@ final class RewriteCommand implements Callable<Integer> {
     if (stats != null && !Files.isRegularFile(stats)) {
       throw new SqOnnxException(stats + ": no such statistics file (--stats)");
     }
-    if (report != null) {
-      // before any work: a report that cannot be written would fail after the model is written
-      OutputPaths.folder(report, "report");
-      Map<String, Path> taken = OutputPaths.inputs("the input model", input, "the output model", output);
-      taken.putAll(read);
-      OutputPaths.notInput(report, "--report", taken);
+    for (Path rep : new Path[] {report, reportJson}) {
+      if (rep != null) {
+        // before any work: a report that cannot be written would fail after the model is written
+        OutputPaths.folder(rep, "report");
+        Map<String, Path> taken = OutputPaths.inputs("the input model", input, "the output model", output);
+        taken.putAll(read);
+        OutputPaths.notInput(rep, rep == report ? "--report" : "--report-json", taken);
+      }
     }
     RewriteResult r = SqOnnx.rewrite(input, output, options);
     PrintWriter out = spec.commandLine().getOut();
     out.print(r.summary());
     out.println("wrote " + output);
-    if (report != null) {
-      Report.write(report, input, r);
-      out.println("report " + report);
+    if (report != null || reportJson != null) {
+      Report.write(report, reportJson, ReportData.rewrite(input, r));
+      out.println("report " + (report != null ? report : reportJson));
+    }
+    boolean missed = r.accuracy() != null && !r.accuracy().targetMet();
+    if (missed) {
+      out.println("accuracy target not met; " + output + " is the best result reached");
     }
     out.flush();
-    return Main.OK;
+    return missed ? Main.VERIFY_FAILED : Main.OK;
   }
 }

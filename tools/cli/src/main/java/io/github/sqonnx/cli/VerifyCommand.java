@@ -1,15 +1,19 @@
 package io.github.sqonnx.cli;
 
+import io.github.sqonnx.api.LayerError;
 import io.github.sqonnx.api.OptionDef;
+import io.github.sqonnx.api.ReportData;
 import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.api.VerifyOptions;
 import io.github.sqonnx.api.VerifyResult;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -33,13 +37,38 @@ final class VerifyCommand implements Callable<Integer> {
 
   // --calibration, --tokenizer, --samples, --max-length, --seed, --max-rel-l2, --min-cosine: VerifyOptions.TABLE, added by Main
 
+  @Option(names = "--per-layer", description = "also the error each Linear and attention matmul output carries (rel L2, cosine), worst first")
+  boolean perLayer;
+
+  @Option(names = "--report", paramLabel = "report.html", description = "write the comparison as an HTML report (with the per-layer chart when --per-layer)")
+  Path report;
+
+  @Option(names = "--report-json", paramLabel = "report.json", description = "the comparison's data as JSON")
+  Path reportJson;
+
   @Override
   public Integer call() {
     VerifyOptions.Builder b = VerifyOptions.builder().names(OptionDef::cli);
     TableOptions.given(spec, VerifyOptions.TABLE.options(), b::set);
-    VerifyResult r = SqOnnx.verify(reference, candidate, b.build());
+    VerifyOptions o = b.build();
+    for (Path rep : new Path[] {report, reportJson}) {
+      if (rep != null) {
+        OutputPaths.folder(rep, "report");
+        OutputPaths.notInput(rep, rep == report ? "--report" : "--report-json",
+            OutputPaths.inputs("the reference", reference, "the candidate", candidate));
+      }
+    }
+    VerifyResult r = SqOnnx.verify(reference, candidate, o);
     PrintWriter out = spec.commandLine().getOut();
     out.print(r.summary());
+    List<LayerError> layers = perLayer ? SqOnnx.perLayer(reference, candidate, o) : List.of();
+    if (perLayer) {
+      out.print(PerLayerTable.format(layers));
+    }
+    if (report != null || reportJson != null) {
+      Report.write(report, reportJson, ReportData.verify(reference, candidate, r, layers));
+      out.println("report " + (report != null ? report : reportJson));
+    }
     out.flush();
     if (!r.passed()) {
       PrintWriter err = spec.commandLine().getErr();

@@ -77,15 +77,36 @@ class RewriteCommandTest {
     }
     String html = Files.readString(report);
     assertTrue(html.startsWith("<!doctype html>"), html);
-    for (String pass : List.of("smooth", "recalibrate", "quantize")) {
-      assertTrue(html.contains("<h2>" + pass + "</h2>"), "report has a section for " + pass);
+    assertTrue(html.contains("<h2 id=sec-decisions>Decisions</h2>"), "report lists the decisions");
+    for (String pass : List.of("smooth", "quantize")) {
+      assertTrue(html.contains("<tr><td>" + pass + "<td>"), "report has rows of " + pass);
     }
     assertTrue(html.contains("<td class=ok>applied"), "report lists the sites changed");
     // every smoothed and quantized site is a row naming it: here the Q/K/V and FFN MatMuls of layer 0
     long rows = html.split("<tr><td>", -1).length - 1;
     assertTrue(rows >= 4, "report rows: " + rows + "\n" + html);
-    assertTrue(html.contains("ONNX Runtime kernels"), html);
+    assertTrue(html.contains("data-chart=per-layer") && html.contains("data-chart=smoothing"), "charts");
+    assertTrue(!html.contains("<script"), "no script");
     assertOnly(out, "int8.onnx", "report.html");
+  }
+
+  @Test
+  void anUnreachableAccuracyTargetExitsOneWithTheBestModelAndTheReportDataSaysSo() throws IOException {
+    Path o = out.resolve("int8.onnx");
+    Path json = out.resolve("report.json");
+    Cli.Result r = Cli.run("rewrite", model, "-o", o, "--calibration-tensors", tensors, "--max-rel-l2", "0",
+        "--eval-samples", "4", "--report-json", json, "-q");
+    assertEquals(1, r.code(), r::toString);
+    assertTrue(r.out().contains("target       NOT met"), r::toString);
+    assertTrue(r.out().contains("is the best result reached"), r::toString);
+    assertTrue(Files.isRegularFile(o), "the best model is written");
+    String data = Files.readString(json);
+    assertTrue(data.contains("\"met\" : false") && data.contains("\"steps\""), data);
+    // negative: a target the first trial meets exits 0 and takes no step
+    Cli.Result easy = ok("rewrite", model, "-o", o, "--calibration-tensors", tensors, "--min-cosine", "0.5",
+        "--eval-samples", "4", "-q");
+    assertTrue(easy.out().contains("target       met after 1 trial(s)"), easy::toString);
+    assertTrue(!easy.out().contains("  step "), easy::toString);
   }
 
   // ---- bad input files ----

@@ -71,6 +71,44 @@ class VerifyCommandTest {
   }
 
   @Test
+  void perLayerListsEveryMatmulOfTheInt8ModelWithItsErrorAndNoneForTheSmoothedOne() {
+    Cli.Result q = Cli.run("verify", model, o1, "--samples", "2", "--per-layer");
+    assertTrue(q.out().contains("per layer"), q::toString);
+    Matcher m = Pattern.compile("(?m)^\\S+\\s+(linear|attention)\\s+(yes|no)\\s+(\\S+)").matcher(q.out());
+    int rows = 0;
+    while (m.find()) {
+      rows++;
+      assertEquals("yes", m.group(2), q::toString);
+      assertTrue(Double.parseDouble(m.group(3)) > 0, q::toString);
+    }
+    assertTrue(rows >= 2, q::toString);
+    Cli.Result s = ok("verify", model, smoothed, "--samples", "2", "--per-layer");
+    Matcher ms = Pattern.compile("(?m)^\\S+\\s+(linear|attention)\\s+(yes|no)\\s+(\\S+)").matcher(s.out());
+    int rs = 0;
+    while (ms.find()) {
+      rs++;
+      assertEquals("no", ms.group(2), s::toString);
+      assertTrue(Double.parseDouble(ms.group(3)) < 1e-4, s::toString);
+    }
+    assertEquals(rows, rs, s::toString);
+  }
+
+  @Test
+  void verifyReportIsTheComparisonWithThePerLayerChart() throws IOException {
+    Path html = dir.resolve("cmp.html");
+    Path json = dir.resolve("cmp.json");
+    Cli.Result r = Cli.run("verify", model, o1, "--samples", "2", "--per-layer", "--min-cosine", "0.9999", "--report", html,
+        "--report-json", json);
+    assertEquals(1, r.code(), r::toString);
+    String page = Files.readString(html);
+    assertTrue(page.contains("data-chart=per-layer") && page.contains("class=no>FAIL"), page);
+    assertTrue(Files.readString(json).contains("\"perLayer\""));
+    // negative: without --per-layer there is no per-layer chart
+    ok("verify", model, smoothed, "--samples", "2", "--report", html);
+    assertTrue(!Files.readString(html).contains("data-chart=per-layer"));
+  }
+
+  @Test
   void quantizedModelPassesALooseTolerance() {
     Cli.Result r = ok("verify", model, o1, "--samples", "4", "--max-rel-l2", "0.9", "--min-cosine", "0.5");
     assertTrue(r.out().contains("PASS"), r::toString);

@@ -113,6 +113,13 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.quiet", defaultValue = "false")
   boolean quiet;
 
+  /**
+   * Also write the HTML report (--report): decisions, smoothing and per-layer charts, sensitivity,
+   * measured on held-out samples; its folder is created.
+   */
+  @Parameter(property = "sq-onnx.report")
+  File report;
+
   /** Rewrite even when the output is up to date. */
   @Parameter(property = "sq-onnx.force", defaultValue = "false")
   boolean force;
@@ -131,7 +138,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
       List<Path> inputs = inputs(in, options);
       Path state = UpToDate.stateFile(buildDirectory.toPath(), out);
       String described = "plugin=" + pluginVersion + "\ninput=" + in.toAbsolutePath() + "\noutput="
-          + out.toAbsolutePath() + "\n" + options.canonical();
+          + out.toAbsolutePath() + "\n" + options.canonical() + "report=" + resolve(report) + "\n";
       if (!force) {
         UpToDate.Decision d = UpToDate.check(state, described, inputs, out);
         if (d.upToDate()) {
@@ -148,6 +155,16 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
       RewriteResult r = SqOnnx.rewrite(in, out, options);
       info(r.summary());
       getLog().info("wrote " + show(out));
+      if (report != null) {
+        Path html = resolve(report);
+        createFolder(html);
+        try {
+          io.github.sqonnx.report.HtmlReport.write(io.github.sqonnx.api.ReportData.rewrite(in, r), html);
+        } catch (java.io.UncheckedIOException e) {
+          throw new MojoFailureException(show(html) + ": cannot write the report: " + e.getCause().getMessage(), e);
+        }
+        getLog().info("report " + show(html));
+      }
       UpToDate.record(state, described, before, out);
     } catch (SqOnnxException e) {
       throw failure(e);
@@ -162,7 +179,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   RewriteOptions options() {
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::plugin);
     TableParameters.given(this, RewriteOptions.TABLE, f -> resolve(f).toString(), b::set);
-    return b.progress(quiet ? ProgressListener.SILENT : new ProgressLines(getLog()::info)).build();
+    return b.progress(quiet ? ProgressListener.SILENT : new ProgressLines(getLog()::info)).analyze(report != null).build();
   }
 
   /** Every file the output depends on. */

@@ -160,6 +160,27 @@ class RewriteMojoTest {
   }
 
   @Test
+  void reportWritesTheHtmlReportWithItsChartsAndNoneWithoutIt() throws Exception {
+    RewriteMojo m = rewrite();
+    m.scheme = "O3";
+    m.output = new File("target/out/model-int8.onnx");
+    m.report = new File("target/reports/sq-onnx.html");
+    m.force = true;
+    m.execute();
+    Path html = project.resolve("target/reports/sq-onnx.html");
+    String page = Files.readString(html);
+    assertTrue(page.contains("data-chart=per-layer") && page.contains("<h2 id=sec-decisions>Decisions</h2>"), page);
+    assertTrue(log.has("report target/reports/sq-onnx.html"), log.info::toString);
+    Files.delete(html);
+    RewriteMojo plain = rewrite();
+    plain.scheme = "O3";
+    plain.output = new File("target/out/model-int8.onnx");
+    plain.force = true;
+    plain.execute();
+    assertTrue(!Files.exists(html), "no report unless asked");
+  }
+
+  @Test
   void aFailedRunIsNotUpToDate() throws Exception {
     rewrite().execute();
     RewriteMojo m = rewrite();

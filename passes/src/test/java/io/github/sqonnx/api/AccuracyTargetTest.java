@@ -1,0 +1,69 @@
+package io.github.sqonnx.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** rewrite with an accuracy target, on a generated decoder with planted outliers, measured through ORT. */
+class AccuracyTargetTest {
+  @TempDir static Path shared;
+  static Path fp32;
+  static RewriteResult plain;
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void fixtures() {
+    fp32 = PerLayerTest.decoder(shared);
+    plain = SqOnnx.rewrite(fp32, shared.resolve("plain.onnx"), options().evalSamples(8).build());
+  }
+
+  static RewriteOptions.Builder options() {
+    return RewriteOptions.builder().alpha("0.5").calibration(CalibrationData.feeds(PerLayerTest.feeds(fp32, 1, 4)))
+        .quiet(true);
+  }
+
+  @Test
+  void aTargetBetweenTheFirstTrialAndFloatIsReachedByMovingTheMostSensitiveSitesFirst() {
+    Accuracy first = plain.accuracy();
+    assertTrue(first.meanCosine() < 1 && first.steps().isEmpty() && first.trials() == 1, first.toString());
+    // halfway (in 1 − cosine) between the INT8 model and float
+    double target = 1 - (1 - first.meanCosine()) / 2;
+    RewriteResult r = SqOnnx.rewrite(fp32, tmp.resolve("tuned.onnx"), options().evalSamples(8).minCosine(target).build());
+    Accuracy a = r.accuracy();
+    assertTrue(a.targetMet(), r.summary());
+    assertTrue(a.meanCosine() >= target, r.summary());
+    assertFalse(a.steps().isEmpty(), r.summary());
+    assertEquals(1 + a.steps().size(), a.trials());
+    assertEquals(a.sensitivity().get(0).site(), a.steps().get(0).site(), "the most sensitive site moves first");
+    for (int i = 1; i < a.sensitivity().size(); i++) {
+      assertTrue(a.sensitivity().get(i - 1).relL2() >= a.sensitivity().get(i).relL2(), "ranked worst first");
+    }
+    Accuracy.Step last = a.steps().get(a.steps().size() - 1);
+    assertEquals(a.meanCosine(), last.cosineAfter(), 1e-12, "the model written is the last step's");
+    assertTrue(Files.isRegularFile(r.output()));
+  }
+
+  @Test
+  void aTargetTheFirstTrialMeetsTakesNoStepAndAnUnreachableOneReportsTheBestItGot() {
+    RewriteResult easy = SqOnnx.rewrite(fp32, tmp.resolve("easy.onnx"), options().evalSamples(8).minCosine(0.5).build());
+    assertTrue(easy.accuracy().targetMet());
+    assertTrue(easy.accuracy().steps().isEmpty() && easy.accuracy().trials() == 1, easy.summary());
+    // rel L2 0 is float exactness: no INT8 form reaches it, every site ends float... and even then
+    // the smoothed float model differs from FP32 by rounding
+    RewriteResult hard = SqOnnx.rewrite(fp32, tmp.resolve("hard.onnx"), options().evalSamples(8).maxRelL2(0).build());
+    Accuracy h = hard.accuracy();
+    assertFalse(h.targetMet(), hard.summary());
+    assertTrue(hard.summary().contains("NOT met"), hard.summary());
+    assertTrue(h.steps().size() >= h.sensitivity().size(), "every site was moved: " + hard.summary());
+    double best = h.steps().stream().mapToDouble(Accuracy.Step::relL2After).min().orElseThrow();
+    assertEquals(Math.min(best, plain.accuracy().relL2()), h.relL2(), 1e-12, "the best result is the one written");
+    assertTrue(Files.isRegularFile(hard.output()));
+  }
+}
