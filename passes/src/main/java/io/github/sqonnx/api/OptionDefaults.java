@@ -18,6 +18,8 @@ public final class OptionDefaults {
   public static final String SEED = "0";
   public static final String WEIGHTS = "per-channel";
   public static final String TARGET = "cpu";
+  /** Held-out samples a rewrite measures on when an accuracy target or a report asks for a measurement. */
+  public static final int EVAL_SAMPLES = 64;
 
   // verify
   public static final String VERIFY_SAMPLES = "64";

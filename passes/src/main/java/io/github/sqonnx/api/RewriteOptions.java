@@ -60,13 +60,22 @@ public final class RewriteOptions {
   public static final OptionDef<String> EXCLUDE = OptionDef.of("exclude", String.class, OptionDef.regex())
       .plugin("excludes").list().label("REGEX").doc("leave nodes whose name matches in float (repeatable)")
       .pass(QUANTIZE, "exclude").build();
+  public static final OptionDef<Double> MIN_COSINE = OptionDef.of("minCosine", Double.class, OptionDef.number(-1, 1))
+      .label("X").doc("accuracy target: mean cosine against FP32 on held-out samples; missed, the most sensitive "
+          + "sites move to per-token, then float (exit 1 if unreachable, the best model reached written)").build();
+  public static final OptionDef<Double> MAX_REL_L2 = OptionDef.of("maxRelL2", Double.class,
+          OptionDef.number(0, Double.MAX_VALUE)).label("Y")
+      .doc("accuracy target: rel L2 against FP32 on held-out samples (as min cosine)").build();
+  public static final OptionDef<Integer> EVAL_SAMPLES = OptionDef.of("evalSamples", Integer.class, OptionDef.positiveInt())
+      .label("N").doc("held-out calibration samples, never calibrated on, to measure on")
+      .defaultDoc(OptionDefaults.EVAL_SAMPLES + " with an accuracy target or a report; otherwise none").build();
   public static final OptionDef<String> PIPELINE = OptionDef.of("pipeline", String.class, RewriteOptions::pipelineText)
       .label("PASSES").doc("run exactly these passes, e.g. 'smooth(alpha=0.6),recalibrate,quantize(scheme=O3)'").build();
 
   /** The rewrite goal's options, in help order; Maven user properties {@code sq-onnx.KEY}. */
   public static final OptionTable TABLE = new OptionTable("rewrite", "sq-onnx.", List.of(SCHEME, ALPHA, NO_SMOOTH,
       CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
-      EXCLUDE, PIPELINE));
+      EXCLUDE, MIN_COSINE, MAX_REL_L2, EVAL_SAMPLES, PIPELINE));
 
   final OptionValues values;
   final CalibrationData calibration;
@@ -88,15 +97,18 @@ public final class RewriteOptions {
     this.progress = b.progress;
     this.plan = plan;
     this.strict = b.strict;
-    boolean measure = b.analyze || !Double.isNaN(b.minCosine) || !Double.isNaN(b.maxRelL2);
-    this.evalSamples = b.evalSamples > 0 ? b.evalSamples : measure ? DEFAULT_EVAL_SAMPLES : 0;
-    this.minCosine = b.minCosine;
-    this.maxRelL2 = b.maxRelL2;
+    Double cos = values.get(MIN_COSINE);
+    Double l2 = values.get(MAX_REL_L2);
+    Integer n = values.get(EVAL_SAMPLES);
+    this.minCosine = cos == null ? Double.NaN : cos;
+    this.maxRelL2 = l2 == null ? Double.NaN : l2;
+    boolean measure = b.analyze || cos != null || l2 != null;
+    this.evalSamples = n != null ? n : measure ? DEFAULT_EVAL_SAMPLES : 0;
     this.analyze = b.analyze;
   }
 
   /** Held-out samples measured when a target or the analysis is asked for without a count. */
-  public static final int DEFAULT_EVAL_SAMPLES = 64;
+  public static final int DEFAULT_EVAL_SAMPLES = OptionDefaults.EVAL_SAMPLES;
 
   /** Whether the rewrite measures the quantized model on held-out samples (and may tune it). */
   boolean measures() {
@@ -158,9 +170,6 @@ public final class RewriteOptions {
     private List<PassSpec> pipeline;
     private Iterable<Map<String, io.github.sqonnx.ort.HostTensor>> feeds;
     private ProgressListener progress = ProgressListener.SILENT;
-    private int evalSamples;
-    private double minCosine = Double.NaN;
-    private double maxRelL2 = Double.NaN;
     private boolean analyze;
 
     private Builder() {}
@@ -171,11 +180,7 @@ public final class RewriteOptions {
      * target or the analysis is asked for; 0 otherwise: nothing measured).
      */
     public Builder evalSamples(int n) {
-      if (n <= 0) {
-        throw new SqOnnxException("eval samples must be positive, not " + n);
-      }
-      this.evalSamples = n;
-      return this;
+      return set(EVAL_SAMPLES, Integer.toString(n));
     }
 
     /**
@@ -183,20 +188,12 @@ public final class RewriteOptions {
      * most sensitive sites move to a safer form one at a time until it holds (see {@link Accuracy}).
      */
     public Builder minCosine(double c) {
-      if (!(c > -1 && c <= 1)) {
-        throw new SqOnnxException("min cosine " + c + " is not in (-1, 1]");
-      }
-      this.minCosine = c;
-      return this;
+      return set(MIN_COSINE, Double.toString(c));
     }
 
     /** Accuracy target: the largest rel L2 against FP32 on the held-out samples (as {@link #minCosine}). */
     public Builder maxRelL2(double e) {
-      if (!(e >= 0) || Double.isInfinite(e)) {
-        throw new SqOnnxException("max rel L2 " + e + " is not a finite number >= 0");
-      }
-      this.maxRelL2 = e;
-      return this;
+      return set(MAX_REL_L2, Double.toString(e));
     }
 
     /** Also measure the per-layer error and each site's sensitivity (what the report shows). */

@@ -360,6 +360,7 @@ public final class Calibrator {
         throw new SqOnnxException(source.where() + ": no calibration samples");
       }
       InputCheck.check(name, inputs, first, source.where());
+      InputCheck.contradictedNames(inputs, first).ifPresent(m -> note(name + ": " + m)); // once a run
       checkRef(first);
       probe(first);
       List<CalibrationGraph.Plan> plans = new ArrayList<>();

@@ -3,8 +3,11 @@ package io.github.sqonnx.calib;
 import io.github.sqonnx.SqOnnxException;
 import io.github.sqonnx.ort.HostTensor;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
@@ -53,5 +56,28 @@ final class InputCheck {
         }
       }
     }
+  }
+
+  /**
+   * A symbolic dim name that the feeds give two sizes (e.g. "batch" for both axes of input_ids): not an
+   * error, since ORT ignores such names, but worth one line, since the export's metadata is wrong and
+   * other tools that trust it (TensorRT profiles, shape inference) may not cope.
+   */
+  static Optional<String> contradictedNames(List<ModelInput> inputs, Map<String, HostTensor> feeds) {
+    Map<String, Map<Long, String>> seen = new LinkedHashMap<>();
+    for (ModelInput in : inputs) {
+      HostTensor t = feeds.get(in.name());
+      if (t == null || in.dims() == null || in.dims().size() != t.shape().length) {
+        continue;
+      }
+      for (int i = 0; i < t.shape().length; i++) {
+        if (in.dims().get(i) instanceof String name && !name.isEmpty()) {
+          seen.computeIfAbsent(name, k -> new TreeMap<>()).putIfAbsent(t.shape()[i], in.name() + " dim " + i);
+        }
+      }
+    }
+    return seen.entrySet().stream().filter(e -> e.getValue().size() > 1).findFirst().map(e -> "dim name '"
+        + e.getKey() + "' is given " + e.getValue().entrySet().stream().map(s -> s.getKey() + " (" + s.getValue() + ")")
+            .collect(Collectors.joining(" and ")) + "; treated as a hint, as ONNX Runtime does");
   }
 }

@@ -121,6 +121,21 @@ class InputsTest {
   }
 
   @Test
+  void contradictoryDimNameIsNotedOnceAndConsistentNamesAreNot() throws Exception {
+    List<String> careless = new java.util.ArrayList<>();
+    run(Calibrator.forModel(renamedDims("batch")).feeds(batches).log(careless::add));
+    List<String> warned = careless.stream().filter(l -> l.contains("dim name 'batch' is given")).toList();
+    assertEquals(1, warned.size(), careless::toString);
+    long[] shape = batches.get(0).get("input_ids").shape();
+    assertTrue(warned.get(0).contains("renamed-batch.onnx") && warned.get(0).contains(shape[0] + " (input_ids dim 0)")
+        && warned.get(0).contains("treated as a hint"), warned.get(0));
+    // the negative beside: the model as exported (batch_size, sequence_length) draws no such line
+    List<String> plain = new java.util.ArrayList<>();
+    run(Calibrator.forModel(model).feeds(batches).log(plain::add));
+    assertTrue(plain.stream().noneMatch(l -> l.contains("dim name")), plain::toString);
+  }
+
+  @Test
   void fixedDimsAreStillContracts() throws Exception {
     // the negative beside: a fixed dim that the feed contradicts is what ORT refuses, so we do too
     io.github.sqonnx.onnx.proto.Onnx.ModelProto.Builder p =

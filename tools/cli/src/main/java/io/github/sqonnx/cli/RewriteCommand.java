@@ -40,15 +40,6 @@ final class RewriteCommand implements Callable<Integer> {
   @Option(names = "--report-json", paramLabel = "report.json", description = "the report's data as JSON")
   Path reportJson;
 
-  @Option(names = "--min-cosine", paramLabel = "X", description = "accuracy target: mean cosine against FP32 on held-out samples; missed, the most sensitive sites move to per-token, then float (exit 1 if unreachable)")
-  Double minCosine;
-
-  @Option(names = "--max-rel-l2", paramLabel = "Y", description = "accuracy target: rel L2 against FP32 on held-out samples (as --min-cosine)")
-  Double maxRelL2;
-
-  @Option(names = "--eval-samples", paramLabel = "N", description = "held-out calibration samples, never calibrated on, to measure on (default: 64 with a target or a report)")
-  Integer evalSamples;
-
   @Option(names = {"-q", "--quiet"}, description = "no progress on stderr")
   boolean quiet;
 
@@ -60,15 +51,6 @@ final class RewriteCommand implements Callable<Integer> {
     RewriteOptions.Builder b = RewriteOptions.builder().names(OptionDef::cli);
     TableOptions.given(spec, RewriteOptions.TABLE.options(), b::set);
     b.progress(Progress.forStderr(spec.commandLine().getErr(), "rewrite", quiet)).strict(strict);
-    if (minCosine != null) {
-      b.minCosine(minCosine);
-    }
-    if (maxRelL2 != null) {
-      b.maxRelL2(maxRelL2);
-    }
-    if (evalSamples != null) {
-      b.evalSamples(evalSamples);
-    }
     b.analyze(report != null || reportJson != null);
     RewriteOptions options = b.build(); // checks every value and the calibration source before any file is read
     // the API checks the input and the output's folder; the files only the command line knows of:

@@ -105,6 +105,18 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.excludes")
   List<String> excludes;
 
+  /** Accuracy target: mean cosine against FP32 on held-out samples (--min-cosine); missed, the build fails. */
+  @Parameter(property = "sq-onnx.minCosine")
+  Double minCosine;
+
+  /** Accuracy target: rel L2 against FP32 on held-out samples (--max-rel-l2); missed, the build fails. */
+  @Parameter(property = "sq-onnx.maxRelL2")
+  Double maxRelL2;
+
+  /** Held-out calibration samples to measure on (--eval-samples; default 64 with a target or a report). */
+  @Parameter(property = "sq-onnx.evalSamples")
+  Integer evalSamples;
+
   /** Run exactly these passes, e.g. {@code smooth(alpha=0.6),recalibrate,quantize(scheme=O3)} (--pipeline). */
   @Parameter(property = "sq-onnx.pipeline")
   String pipeline;
@@ -164,6 +176,10 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
           throw new MojoFailureException(show(html) + ": cannot write the report: " + e.getCause().getMessage(), e);
         }
         getLog().info("report " + show(html));
+      }
+      if (r.accuracy() != null && !r.accuracy().targetMet()) {
+        // not recorded as up to date: the next build tries again
+        throw new MojoFailureException("accuracy target not met; " + show(out) + " is the best result reached");
       }
       UpToDate.record(state, described, before, out);
     } catch (SqOnnxException e) {

@@ -38,12 +38,16 @@ import picocli.CommandLine.Model.OptionSpec;
 class OptionAgreementTest {
   /** Parameters and options that are the front end's own, not options of the rewrite or verify. */
   private static final Set<String> PLUGIN_OWN = Set.of("basedir", "buildDirectory", "pluginVersion", "input", "output",
-      "force", "quiet", "skip", "reference", "candidate");
+      "force", "quiet", "skip", "reference", "candidate",
+      // files the front end writes from the result (ReportData), not options of the rewrite
+      "report");
   private static final Set<String> CLI_OWN = Set.of("-o", "--output", "--report", "-q", "--quiet", "-h", "--help",
       // whether a run with nothing to rewrite fails: a builder flag beside the table (not in the up-to-date hash)
       "--strict",
       // stack traces on errors: about the run, not an option of the rewrite or the comparison
-      "--debug");
+      "--debug",
+      // files the front end writes from the result, and verify's per-layer table (SqOnnx.perLayer, its own call)
+      "--report-json", "--per-layer");
 
   /** What a goal's parameter says in the descriptor. */
   record Param(String type, String property, String defaultValue) {}
