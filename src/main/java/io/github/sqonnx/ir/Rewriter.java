@@ -28,7 +28,7 @@ public final class Rewriter {
   /** The kinds of change the Rewriter makes; one per mutating method. */
   public enum Kind {
     ADD_NODE, SET_INPUT, REPLACE_USES, REPLACE_OUTPUT, TAKE_NAME, ADD_INPUT, ADD_OUTPUT, REMOVE_OUTPUT, REMOVE_NODE,
-    SET_ATTRIBUTE, REMOVE_ATTRIBUTE, ADD_INITIALIZER, REMOVE_INITIALIZER, EDIT_WEIGHTS, SET_TYPE, SET_OPSET;
+    NAME_NODE, SET_ATTRIBUTE, REMOVE_ATTRIBUTE, ADD_INITIALIZER, REMOVE_INITIALIZER, EDIT_WEIGHTS, SET_TYPE, SET_OPSET;
 
     /** The lower-case, dashed spelling reports use ("add-node"). */
     @Override
@@ -294,6 +294,16 @@ public final class Rewriter {
       }
     }
     return n;
+  }
+
+  /** Names a node that has none (made unique, after the hint): reports and options find nodes by name. */
+  public void nameNode(Node node, String hint) {
+    requireLive(node);
+    if (!node.name.isEmpty()) {
+      throw new IllegalArgumentException(node + " already has a name");
+    }
+    node.name = graph.names.freshNode(hint);
+    record(Kind.NAME_NODE, node);
   }
 
   public void setAttribute(Node node, AttributeProto attribute) {

@@ -18,7 +18,7 @@ final class Batches {
 
   /** Samples in a batch: the mask's first dimension, or the first input's. */
   static int batchSize(Map<String, HostTensor> feeds, String mask) {
-    HostTensor m = feeds.get(mask);
+    HostTensor m = mask == null ? null : feeds.get(mask);
     HostTensor any = m != null ? m : feeds.values().iterator().next();
     return any.shape().length == 0 ? 1 : Math.toIntExact(any.shape()[0]);
   }

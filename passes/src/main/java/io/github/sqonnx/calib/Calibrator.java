@@ -525,16 +525,27 @@ public final class Calibrator {
       long k0 = past != null ? kp[0] + kp[1] : s0;
       long k1 = past != null ? kp[2] + kp[3] : s1;
       try (OrtRunner ort = new OrtRunner(file, new OrtRunner.Options(b.threads, true, null, Map.of()))) {
-        Map<String, HostTensor> a = ort.run(past != null ? past.probe(first, 1, (int) s0, (int) kp[1])
-            : probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
-        Map<String, HostTensor> c;
+        Map<String, HostTensor> a;
+        boolean fixedShape = false;
         try {
-          c = ort.run(past != null ? past.probe(first, 2, (int) s1, (int) kp[3])
-              : probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
+          a = ort.run(past != null ? past.probe(first, 1, (int) s0, (int) kp[1])
+              : probeFeeds(first, axis0, 1, s0), Set.copyOf(shapes.values()));
         } catch (SqOnnxException e) {
-          note("the model does not run with other batch or token counts (" + e.getMessage() + "); "
-              + "tensors are taken as fixed-shape and padding is not excluded");
-          c = null;
+          // inputs with fixed dims only (ONNX's test_matmul_2d: a is [3, 4]): the samples' own shape is the one shape
+          a = ort.run(first, Set.copyOf(shapes.values()));
+          fixedShape = true;
+        }
+        Map<String, HostTensor> c = null;
+        if (fixedShape) {
+          note("the model runs only at its inputs' fixed shape; tensors are taken as fixed-shape");
+        } else {
+          try {
+            c = ort.run(past != null ? past.probe(first, 2, (int) s1, (int) kp[3])
+                : probeFeeds(first, axis0, 2, s1), Set.copyOf(shapes.values()));
+          } catch (SqOnnxException e) {
+            note("the model does not run with other batch or token counts (" + e.getMessage() + "); "
+                + "tensors are taken as fixed-shape and padding is not excluded");
+          }
         }
         for (String t : targets) {
           long[] sa = a.get(shapes.get(t)).longs();

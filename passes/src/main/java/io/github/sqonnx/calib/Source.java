@@ -29,7 +29,8 @@ interface Source extends AutoCloseable {
           return null;
         }
         n++;
-        return it.next();
+        // a copy the run may query with any key: Map.of's maps throw on get(null)
+        return new java.util.LinkedHashMap<>(it.next());
       }
 
       @Override

@@ -65,6 +65,7 @@ public final class QuantizePass implements Pass {
       }
     }
     requireHistograms(model, context);
+    changes.addAll(NameUnnamedSites.apply(model.graph()));
     QuantGraph qg = new QuantGraph(options, model.graph(), perRowRanks(model, context));
     PassResult r = new RulePass(name(), rules(qg)).run(model, context);
     changes.addAll(r.changes());
