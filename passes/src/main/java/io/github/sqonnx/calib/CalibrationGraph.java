@@ -66,11 +66,6 @@ final class CalibrationGraph {
     }
   }
 
-  /** Saves the calibration copy; returns target to its outputs. */
-  static Map<String, Outputs> build(Path source, List<Plan> plans, String maskInput, boolean values, Path out) {
-    return build(source, plans, maskInput, null, values, out);
-  }
-
   /**
    * With a past, {@code tokensInput} (input_ids) gives the new tokens: token axes are masked by the
    * mask's last S columns, key axes by all of it.

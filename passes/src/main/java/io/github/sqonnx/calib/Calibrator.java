@@ -163,7 +163,6 @@ public final class Calibrator {
       return this;
     }
 
-    /** Whether to collect the |x| histogram (on by default; static INT8 range choices need it). */
     /**
      * Also keeps up to {@code capacity} activation rows per channel-last tensor (a content-hash
      * sample, see {@link RowSample}) and hands them to {@code sink} after the run: what α = auto
@@ -189,6 +188,7 @@ public final class Calibrator {
       return this;
     }
 
+    /** Whether to collect the |x| histogram (on by default; static INT8 range choices need it). */
     public Builder histogram(boolean h) {
       this.histogram = h;
       return this;

@@ -8,7 +8,8 @@ import java.util.List;
  * A small sample of activation rows (one row = one token's channels) kept from calibration, so that
  * per-site choices such as SmoothQuant's α can be evaluated in Java without running the model again.
  * It keeps the {@code capacity} rows with the smallest content hash (a bottom-k sketch): the result
- * depends only on the set of rows offered, so merging samples in any order gives the same sample.
+ * depends only on the set of rows offered, so offering the same rows in any order (batches in any
+ * order) gives the same sample.
  */
 public final class RowSample {
   private final int capacity;
@@ -65,13 +66,6 @@ public final class RowSample {
     for (int off = 0; off + channels <= data.length; off += channels) {
       offer(Arrays.copyOfRange(data, off, off + channels));
     }
-  }
-
-  public RowSample merge(RowSample other) {
-    RowSample out = new RowSample(Math.min(capacity, other.capacity));
-    rows.forEach(out::offer);
-    other.rows.forEach(out::offer);
-    return out;
   }
 
   /** The kept rows, in hash order (a fixed, content-determined order). */

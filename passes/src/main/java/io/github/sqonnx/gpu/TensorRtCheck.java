@@ -198,10 +198,6 @@ public final class TensorRtCheck {
     return s.stream().sorted().toList();
   }
 
-  public List<Problem> problems() {
-    return problems;
-  }
-
   public List<Problem> rejections() {
     return problems.stream().filter(p -> p.severity() == Severity.REJECT).toList();
   }

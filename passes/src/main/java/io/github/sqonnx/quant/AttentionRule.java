@@ -15,10 +15,12 @@ import java.util.Set;
  * and the reasons to leave one alone.
  */
 abstract class AttentionRule implements RewriteRule<Node> {
-  final QuantGraph qg;
+  final QuantSelection selection;
+  final QdqBuilder builder;
 
-  AttentionRule(QuantGraph qg) {
-    this.qg = qg;
+  AttentionRule(QuantSelection selection, QdqBuilder builder) {
+    this.selection = selection;
+    this.builder = builder;
   }
 
   @Override
@@ -37,13 +39,13 @@ abstract class AttentionRule implements RewriteRule<Node> {
 
   @Override
   public Optional<Rejection> check(Node n, PassContext context) {
-    if (!qg.options.attention()) {
+    if (!selection.options.attention()) {
       return Optional.of(Reason.EXCLUDED.because("attention matmuls are left float (attention=false)"));
     }
     if (Qdq.isDequantized(n.input(0)) || Qdq.isDequantized(n.input(1))) {
       return Optional.of(Reason.ALREADY_DONE.because("already quantized (an operand comes from DequantizeLinear)"));
     }
-    return qg.excluded(n).or(() -> checkMore(n, context));
+    return selection.excluded(n).or(() -> checkMore(n, context));
   }
 
   Optional<Rejection> checkMore(Node n, PassContext context) {
@@ -59,7 +61,7 @@ abstract class AttentionRule implements RewriteRule<Node> {
    */
   Optional<ScaleFold> scaleAfter(Node matmul) {
     Value y = matmul.output(0);
-    if (qg.options.target() != Target.CPU || y.uses().size() != 1 || y.isGraphOutput()) {
+    if (selection.options.target() != Target.CPU || y.uses().size() != 1 || y.isGraphOutput()) {
       return Optional.empty();
     }
     Node next = y.uses().get(0).node();
@@ -77,7 +79,7 @@ abstract class AttentionRule implements RewriteRule<Node> {
 
   /** Mul(scale, factor): a scalar op on the dynamic scale, before the scales' product. */
   static Value scaled(Rewriter rw, Node site, Value scale, float factor) {
-    return rw.op("Mul").name(Qdq.name(site) + "_scale_fold").inputs(scale, QuantGraph.scalar(rw, Qdq.name(site) + "_fold", factor))
+    return rw.op("Mul").name(Qdq.name(site) + "_scale_fold").inputs(scale, QdqBuilder.scalar(rw, Qdq.name(site) + "_fold", factor))
         .insertBefore(site).output(0);
   }
 
@@ -85,7 +87,7 @@ abstract class AttentionRule implements RewriteRule<Node> {
   record ScaleFold(Node node, float factor) {
     /** Points the users of the scaling node at {@code scaled} (which already includes the factor), removes it. */
     void remove(Rewriter rw, Value scaled) {
-      QuantGraph.replace(rw, node.output(0), scaled);
+      QdqBuilder.replace(rw, node.output(0), scaled);
       rw.removeNode(node);
     }
   }

@@ -15,8 +15,8 @@ import java.util.Optional;
  * </pre>
  */
 final class DynamicPerTensorAttentionMatMul extends AttentionRule {
-  DynamicPerTensorAttentionMatMul(QuantGraph qg) {
-    super(qg);
+  DynamicPerTensorAttentionMatMul(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -26,12 +26,12 @@ final class DynamicPerTensorAttentionMatMul extends AttentionRule {
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
-    IntOperand a = qg.dynamicPerTensor(rw, n.input(0));
-    IntOperand b = qg.dynamicPerTensor(rw, n.input(1));
+    IntOperand a = builder.dynamicPerTensor(rw, n.input(0));
+    IntOperand b = builder.dynamicPerTensor(rw, n.input(1));
     Optional<ScaleFold> fold = scaleAfter(n);
     Value bScale = fold.isEmpty() ? b.scale() : scaled(rw, n, b.scale(), fold.get().factor());
-    Value y = QuantGraph.integerMatMul(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
-    QuantGraph.replace(rw, n.output(0), y);
+    Value y = QdqBuilder.integerMatMul(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
+    QdqBuilder.replace(rw, n.output(0), y);
     rw.removeNode(n);
     fold.ifPresent(f -> f.remove(rw, y));
     return "A and B uint8 per-tensor dynamic" + fold.map(f -> "; folded " + f.node().opType() + " into B's scale").orElse("");

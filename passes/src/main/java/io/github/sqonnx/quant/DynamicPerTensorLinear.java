@@ -17,8 +17,8 @@ import io.github.sqonnx.pass.PassContext;
  * by all Linears reading x (Q, K and V quantize their input once).
  */
 final class DynamicPerTensorLinear extends LinearRule {
-  DynamicPerTensorLinear(QuantGraph qg) {
-    super(qg);
+  DynamicPerTensorLinear(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -28,13 +28,13 @@ final class DynamicPerTensorLinear extends LinearRule {
 
   @Override
   boolean handles(Node n) {
-    return !qg.perTokenAt(n);
+    return !selection.perTokenAt(n);
   }
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    IntOperand q = qg.dynamicPerTensor(rw, s.activation());
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q, null);
+    IntOperand q = builder.dynamicPerTensor(rw, s.activation());
+    WeightQuant wq = IntegerLinear.replace(selection.options, rw, s, q, null);
     return "x uint8 per-tensor dynamic; weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

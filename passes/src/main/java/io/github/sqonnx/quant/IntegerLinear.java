@@ -19,9 +19,9 @@ final class IntegerLinear {
    * point {@code azp}, scale {@code as}, and when not null the row ratio {@code rows} applied after
    * the GEMM); returns the weight quantization for the report.
    */
-  static WeightQuant replace(QuantGraph qg, Rewriter rw, LinearSite s, IntOperand x, Value rows) {
+  static WeightQuant replace(QuantOptions options, Rewriter rw, LinearSite s, IntOperand x, Value rows) {
     Node node = s.node();
-    WeightQuant wq = WeightQuant.of(s.w(), qg.options.perChannelWeights() ? s.outputAxis() : -1, s.transB(),
+    WeightQuant wq = WeightQuant.of(s.w(), options.perChannelWeights() ? s.outputAxis() : -1, s.transB(),
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     float alpha = s.isGemm() ? node.attrFloat("alpha", 1f) : 1f;
     if (alpha != 1f) {
@@ -33,21 +33,21 @@ final class IntegerLinear {
     }
     String h = s.weight().name();
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, h);
     IntOperand w = new IntOperand(data, sz.zeroPoint(), sz.scale());
-    Value y = rows == null ? QuantGraph.integerMatMul(rw, node, x, w)
-        : QuantGraph.integerMatMulPerRow(rw, node, new IntOperand.PerRow(x, rows), w);
+    Value y = rows == null ? QdqBuilder.integerMatMul(rw, node, x, w)
+        : QdqBuilder.integerMatMulPerRow(rw, node, new IntOperand.PerRow(x, rows), w);
     if (s.isGemm() && node.input(2) != null) {
       y = gemmBias(rw, node, y);
     }
     Value old = node.output(0);
     Value weight = s.weight();
     Value bias = s.isGemm() ? node.input(2) : null;
-    QuantGraph.replace(rw, old, y);
+    QdqBuilder.replace(rw, old, y);
     rw.removeNode(node);
-    QuantGraph.dropIfUnused(rw, weight);
+    QdqBuilder.dropIfUnused(rw, weight);
     if (bias != null) {
-      QuantGraph.dropIfUnused(rw, bias);
+      QdqBuilder.dropIfUnused(rw, bias);
     }
     LinearRule.biasSecond(rw, y);
     return wq;
@@ -67,7 +67,7 @@ final class IntegerLinear {
         }
         scaled = rw.addInitializer(c.name() + "_beta", Tensor.ofFloats(t.dims(), v));
       } else {
-        scaled = rw.op("Mul").name(c.name() + "_beta").inputs(c, QuantGraph.scalar(rw, c.name() + "_beta_value", beta))
+        scaled = rw.op("Mul").name(c.name() + "_beta").inputs(c, QdqBuilder.scalar(rw, c.name() + "_beta_value", beta))
             .insertBefore(gemm).output(0);
       }
     }

@@ -29,10 +29,10 @@ final class KeepFloatOps {
   private KeepFloatOps() {}
 
   /** One finding per op that stays float, in graph order. */
-  static List<Finding> report(Graph graph, QuantGraph qg) {
+  static List<Finding> report(Graph graph, QuantSelection selection) {
     List<Finding> out = new ArrayList<>();
     for (Node n : graph.nodes()) {
-      if (OPS.contains(n.opType()) && !qg.floatPaths.contains(n)) { // float paths are reported with their Linear
+      if (OPS.contains(n.opType()) && !selection.floatPaths.contains(n)) { // float paths are reported with their Linear
         String why = why(n);
         if (why != null) {
           out.add(new Finding(NAME, Qdq.name(n), Reason.KEPT_FLOAT, why));

@@ -11,10 +11,12 @@ import java.util.Set;
 
 /** What every Linear rule shares: the match, the common reasons to refuse, and bias handling. */
 abstract class LinearRule implements RewriteRule<LinearSite> {
-  final QuantGraph qg;
+  final QuantSelection selection;
+  final QdqBuilder builder;
 
-  LinearRule(QuantGraph qg) {
-    this.qg = qg;
+  LinearRule(QuantSelection selection, QdqBuilder builder) {
+    this.selection = selection;
+    this.builder = builder;
   }
 
   @Override
@@ -27,12 +29,12 @@ abstract class LinearRule implements RewriteRule<LinearSite> {
 
   @Override
   public Optional<LinearSite> match(Node root, PassContext context) {
-    return handles(root) && !qg.floatPaths.contains(root) ? LinearSite.match(root) : Optional.empty();
+    return handles(root) && !selection.floatPaths.contains(root) ? LinearSite.match(root) : Optional.empty();
   }
 
   @Override
   public Optional<Rejection> check(LinearSite s, PassContext context) {
-    return s.problem().or(() -> qg.excluded(s.node())).or(() -> checkMore(s, context));
+    return s.problem().or(() -> selection.excluded(s.node())).or(() -> checkMore(s, context));
   }
 
   Optional<Rejection> checkMore(LinearSite s, PassContext context) {

@@ -43,10 +43,6 @@ record LinearSite(Node node, Value activation, Value weight) {
     return transB() ? 0 : 1;
   }
 
-  String name() {
-    return node.name().isEmpty() ? node.opType() : node.name();
-  }
-
   /** Why this is not a quantizable Linear, or empty. */
   Optional<Rejection> problem() {
     if (Qdq.isDequantized(activation) || Qdq.isDequantized(weight)) {

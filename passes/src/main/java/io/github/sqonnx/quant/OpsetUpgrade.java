@@ -143,7 +143,7 @@ public final class OpsetUpgrade implements Pass {
 
   private static void moveToInput(Rewriter rw, Node n, String attr, int index) {
     long[] v = n.attrInts(attr).stream().mapToLong(Long::longValue).toArray();
-    Value c = QuantGraph.int64s(rw, (n.name().isEmpty() ? n.opType() : n.name()) + "_" + attr, v);
+    Value c = QdqBuilder.int64s(rw, (n.name().isEmpty() ? n.opType() : n.name()) + "_" + attr, v);
     rw.setInput(n, index, c);
     rw.removeAttribute(n, attr);
   }
@@ -167,7 +167,7 @@ public final class OpsetUpgrade implements Pass {
     rw.setAttribute(n, Attr.of("axis", 1L));
     Value y = n.output(0);
     Node back = rw.op("Reshape").name(h + "_unflatten").inputs(null, shape.output(0)).insertAfter(n);
-    QuantGraph.replace(rw, y, back.output(0));
+    QdqBuilder.replace(rw, y, back.output(0));
     rw.setInput(back, 0, y);
     return "axis " + axis + (rank == null ? " on a tensor of unknown rank" : " of rank " + rank)
         + ": 2-D coercion spelled out as Flatten → " + n.opType() + "(axis=1) → Reshape";

@@ -97,7 +97,7 @@ record OutlierChannels(int[] channels, float keptAbsMax) {
     }
     String h = Qdq.name(s.node()) + "_outliers";
     Node anchor = y.producer().orElseThrow();
-    Node g = rw.op("Gather").name(h + "_gather").inputs(x, QuantGraph.int64s(rw, h + "_channels", idx))
+    Node g = rw.op("Gather").name(h + "_gather").inputs(x, QdqBuilder.int64s(rw, h + "_channels", idx))
         .attr(Attr.of("axis", -1L)).outputs(h + "_x").insertAfter(anchor);
     Value wv = rw.addInitializer(h + "_weight", Tensor.ofFloats(new long[] {k, n}, part));
     Node mm = rw.op("MatMul").name(h + "_matmul").inputs(g.output(0), wv).outputs(h + "_y").insertAfter(g);
@@ -105,7 +105,7 @@ record OutlierChannels(int[] channels, float keptAbsMax) {
     Node add = rw.op("Add").name(h + "_add").inputs(null, mm.output(0)).outputs(y.name() + "_with_outliers").insertAfter(mm);
     floatPaths.add(add);
     if (y.isGraphOutput()) {
-      QuantGraph.replace(rw, y, add.output(0));
+      QdqBuilder.replace(rw, y, add.output(0));
     } else {
       rw.replaceAllUsesWith(y, add.output(0));
       rw.takeName(y, add.output(0)); // the full product keeps the name statistics and later rules know

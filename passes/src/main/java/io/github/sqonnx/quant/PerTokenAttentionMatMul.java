@@ -17,8 +17,8 @@ import java.util.Optional;
  * </pre>
  */
 final class PerTokenAttentionMatMul extends AttentionRule {
-  PerTokenAttentionMatMul(QuantGraph qg) {
-    super(qg);
+  PerTokenAttentionMatMul(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -28,12 +28,12 @@ final class PerTokenAttentionMatMul extends AttentionRule {
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
-    IntOperand.PerRow a = qg.perRow(rw, n.input(0), 0);
-    IntOperand b = qg.dynamicPerTensor(rw, n.input(1));
+    IntOperand.PerRow a = builder.perRow(rw, n.input(0), 0);
+    IntOperand b = builder.dynamicPerTensor(rw, n.input(1));
     Optional<ScaleFold> fold = scaleAfter(n);
     Value bScale = fold.isEmpty() ? b.scale() : scaled(rw, n, b.scale(), fold.get().factor());
-    Value y = QuantGraph.integerMatMulPerRow(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
-    QuantGraph.replace(rw, n.output(0), y);
+    Value y = QdqBuilder.integerMatMulPerRow(rw, n, a, new IntOperand(b.data(), b.zeroPoint(), bScale));
+    QdqBuilder.replace(rw, n.output(0), y);
     rw.removeNode(n);
     fold.ifPresent(f -> f.remove(rw, y));
     return "A uint8 per-row dynamic; B uint8 per-tensor dynamic" + fold.map(f -> "; folded " + f.node().opType() + " into B's scale").orElse("");

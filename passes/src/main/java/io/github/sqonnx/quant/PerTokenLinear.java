@@ -14,11 +14,11 @@ import io.github.sqonnx.pass.PassContext;
  *            MatMulInteger(x_q, W_q, 128, 0) ─► Cast(float) ─► Mul(·, Mul(c, s_w)) ─► Mul(·, r)
  * </pre>
  * ORT fuses MatMulInteger→Cast→Mul into MatMulIntegerToFloat; the row Mul and the bias Add stay
- * separate, as they must (see {@link QuantGraph#integerMatMulPerRow}).
+ * separate, as they must (see {@link QdqBuilder#integerMatMulPerRow}).
  */
 final class PerTokenLinear extends LinearRule {
-  PerTokenLinear(QuantGraph qg) {
-    super(qg);
+  PerTokenLinear(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -28,13 +28,13 @@ final class PerTokenLinear extends LinearRule {
 
   @Override
   boolean handles(Node n) {
-    return qg.perTokenAt(n);
+    return selection.perTokenAt(n);
   }
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    IntOperand.PerRow q = qg.perRow(rw, s.activation(), s.w().dim(s.transB() ? 1 : 0));
-    WeightQuant wq = IntegerLinear.replace(qg, rw, s, q.operand(), q.rowRatio());
+    IntOperand.PerRow q = builder.perRow(rw, s.activation(), s.w().dim(s.transB() ? 1 : 0));
+    WeightQuant wq = IntegerLinear.replace(selection.options, rw, s, q.operand(), q.rowRatio());
     return "x uint8 per-token dynamic (zero point 128); weight int8 " + (wq.perChannel() ? "per-channel" : "per-tensor");
   }
 }

@@ -26,12 +26,4 @@ record QParams(float scale, int zeroPoint, DataType type) {
     long zp = Math.round(-lo / scale);
     return new QParams(scale, (int) Math.max(0, Math.min(255, zp)), DataType.UINT8);
   }
-
-  int qmin() {
-    return type == DataType.UINT8 ? 0 : -128;
-  }
-
-  int qmax() {
-    return type == DataType.UINT8 ? 255 : 127;
-  }
 }

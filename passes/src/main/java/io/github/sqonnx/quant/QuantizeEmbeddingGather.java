@@ -27,10 +27,10 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
    * costs an elementwise pass (measured on MiniLM: 1.7 ms of 48 for three tables), for a few KB saved.
    */
   static final long MIN_BYTES = 1 << 20;
-  private final QuantGraph qg;
+  private final QuantSelection selection;
 
-  QuantizeEmbeddingGather(QuantGraph qg) {
-    this.qg = qg;
+  QuantizeEmbeddingGather(QuantSelection selection) {
+    this.selection = selection;
   }
 
   @Override
@@ -56,10 +56,10 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
   @Override
   public Optional<Rejection> check(Node n, PassContext context) {
     Tensor t = n.input(0).constant().orElseThrow();
-    if (!qg.options.embeddings()) {
+    if (!selection.options.embeddings()) {
       return Optional.of(Reason.EXCLUDED.because("embedding tables are left float (embeddings=false)"));
     }
-    if (qg.options.target() == Target.TENSORRT) {
+    if (selection.options.target() == Target.TENSORRT) {
       return Optional.of(Reason.NOT_WORTH_IT.because("embedding tables stay float on TensorRT (weight-only DQ after Gather is not a TensorRT Q/DQ form)"));
     }
     if (t.dataType() != DataType.FLOAT) {
@@ -74,24 +74,24 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     if (n.input(0).uses().size() != 1 || n.input(0).isGraphOutput()) {
       return Optional.of(Reason.SHARED.because("table '" + n.input(0).name() + "' is also read elsewhere (tied weights); left float"));
     }
-    return qg.excluded(n);
+    return selection.excluded(n);
   }
 
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
     Value table = n.input(0);
-    boolean perColumn = qg.options.perChannelWeights();
+    boolean perColumn = selection.options.perChannelWeights();
     WeightQuant wq = WeightQuant.of(table.constant().orElseThrow(), perColumn ? 1 : -1, false,
         n.graph().model().displayName() + ": table '" + table.name() + "'");
     Value data = rw.addInitializer(table.name() + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, table.name());
+    IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, table.name());
     rw.setInput(n, 0, data);
-    QuantGraph.dropIfUnused(rw, table);
+    QdqBuilder.dropIfUnused(rw, table);
     Value gathered = n.output(0);
     if (!perColumn) {
       Node dq = rw.op("DequantizeLinear").name(Qdq.name(n) + "_DequantizeLinear")
           .inputs(null, sz.scale(), sz.zeroPoint()).outputs(gathered.name() + "_dequantized").insertAfter(n);
-      QuantGraph.replace(rw, gathered, dq.output(0));
+      QdqBuilder.replace(rw, gathered, dq.output(0));
       rw.setInput(dq, 0, gathered);
       return "table int8 per-tensor";
     }
@@ -100,13 +100,13 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     // the INT8 model's time); the scalar DQ and the broadcast Mul are vectorised and parallel.
     String h = Qdq.name(n);
     Node dq = rw.op("DequantizeLinear").name(h + "_DequantizeLinear")
-        .inputs(null, QuantGraph.scalar(rw, table.name() + "_unit_scale", 1f), QuantGraph.scalar(rw, table.name() + "_zero", DataType.INT8, 0))
+        .inputs(null, QdqBuilder.scalar(rw, table.name() + "_unit_scale", 1f), QdqBuilder.scalar(rw, table.name() + "_zero", DataType.INT8, 0))
         .outputs(gathered.name() + "_int_values").insertAfter(n);
     Node mul = rw.op("Mul").name(h + "_column_scale").inputs(dq.output(0), sz.scale())
         .outputs(gathered.name() + "_dequantized").insertAfter(dq);
-    QuantGraph.replace(rw, gathered, mul.output(0));
+    QdqBuilder.replace(rw, gathered, mul.output(0));
     rw.setInput(dq, 0, gathered);
-    QuantGraph.dropIfUnused(rw, sz.zeroPoint());
+    QdqBuilder.dropIfUnused(rw, sz.zeroPoint());
     return "table int8 per-column";
   }
 }

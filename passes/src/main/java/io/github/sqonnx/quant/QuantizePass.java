@@ -66,11 +66,12 @@ public final class QuantizePass implements Pass {
     }
     requireHistograms(model, context);
     changes.addAll(NameUnnamedSites.apply(model.graph()));
-    QuantGraph qg = new QuantGraph(options, model.graph(), perRowRanks(model, context));
-    PassResult r = new RulePass(name(), rules(qg)).run(model, context);
+    QuantSelection selection = new QuantSelection(options, model.graph());
+    QdqBuilder builder = new QdqBuilder(options.target(), perRowRanks(model, context));
+    PassResult r = new RulePass(name(), rules(selection, builder)).run(model, context);
     changes.addAll(r.changes());
     findings.addAll(r.findings());
-    findings.addAll(KeepFloatOps.report(model.graph(), qg));
+    findings.addAll(KeepFloatOps.report(model.graph(), selection));
     findings.addAll(KeepFusedOps.report(model.graph()));
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
   }
@@ -102,7 +103,7 @@ public final class QuantizePass implements Pass {
 
   /**
    * Ranks of the tensors a per-row quantizer may read (declared, or seen in one ORT run), so their
-   * quantized copies can be declared (see QuantGraph.declareShape); empty when no per-row form is
+   * quantized copies can be declared (see QdqBuilder.declareShape); empty when no per-row form is
    * used or the probe fails (the graph is then still right, only ORT fuses less around it).
    */
   private Map<String, Integer> perRowRanks(Model model, PassContext context) {
@@ -129,30 +130,30 @@ public final class QuantizePass implements Pass {
   /** Whether some MatMul/Gemm reads a GELU output (it will be quantized per token). */
   private static boolean readsGelu(Model model) {
     return model.graph().nodes().stream().anyMatch(n -> (n.opType().equals("MatMul") || n.opType().equals("Gemm"))
-        && n.input(0) != null && QuantGraph.readsGelu(n.input(0)));
+        && n.input(0) != null && QuantSelection.readsGelu(n.input(0)));
   }
 
-  private List<RewriteRule<?>> rules(QuantGraph qg) {
+  private List<RewriteRule<?>> rules(QuantSelection selection, QdqBuilder builder) {
     List<RewriteRule<?>> rules = new ArrayList<>();
     switch (options.scheme()) {
       case O3:
-        rules.add(new StaticQdqLinear(qg));
-        rules.add(new PerTokenLinear(qg));
-        rules.add(new StaticQdqAttentionMatMul(qg));
+        rules.add(new StaticQdqLinear(selection, builder));
+        rules.add(new PerTokenLinear(selection, builder));
+        rules.add(new StaticQdqAttentionMatMul(selection, builder));
         break;
       case O2:
-        rules.add(new DynamicPerTensorLinear(qg));
-        rules.add(new PerTokenLinear(qg));
-        rules.add(new DynamicPerTensorAttentionMatMul(qg));
+        rules.add(new DynamicPerTensorLinear(selection, builder));
+        rules.add(new PerTokenLinear(selection, builder));
+        rules.add(new DynamicPerTensorAttentionMatMul(selection, builder));
         break;
       case O1:
-        rules.add(new PerTokenLinear(qg));
-        rules.add(new PerTokenAttentionMatMul(qg));
+        rules.add(new PerTokenLinear(selection, builder));
+        rules.add(new PerTokenAttentionMatMul(selection, builder));
         break;
       default:
         throw new AssertionError(options.scheme());
     }
-    rules.add(new QuantizeEmbeddingGather(qg));
+    rules.add(new QuantizeEmbeddingGather(selection));
     return rules;
   }
 }

@@ -20,8 +20,8 @@ import java.util.Optional;
  * Div/Mul right after the matmul (the 1/√d scale) is folded into B's DequantizeLinear scale.
  */
 final class StaticQdqAttentionMatMul extends AttentionRule {
-  StaticQdqAttentionMatMul(QuantGraph qg) {
-    super(qg);
+  StaticQdqAttentionMatMul(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -46,13 +46,13 @@ final class StaticQdqAttentionMatMul extends AttentionRule {
   @Override
   public String rewrite(Node n, Rewriter rw, PassContext ctx) {
     ActivationStats stats = ctx.get(ActivationStats.class).orElseThrow();
-    QuantOptions o = qg.options;
+    QuantOptions o = selection.options;
     StringBuilder report = new StringBuilder();
     for (int i = 0; i < 2; i++) {
       Value v = n.input(i);
       double[] r = ActivationRange.choose(stats.get(v.name()).orElseThrow(), o.range(), o.percentile(), o.target());
       QParams p = QParams.forRange(r[0], r[1], o.target());
-      rw.setInput(n, i, qg.qdq(rw, v, p, n));
+      rw.setInput(n, i, builder.qdq(rw, v, p, n));
       report.append(String.format(Locale.ROOT, "%s%s %s scale %.4g zp %d", i == 0 ? "" : "; ", i == 0 ? "A" : "B",
           p.type(), p.scale(), p.zeroPoint()));
     }
@@ -60,7 +60,7 @@ final class StaticQdqAttentionMatMul extends AttentionRule {
       // B's DequantizeLinear is this matmul's own: give it the scale times the factor
       Node dqB = n.input(1).producer().orElseThrow();
       float scaled = dqB.input(1).constant().orElseThrow().floats().get(0) * fold.factor();
-      rw.setInput(dqB, 1, QuantGraph.scalar(rw, n.input(1).name() + "_scale_folded", scaled));
+      rw.setInput(dqB, 1, QdqBuilder.scalar(rw, n.input(1).name() + "_scale_folded", scaled));
       fold.remove(rw, n.output(0));
       report.append("; folded ").append(fold.node().opType()).append(" '").append(fold.node().name()).append("' into B's scale");
     });

@@ -31,8 +31,8 @@ import java.util.Optional;
  * TensorRT: int8 with zero point 0, a Q→DQ pair per consumer, float bias.
  */
 final class StaticQdqLinear extends LinearRule {
-  StaticQdqLinear(QuantGraph qg) {
-    super(qg);
+  StaticQdqLinear(QuantSelection selection, QdqBuilder builder) {
+    super(selection, builder);
   }
 
   @Override
@@ -42,7 +42,7 @@ final class StaticQdqLinear extends LinearRule {
 
   @Override
   boolean handles(Node n) {
-    return !qg.perTokenAt(n);
+    return !selection.perTokenAt(n);
   }
 
   @Override
@@ -54,7 +54,7 @@ final class StaticQdqLinear extends LinearRule {
     if (stats.get().get(s.activation().name()).isEmpty()) {
       return Optional.of(Reason.NO_STATISTICS.because("no calibration statistics for tensor '" + s.activation().name() + "'"));
     }
-    if (s.isGemm() && qg.options.target() == Target.CPU && s.node().input(2) != null) {
+    if (s.isGemm() && selection.options.target() == Target.CPU && s.node().input(2) != null) {
       Value c = s.node().input(2);
       long n = s.w().dim(s.outputAxis());
       if (c.constant().isEmpty() || c.constant().get().dataType() != DataType.FLOAT
@@ -67,10 +67,10 @@ final class StaticQdqLinear extends LinearRule {
 
   @Override
   public String rewrite(LinearSite s, Rewriter rw, PassContext ctx) {
-    QuantOptions o = qg.options;
+    QuantOptions o = selection.options;
     ActivationStats stats = ctx.get(ActivationStats.class).orElseThrow();
     TensorStats xs = stats.get(s.activation().name()).orElseThrow();
-    OutlierChannels oc = o.geluInputs() == QuantOptions.GeluInputs.SPLIT && QuantGraph.readsGelu(s.activation())
+    OutlierChannels oc = o.geluInputs() == QuantOptions.GeluInputs.SPLIT && QuantSelection.readsGelu(s.activation())
         ? OutlierChannels.of(xs, s.w().dim(1 - s.outputAxis())) : OutlierChannels.NONE;
     double[] r = ActivationRange.choose(xs, o.range(), o.percentile(), o.target(), oc.keptAbsMax());
     QParams p = QParams.forRange(r[0], r[1], o.target());
@@ -95,24 +95,24 @@ final class StaticQdqLinear extends LinearRule {
     if (biasAdd != null) {
       Value y = integerToFloatWithBias(rw, s, p, wq, biasAdd);
       if (!oc.isEmpty()) {
-        oc.addFloatPath(rw, s, floatW, x0, y, qg.floatPaths);
+        oc.addFloatPath(rw, s, floatW, x0, y, selection.floatPaths);
       }
       return String.format(Locale.ROOT, "x %s scale %.4g zp %d over [%.4g, %.4g]; weight int8 %s; bias in the integer GEMM "
           + "(com.microsoft.MatMulIntegerToFloat)%s", p.type(), p.scale(), p.zeroPoint(), r[0], r[1],
           wq.perChannel() ? "per-channel (axis " + wq.axis() + ")" : "per-tensor", split);
     }
     if (!oc.isEmpty()) {
-      oc.addFloatPath(rw, s, floatW, x0, node.output(0), qg.floatPaths);
+      oc.addFloatPath(rw, s, floatW, x0, node.output(0), selection.floatPaths);
     }
-    Value x = qg.qdq(rw, s.activation(), p, node);
-    Value w = qg.weightDq(rw, wq, s.weight().name(), node);
+    Value x = builder.qdq(rw, s.activation(), p, node);
+    Value w = builder.weightDq(rw, wq, s.weight().name(), node);
     if (alpha != 1f) {
       rw.setAttribute(node, Attr.of("alpha", 1f));
     }
     Value oldWeight = s.weight();
     rw.setInput(node, 0, x);
     rw.setInput(node, 1, w);
-    QuantGraph.dropIfUnused(rw, oldWeight);
+    QdqBuilder.dropIfUnused(rw, oldWeight);
     if (s.isGemm() && o.target() == Target.CPU && node.input(2) != null) {
       int32Bias(rw, node, p.scale(), wq);
     }
@@ -158,10 +158,10 @@ final class StaticQdqLinear extends LinearRule {
     Node node = s.node();
     Value y = node.output(0);
     Value bias = add.input(0) == y ? add.input(1) : add.input(0);
-    Node q = qg.quantizeLinear(rw, s.activation(), p, node);
+    Node q = builder.quantizeLinear(rw, s.activation(), p, node);
     String h = s.weight().name();
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
-    IntOperand.ScaleZero sz = QuantGraph.weightScaleAndZero(rw, wq, h);
+    IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, h);
     Value b = bias;
     if (bias.constant().orElseThrow().rank() != 1) {
       b = rw.addInitializer(bias.name() + "_flat", Tensor.ofFloats(new long[] {s.w().dim(s.outputAxis())},
@@ -173,7 +173,7 @@ final class StaticQdqLinear extends LinearRule {
     Node mm = rw.op("MatMulIntegerToFloat").domain("com.microsoft").name(name + "_quant")
         .inputs(q.output(0), data, q.input(1), sz.scale(), q.input(2), sz.zeroPoint(), b).outputs(out.name() + "_integer").insertBefore(add);
     if (out.isGraphOutput()) {
-      QuantGraph.replace(rw, out, mm.output(0));
+      QdqBuilder.replace(rw, out, mm.output(0));
     } else {
       rw.replaceAllUsesWith(out, mm.output(0));
       rw.takeName(out, mm.output(0)); // calibration statistics and later rules know the tensor by its name
@@ -181,8 +181,8 @@ final class StaticQdqLinear extends LinearRule {
     rw.removeNode(add);
     rw.removeNode(node);
     rw.setOpset("com.microsoft", 1);
-    QuantGraph.dropIfUnused(rw, weight);
-    QuantGraph.dropIfUnused(rw, bias);
+    QdqBuilder.dropIfUnused(rw, weight);
+    QdqBuilder.dropIfUnused(rw, bias);
     return mm.output(0);
   }
 
@@ -203,13 +203,13 @@ final class StaticQdqLinear extends LinearRule {
     Value data = rw.addInitializer(h + "_quantized", Tensor.ofLongs(DataType.INT32, new long[] {n}, q));
     Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(h + "_DequantizeLinear").outputs(h + "_dequantized");
     if (wq.perChannel()) {
-      b.inputs(data, QuantGraph.floats(rw, h + "_scale", scale)).attr(Attr.of("axis", 0L));
+      b.inputs(data, QdqBuilder.floats(rw, h + "_scale", scale)).attr(Attr.of("axis", 0L));
     } else {
-      b.inputs(data, QuantGraph.scalar(rw, h + "_scale", scale[0]));
+      b.inputs(data, QdqBuilder.scalar(rw, h + "_scale", scale[0]));
     }
     Value dq = b.insertBefore(gemm).output(0);
     rw.setInput(gemm, 2, dq);
     rw.setAttribute(gemm, Attr.of("beta", 1f));
-    QuantGraph.dropIfUnused(rw, c);
+    QdqBuilder.dropIfUnused(rw, c);
   }
 }

@@ -20,7 +20,7 @@
  *   <li>O1: per-row QuantizeLinear (opset 13 per-axis on a flattened view) → MatMulInteger chain:
  *       48 MatMulIntegerToFloat. Handing ORT the per-row scale inside the chain gave wrong numbers
  *       (cosine 0.60 against the unoptimized graph): its kernel applies a non-scalar A scale after
- *       adding a bias it fused; hence the scalar-times-ratio split in QuantGraph.
+ *       adding a bias it fused; hence the scalar-times-ratio split in QdqBuilder.
  *   <li>O3 default at GELU outputs: the outlier channels' float path (Gather on the last axis, a
  *       [tokens, k] x [k, N] MatMul, an Add) stays as written; MiniLM's five such paths cost about
  *       0.75 ms of 43 (ORT profile), against about 4 ms for a per-token quantizer.

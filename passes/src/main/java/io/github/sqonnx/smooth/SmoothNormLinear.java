@@ -1,7 +1,6 @@
 package io.github.sqonnx.smooth;
 
 import io.github.sqonnx.calib.TensorStats;
-import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.FloatView;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
@@ -224,9 +223,5 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
       m = Math.max(m, v);
     }
     return m;
-  }
-
-  static boolean isFloat(Tensor t) {
-    return t.dataType() == DataType.FLOAT;
   }
 }

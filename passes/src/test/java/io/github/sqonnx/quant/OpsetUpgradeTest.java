@@ -128,11 +128,11 @@ class OpsetUpgradeTest {
       Rewriter rw = new Rewriter(m);
       for (Node n : m.graph().nodes()) {
         if (n.attribute("axes").isPresent()) {
-          rw.setInput(n, 1, QuantGraph.int64s(rw, n.name() + "_axes", n.attrInts("axes").stream().mapToLong(Long::longValue).toArray()));
+          rw.setInput(n, 1, QdqBuilder.int64s(rw, n.name() + "_axes", n.attrInts("axes").stream().mapToLong(Long::longValue).toArray()));
           rw.removeAttribute(n, "axes");
         }
         if (n.opType().equals("Split")) {
-          rw.setInput(n, 1, QuantGraph.int64s(rw, "split", 1, 2));
+          rw.setInput(n, 1, QdqBuilder.int64s(rw, "split", 1, 2));
           rw.removeAttribute(n, "split");
         }
       }
@@ -146,8 +146,8 @@ class OpsetUpgradeTest {
     try (Model m = Models.empty("resize11", 11)) {
       Rewriter rw = new Rewriter(m);
       Value x = rw.addGraphInput(Models.tensorInfo("x", DataType.FLOAT, 1L, 1L, 2L, 2L));
-      Node r = rw.op("Resize").name("up/Resize").inputs(x, QuantGraph.floats(rw, "roi", new float[0]),
-          QuantGraph.floats(rw, "scales", new float[] {1, 1, 2, 2})).append();
+      Node r = rw.op("Resize").name("up/Resize").inputs(x, QdqBuilder.floats(rw, "roi", new float[0]),
+          QdqBuilder.floats(rw, "scales", new float[] {1, 1, 2, 2})).append();
       rw.addGraphOutput(r.output(0), Models.tensorInfoAnyShape("y", DataType.FLOAT));
       SqOnnxException e = assertThrows(SqOnnxException.class, () -> new OpsetUpgrade(13).run(m, new PassContext()));
       assertTrue(e.getMessage().contains("node 'up/Resize' (Resize) is not known to keep its meaning at opset 13"), e.getMessage());

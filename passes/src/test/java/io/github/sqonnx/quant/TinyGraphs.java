@@ -35,7 +35,7 @@ final class TinyGraphs {
     Value v = linear(rw, r, x, "value");
     Node kt = rw.op("Transpose").name("key_t").inputs(k).attr(Attr.ints("perm", 0, 2, 1)).append();
     Node scores = rw.op("MatMul").name("scores/MatMul").inputs(q, kt.output(0)).append();
-    Node unsq = rw.op("Unsqueeze").name("mask/Unsqueeze").inputs(mask, QuantGraph.int64s(rw, "axes1", 1)).append();
+    Node unsq = rw.op("Unsqueeze").name("mask/Unsqueeze").inputs(mask, QdqBuilder.int64s(rw, "axes1", 1)).append();
     Node cast = rw.op("Cast").name("mask/Cast").inputs(unsq.output(0)).attr(Attr.of("to", (long) DataType.FLOAT.code())).append();
     Node sub = rw.op("Sub").name("mask/Sub").inputs(scalar(rw, "one", 1f), cast.output(0)).append();
     Node mul = rw.op("Mul").name("mask/Mul").inputs(sub.output(0), scalar(rw, "neg", -10000f)).append();

@@ -9,8 +9,8 @@ import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
 import io.github.sqonnx.testmodels.Blocks.Scope;
+import io.github.sqonnx.testmodels.Projections.Qkv;
 import io.github.sqonnx.testmodels.TransformerSpec.Kind;
-import io.github.sqonnx.testmodels.TransformerSpec.QkvForm;
 import io.github.sqonnx.testmodels.Weights.NormRole;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +35,7 @@ public final class KvDecoderBuilder {
   private final Weights w;
   private final Emitter em;
   private final Blocks blocks;
+  private final Projections proj;
   private final int h;
   private final int f;
 
@@ -43,6 +44,7 @@ public final class KvDecoderBuilder {
     this.w = new Weights(spec);
     this.em = new Emitter(new Rewriter(model), spec.opset());
     this.blocks = new Blocks(spec, em);
+    this.proj = new Projections(spec, w, em, blocks);
     this.h = spec.hidden();
     this.f = spec.ffn();
   }
@@ -119,29 +121,29 @@ public final class KvDecoderBuilder {
     Scope l = new Scope("model.decoder.layers." + i, "/model/decoder/layers." + i);
     Scope self = l.child("self_attn");
     Value n = norm(l.child("self_attn_layer_norm"), x, NormRole.PLANT);
-    Value[] qkv = qkv(self, n, true, "q_proj", "k_proj", "v_proj", "qkv_proj");
+    Qkv qkv = proj.qkv(self, n, true, "q_proj", "k_proj", "v_proj", "qkv_proj");
     // OPT: query_states = self.q_proj(hidden_states) * self.scaling
-    Value q = em.op(self.node(), "Mul", qkv[0], em.scalar(self.node(), (float) (1 / Math.sqrt(spec.headDim()))));
-    Value ctx = attention(self.node(), i, q, qkv[1], qkv[2], pastK, pastV, bias, false);
-    x = em.op(l.node(), "Add", x, linear(self.child("out_proj"), ctx, h, h, true, null, null));
+    Value q = em.op(self.node(), "Mul", qkv.q(), em.scalar(self.node(), (float) (1 / Math.sqrt(spec.headDim()))));
+    Value ctx = attention(self.node(), i, q, qkv.k(), qkv.v(), pastK, pastV, bias, false);
+    x = em.op(l.node(), "Add", x, proj.linear(self.child("out_proj"), ctx, h, h, true, null, null));
     n = norm(l.child("final_layer_norm"), x, NormRole.PLANT);
-    Value up = linear(l.child("fc1"), n, h, f, true, w.channels, w.ffnChannels);
+    Value up = proj.linear(l.child("fc1"), n, h, f, true, w.channels, w.ffnChannels);
     Value act = em.op(l.child("activation_fn").node(), "Relu", up);
-    return em.op(l.node(), "Add", x, linear(l.child("fc2"), act, f, h, true, w.ffnChannels, null));
+    return em.op(l.node(), "Add", x, proj.linear(l.child("fc2"), act, f, h, true, w.ffnChannels, null));
   }
 
   private Value llamaLayer(int i, Value x, Value bias, Value pastK, Value pastV) {
     Scope l = new Scope("model.layers." + i, "/model/layers." + i);
     Scope self = l.child("self_attn");
     Value n = rmsNorm(l.child("input_layernorm"), x, NormRole.PLANT);
-    Value[] qkv = qkv(self, n, false, "q_proj", "k_proj", "v_proj", "qkv_proj");
-    Value ctx = attention(self.node(), i, qkv[0], qkv[1], qkv[2], pastK, pastV, bias, true);
-    x = em.op(l.node(), "Add", x, linear(self.child("o_proj"), ctx, h, h, false, null, null));
+    Qkv qkv = proj.qkv(self, n, false, "q_proj", "k_proj", "v_proj", "qkv_proj");
+    Value ctx = attention(self.node(), i, qkv.q(), qkv.k(), qkv.v(), pastK, pastV, bias, true);
+    x = em.op(l.node(), "Add", x, proj.linear(self.child("o_proj"), ctx, h, h, false, null, null));
     n = rmsNorm(l.child("post_attention_layernorm"), x, NormRole.PLANT);
-    Value gate = linear(l.child("mlp.gate_proj"), n, h, f, false, w.channels, null);
-    Value up = linear(l.child("mlp.up_proj"), n, h, f, false, w.channels, w.ffnChannels);
+    Value gate = proj.linear(l.child("mlp.gate_proj"), n, h, f, false, w.channels, null);
+    Value up = proj.linear(l.child("mlp.up_proj"), n, h, f, false, w.channels, w.ffnChannels);
     Value act = em.op(l.child("mlp").node(), "Mul", blocks.silu(l.child("mlp.act_fn").node(), gate), up);
-    return em.op(l.node(), "Add", x, linear(l.child("mlp.down_proj"), act, f, h, false, w.ffnChannels, null));
+    return em.op(l.node(), "Add", x, proj.linear(l.child("mlp.down_proj"), act, f, h, false, w.ffnChannels, null));
   }
 
   /**
@@ -174,41 +176,6 @@ public final class KvDecoderBuilder {
     Value shape = em.op(s, "Concat", Attr.of("axis", 0L), em.dim(s, x, 0), em.dim(s, x, 1),
         em.ints(s, spec.heads()), em.ints(s, spec.headDim()));
     return em.op(s, "Transpose", Attr.ints("perm", perm), em.op(s, "Reshape", x, shape));
-  }
-
-  private Value linear(Scope sc, Value x, int in, int out, boolean withBias, int[] damped, int[] amplified) {
-    float[] weight = w.linear(sc.param(), out, in);
-    float[] b = withBias ? w.bias(sc.param(), out) : null;
-    if (damped != null) {
-      w.damp(weight, in, damped);
-    }
-    if (amplified != null) {
-      w.amplify(weight, b, in, amplified);
-    }
-    return blocks.linear(sc, x, in, out, weight, b);
-  }
-
-  private Value[] qkv(Scope self, Value x, boolean withBias, String q, String k, String v, String fused) {
-    if (spec.qkv() == QkvForm.SEPARATE) {
-      return new Value[] {
-        linear(self.child(q), x, h, h, withBias, w.channels, null),
-        linear(self.child(k), x, h, h, withBias, w.channels, null),
-        linear(self.child(v), x, h, h, withBias, w.channels, null)};
-    }
-    float[] weight = new float[3 * h * h];
-    float[] b = withBias ? new float[3 * h] : null;
-    String[] parts = {q, k, v};
-    for (int i = 0; i < 3; i++) {
-      String p = self.child(parts[i]).param();
-      float[] wi = w.linear(p, h, h);
-      w.damp(wi, h, w.channels);
-      System.arraycopy(wi, 0, weight, i * h * h, h * h);
-      if (b != null) {
-        System.arraycopy(w.bias(p, h), 0, b, i * h, h);
-      }
-    }
-    Value y = blocks.linear(self.child(fused), x, h, 3 * h, weight, b);
-    return em.splitLast(self.node(), y, 3, h);
   }
 
   private Value norm(Scope sc, Value x, NormRole role) {

@@ -9,8 +9,8 @@ import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
 import io.github.sqonnx.testmodels.Blocks.Scope;
+import io.github.sqonnx.testmodels.Projections.Qkv;
 import io.github.sqonnx.testmodels.TransformerSpec.Kind;
-import io.github.sqonnx.testmodels.TransformerSpec.QkvForm;
 import io.github.sqonnx.testmodels.Weights.NormRole;
 import java.util.Arrays;
 
@@ -33,6 +33,7 @@ public final class TransformerBuilder {
   private final Weights w;
   private final Emitter em;
   private final Blocks blocks;
+  private final Projections proj;
   private final int h;
   private final int f;
 
@@ -41,6 +42,7 @@ public final class TransformerBuilder {
     this.w = new Weights(spec);
     this.em = new Emitter(new Rewriter(model), spec.opset());
     this.blocks = new Blocks(spec, em);
+    this.proj = new Projections(spec, w, em, blocks);
     this.h = spec.hidden();
     this.f = spec.ffn();
   }
@@ -100,14 +102,14 @@ public final class TransformerBuilder {
       Scope l = new Scope("encoder.layer." + i, "/encoder/layer." + i);
       boolean last = i == spec.layers() - 1;
       Scope self = l.child("attention.self");
-      Value[] qkv = qkv(self, x, true, "query", "key", "value", "qkv");
-      Value ctx = blocks.attention(self.node(), qkv[0], qkv[1], qkv[2], bias, true);
-      Value attn = linear(l.child("attention.output.dense"), ctx, h, h, true, null, null);
+      Qkv qkv = proj.qkv(self, x, true, "query", "key", "value", "qkv");
+      Value ctx = blocks.attention(self.node(), qkv.q(), qkv.k(), qkv.v(), bias, true);
+      Value attn = proj.linear(l.child("attention.output.dense"), ctx, h, h, true, null, null);
       x = norm(l.child("attention.output.LayerNorm"), em.op(l.child("attention.output").node(), "Add", attn, x),
           NormRole.CARRY, 1e-12f, null);
-      Value up = linear(l.child("intermediate.dense"), x, h, f, true, w.channels, w.ffnChannels);
+      Value up = proj.linear(l.child("intermediate.dense"), x, h, f, true, w.channels, w.ffnChannels);
       Value act = blocks.gelu(l.child("intermediate.intermediate_act_fn").node(), up);
-      Value down = linear(l.child("output.dense"), act, f, h, true, w.ffnChannels, null);
+      Value down = proj.linear(l.child("output.dense"), act, f, h, true, w.ffnChannels, null);
       x = norm(l.child("output.LayerNorm"), em.op(l.child("output").node(), "Add", down, x),
           last ? NormRole.DAMP : NormRole.CARRY, 1e-12f, last ? "last_hidden_state" : null);
     }
@@ -123,13 +125,13 @@ public final class TransformerBuilder {
       Scope l = new Scope("model.decoder.layers." + i, "/model/decoder/layers." + i);
       Scope self = l.child("self_attn");
       Value n = norm(l.child("self_attn_layer_norm"), x, NormRole.PLANT, 1e-5f, null);
-      Value[] qkv = qkv(self, n, true, "q_proj", "k_proj", "v_proj", "qkv_proj");
-      Value ctx = blocks.attention(self.node(), qkv[0], qkv[1], qkv[2], bias, false);
-      x = em.op(l.node(), "Add", x, linear(self.child("out_proj"), ctx, h, h, true, null, null));
+      Qkv qkv = proj.qkv(self, n, true, "q_proj", "k_proj", "v_proj", "qkv_proj");
+      Value ctx = blocks.attention(self.node(), qkv.q(), qkv.k(), qkv.v(), bias, false);
+      x = em.op(l.node(), "Add", x, proj.linear(self.child("out_proj"), ctx, h, h, true, null, null));
       n = norm(l.child("final_layer_norm"), x, NormRole.PLANT, 1e-5f, null);
-      Value up = linear(l.child("fc1"), n, h, f, true, w.channels, w.ffnChannels);
+      Value up = proj.linear(l.child("fc1"), n, h, f, true, w.channels, w.ffnChannels);
       Value act = em.op(l.child("activation_fn").node(), "Relu", up);
-      x = em.op(l.node(), "Add", x, linear(l.child("fc2"), act, f, h, true, w.ffnChannels, null));
+      x = em.op(l.node(), "Add", x, proj.linear(l.child("fc2"), act, f, h, true, w.ffnChannels, null));
     }
     return norm(d.child("final_layer_norm"), x, NormRole.PLAIN, 1e-5f, "last_hidden_state");
   }
@@ -143,58 +145,17 @@ public final class TransformerBuilder {
       Scope l = new Scope("model.layers." + i, "/model/layers." + i);
       Scope self = l.child("self_attn");
       Value n = rmsNorm(l.child("input_layernorm"), x, NormRole.PLANT, null);
-      Value[] qkv = qkv(self, n, false, "q_proj", "k_proj", "v_proj", "qkv_proj");
-      Value ctx = blocks.attention(self.node(), qkv[0], qkv[1], qkv[2], bias, false);
-      x = em.op(l.node(), "Add", x, linear(self.child("o_proj"), ctx, h, h, false, null, null));
+      Qkv qkv = proj.qkv(self, n, false, "q_proj", "k_proj", "v_proj", "qkv_proj");
+      Value ctx = blocks.attention(self.node(), qkv.q(), qkv.k(), qkv.v(), bias, false);
+      x = em.op(l.node(), "Add", x, proj.linear(self.child("o_proj"), ctx, h, h, false, null, null));
       n = rmsNorm(l.child("post_attention_layernorm"), x, NormRole.PLANT, null);
-      Value gate = linear(l.child("mlp.gate_proj"), n, h, f, false, w.channels, null);
+      Value gate = proj.linear(l.child("mlp.gate_proj"), n, h, f, false, w.channels, null);
       // outliers for down_proj come from up_proj's rows: the product is linear in them
-      Value up = linear(l.child("mlp.up_proj"), n, h, f, false, w.channels, w.ffnChannels);
+      Value up = proj.linear(l.child("mlp.up_proj"), n, h, f, false, w.channels, w.ffnChannels);
       Value act = em.op(l.child("mlp").node(), "Mul", blocks.silu(l.child("mlp.act_fn").node(), gate), up);
-      x = em.op(l.node(), "Add", x, linear(l.child("mlp.down_proj"), act, f, h, false, w.ffnChannels, null));
+      x = em.op(l.node(), "Add", x, proj.linear(l.child("mlp.down_proj"), act, f, h, false, w.ffnChannels, null));
     }
     return rmsNorm(m.child("norm"), x, NormRole.PLAIN, "last_hidden_state");
-  }
-
-  /**
-   * A Linear with seeded weights: {@code damped} input channels get their weights divided by the
-   * outlier magnitude (they read outliers), {@code amplified} output channels multiplied by it (they
-   * make outliers for the next Linear).
-   */
-  private Value linear(Scope sc, Value x, int in, int out, boolean withBias, int[] damped, int[] amplified) {
-    float[] weight = w.linear(sc.param(), out, in);
-    float[] b = withBias ? w.bias(sc.param(), out) : null;
-    if (damped != null) {
-      w.damp(weight, in, damped);
-    }
-    if (amplified != null) {
-      w.amplify(weight, b, in, amplified);
-    }
-    return blocks.linear(sc, x, in, out, weight, b);
-  }
-
-  /** Q, K and V projections of a norm output: three Linears, or one to 3H then Split. */
-  private Value[] qkv(Scope self, Value x, boolean withBias, String q, String k, String v, String fused) {
-    if (spec.qkv() == QkvForm.SEPARATE) {
-      return new Value[] {
-        linear(self.child(q), x, h, h, withBias, w.channels, null),
-        linear(self.child(k), x, h, h, withBias, w.channels, null),
-        linear(self.child(v), x, h, h, withBias, w.channels, null)};
-    }
-    float[] weight = new float[3 * h * h];
-    float[] b = withBias ? new float[3 * h] : null;
-    String[] parts = {q, k, v};
-    for (int i = 0; i < 3; i++) {
-      String p = self.child(parts[i]).param(); // draw as the separate form does: same numbers
-      float[] wi = w.linear(p, h, h);
-      w.damp(wi, h, w.channels);
-      System.arraycopy(wi, 0, weight, i * h * h, h * h);
-      if (b != null) {
-        System.arraycopy(w.bias(p, h), 0, b, i * h, h);
-      }
-    }
-    Value y = blocks.linear(self.child(fused), x, h, 3 * h, weight, b);
-    return em.splitLast(self.node(), y, 3, h);
   }
 
   private Value norm(Scope sc, Value x, NormRole role, float eps, String outName) {

@@ -10,120 +10,33 @@ import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.TensorShapeProto;
 import io.github.sqonnx.onnx.proto.Onnx.TypeProto;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
-import io.github.sqonnx.pass.Reason;
-import io.github.sqonnx.pass.Rejection;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Builds the quantization subgraphs the rules share: constants, Q/DQ pairs, weight DQs, dynamic
- * quantizers and the integer matmul chain. One instance per pass run: it remembers the per-token
- * quantizers it made so that consumers of one tensor share them.
+ * quantizers and the integer matmul chain. It decides nothing about which nodes are quantized or in
+ * which form (that is {@link QuantSelection}); it only writes what a rule asked for, through the
+ * rule's {@link Rewriter}.
  *
- * <p>Shared quantizers are placed right after the producer of the tensor they quantize, so they come
- * before every consumer, whichever rule (and so whichever order) asks for them.
+ * <p>One instance per pass run, because it owns the run's shared per-row quantizers: it remembers
+ * the per-token quantizer it made for each tensor so that every consumer of that tensor reads the same
+ * one (a second quantizer would cost a second pass over the activation). Shared quantizers are placed
+ * right after the producer of the tensor they quantize, so they come before every consumer, whichever
+ * rule (and so whichever order) asks for them. Per-tensor Q and DynamicQuantizeLinear nodes are found
+ * again in the graph instead (they are recognisable by their inputs), so need no memory here.
  */
-final class QuantGraph {
-  final QuantOptions options;
+final class QdqBuilder {
+  /** The runtime whose Q/DQ placement rules apply (one shared Q on CPU, a pair per consumer on TensorRT). */
+  private final Target target;
   private final Map<Value, IntOperand.PerRow> perRow = new IdentityHashMap<>();
-  /** Linears left float by {@link QuantOptions#skipFirstLast()}, fixed before any rewrite. */
-  private final Set<Node> firstLast = new HashSet<>();
-  /** Nodes this run wrote to stay float (outlier channels' paths): no rule matches or reports them. */
-  final Set<Node> floatPaths = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   /** Ranks of tensors that may be quantized per row (see {@link #perRow}); empty when unknown. */
   private final Map<String, Integer> ranks;
 
-  QuantGraph(QuantOptions options, Graph graph) {
-    this(options, graph, Map.of());
-  }
-
-  QuantGraph(QuantOptions options, Graph graph, Map<String, Integer> ranks) {
-    this.options = options;
+  QdqBuilder(Target target, Map<String, Integer> ranks) {
+    this.target = target;
     this.ranks = Map.copyOf(ranks);
-    if (options.skipFirstLast()) {
-      List<LinearSite> linears = new ArrayList<>();
-      for (Node n : graph.nodes()) {
-        LinearSite.match(n).filter(l -> l.problem().isEmpty()).ifPresent(linears::add);
-      }
-      if (!linears.isEmpty()) {
-        // the first and last Linear, with those reading the same input (Q, K and V go together)
-        for (LinearSite end : List.of(linears.get(0), linears.get(linears.size() - 1))) {
-          for (LinearSite l : linears) {
-            if (l.activation() == end.activation()) {
-              firstLast.add(l.node());
-            }
-          }
-        }
-      }
-    }
-  }
-
-  /** Why the user's options leave {@code n} in float, or empty. */
-  Optional<Rejection> excluded(Node n) {
-    if (options.excludeOps().contains(n.opType())) {
-      return Optional.of(Reason.EXCLUDED.because("op type " + n.opType() + " is excluded"));
-    }
-    if (options.exclude() != null && options.exclude().matcher(n.name()).find()) {
-      return Optional.of(Reason.EXCLUDED.because("excluded by name pattern '" + options.exclude().pattern() + "'"));
-    }
-    if (firstLast.contains(n)) {
-      return Optional.of(Reason.EXCLUDED.because("first or last Linear, left float (skipFirstLast)"));
-    }
-    if (options.geluInputs() == QuantOptions.GeluInputs.FLOAT && isLinear(n) && readsGelu(n.input(0))) {
-      return Optional.of(Reason.EXCLUDED.because("reads a GELU output, left float (geluInputs=float)"));
-    }
-    return Optional.empty();
-  }
-
-  /** Whether the options ask for per-token quantization of this Linear's input. */
-  boolean perTokenAt(Node n) {
-    return options.scheme() == Scheme.O1
-        || (options.perTokenAt() != null && options.perTokenAt().matcher(n.name()).find())
-        || (options.geluInputs() == QuantOptions.GeluInputs.PER_TOKEN && isLinear(n) && readsGelu(n.input(0)));
-  }
-
-  private static boolean isLinear(Node n) {
-    return n.input(0) != null && n.input(1) != null && n.input(1).isInitializer();
-  }
-
-  /**
-   * Whether {@code v} is a GELU output: a Gelu/FastGelu/BiasGelu node, or the decomposed
-   * x·½·(1 + erf(x/√2)) (or the tanh approximation) as exporters write it, found by walking back
-   * through its Mul/Add/Div nodes to an Erf or Tanh; also through the Reshape or Flatten that gives a
-   * Gemm the [B·S, K] view of it.
-   */
-  static boolean readsGelu(Value v) {
-    return geluWithin(v, 4);
-  }
-
-  private static boolean geluWithin(Value v, int depth) {
-    Node p = v == null ? null : v.producer().orElse(null);
-    if (p == null || depth < 0) {
-      return false;
-    }
-    switch (p.opType()) {
-      case "Gelu": case "FastGelu": case "BiasGelu": case "QuickGelu":
-        return true;
-      case "Erf": case "Tanh":
-        return depth < 4; // the GELU's inner function, not the value itself
-      case "Reshape": case "Flatten":
-        // a Gemm export's [B·S, K] view of the GELU output: the same values, the channel axis still last
-        return depth == 4 && geluWithin(p.input(0), depth);
-      case "Mul": case "Add": case "Div":
-        for (Value in : p.inputs()) {
-          if (geluWithin(in, depth - 1)) {
-            return true;
-          }
-        }
-        return false;
-      default:
-        return false;
-    }
   }
 
   // ---- constants ----
@@ -174,13 +87,13 @@ final class QuantGraph {
    * shared by all consumers and placed after x's producer; on TensorRT a new one before the consumer.
    */
   Node quantizeLinear(Rewriter rw, Value x, QParams p, Node consumer) {
-    Node q = options.target() == Target.CPU ? sharedQ(x, p).orElse(null) : null;
+    Node q = target == Target.CPU ? sharedQ(x, p).orElse(null) : null;
     if (q == null) {
       Value s = scalar(rw, x.name() + "_scale", p.scale());
       Value zp = scalar(rw, x.name() + "_zero_point", p.type(), p.zeroPoint());
       Rewriter.NodeBuilder b = rw.op("QuantizeLinear").name(x.name() + "_QuantizeLinear").inputs(x, s, zp)
           .outputs(x.name() + "_quantized");
-      q = options.target() == Target.CPU ? placeAfter(b, x) : b.insertBefore(consumer);
+      q = target == Target.CPU ? placeAfter(b, x) : b.insertBefore(consumer);
     }
     return q;
   }
