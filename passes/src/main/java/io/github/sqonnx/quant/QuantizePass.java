@@ -151,6 +151,7 @@ public final class QuantizePass implements Pass {
       default:
         throw new AssertionError(options.scheme());
     }
+    rules.add(new QuantizeFusedAttention(qg));
     rules.add(new QuantizeEmbeddingGather(qg));
     return rules;
   }
