@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * The activation tensors calibration measures: the input of every Linear (MatMul or Gemm whose weight
- * operand is a constant) and both operands of every attention batched matmul (MatMul with two
+ * operand is a constant, or com.microsoft Attention with a constant packed QKV weight) and both operands of every attention batched matmul (MatMul with two
  * computed operands, e.g. Q·Kᵀ and P·V). SmoothQuant needs the first, static INT8 both.
  */
 public final class CalibrationTargets {
@@ -47,6 +47,13 @@ public final class CalibrationTargets {
     Map<String, Kind> kinds = new LinkedHashMap<>();
     Map<String, List<String>> readers = new LinkedHashMap<>();
     for (Node n : model.graph().nodes()) {
+      if (isFusedAttention(n)) {
+        // com.microsoft Attention projects input 0 with its packed QKV weight: a Linear input
+        if (n.input(0) != null && n.input(1) != null && isConstant(n.input(1)) && !isConstant(n.input(0))) {
+          add(kinds, readers, n.input(0), Kind.LINEAR_INPUT, n);
+        }
+        continue;
+      }
       if (!n.domain().isEmpty() || !(n.opType().equals("MatMul") || n.opType().equals("Gemm"))) {
         continue;
       }
@@ -81,6 +88,10 @@ public final class CalibrationTargets {
     if (!r.contains(n.name())) {
       r.add(n.name());
     }
+  }
+
+  private static boolean isFusedAttention(Node n) {
+    return n.domain().equals("com.microsoft") && n.opType().equals("Attention");
   }
 
   /** An initializer, or a Constant node's output: a weight, not an activation. */

@@ -18,8 +18,8 @@ import java.util.TreeMap;
  * Whether ONNX Runtime's CPU optimizer really runs each quantized matmul in an integer kernel. Loads
  * the quantized model in ORT (all optimizations) with its optimized-model output, reads that graph
  * back, and looks up every site the rewrite meant to run in INT8 — a MatMul/Gemm reading a
- * DequantizeLinear (Q/DQ form), a MatMulInteger (dynamic forms) or a MatMulIntegerToFloat written
- * directly (static Linears with a bias on CPU) — by node name: ORT's fusions keep
+ * DequantizeLinear (Q/DQ form), a MatMulInteger (dynamic forms) or a MatMulIntegerToFloat or
+ * QAttention written directly (static Linears with a bias on CPU, fused Attention) — by node name: ORT's fusions keep
  * the name of the node they replace (QDQ MatMul → MatMulIntegerToFloat / QLinearMatMul; MatMulInteger
  * chain → MatMulIntegerToFloat / DynamicQuantizeMatMul). A site found as a float MatMul, Gemm or
  * FusedMatMul, or not found at all, is reported as left float.
@@ -179,7 +179,7 @@ public final class FusionCheck {
         form = "qdq";
       } else if (n.opType().equals("MatMulInteger")) {
         form = "integer";
-      } else if (n.opType().equals("MatMulIntegerToFloat") && n.domain().equals("com.microsoft")) {
+      } else if ((n.opType().equals("MatMulIntegerToFloat") || n.opType().equals("QAttention")) && n.domain().equals("com.microsoft")) {
         form = "direct";
       }
       if (form != null) {

@@ -15,7 +15,8 @@ import java.util.Set;
  * onnxruntime-genai's builder) that stay as they are, and the weights they keep in float, so a fused
  * graph is never reported as "nothing to quantize" in silence. Plain MatMuls around them
  * (projections before MultiHeadAttention, GroupQueryAttention, RotaryEmbedding) are quantized by the
- * other rules.
+ * other rules, Attention's packed QKV weight by {@link QuantizeFusedAttention} (what is left here is
+ * an Attention that rule refused, with its own reason beside this finding).
  * <pre>
  *   com.microsoft Attention(x, W_qkv, b) → unchanged, finding "packed QKV weight 'W_qkv' stays float"
  * </pre>
@@ -44,6 +45,11 @@ final class KeepFusedOps {
     }
     String op = MS + " " + n.opType();
     switch (n.opType()) {
+      case "QAttention":
+      case "MatMulIntegerToFloat":
+      case "DynamicQuantizeMatMul":
+      case "QGemm":
+        return Optional.empty(); // integer kernels (written by the quantization rules): nothing stays float
       case "MatMulNBits":
         return Optional.of(op + " is already a low-bit weight matmul: left alone");
       case "MultiHeadAttention":
@@ -61,8 +67,9 @@ final class KeepFusedOps {
     if (WEIGHTED.contains(n.opType())) {
       for (Value v : n.inputs()) {
         if (v != null && v.isInitializer() && v.constant().map(t -> t.elementCount() > 1L << 10).orElse(false)) {
-          return Optional.of(op + ": weight '" + v.name() + "' stays float (fused ops are not quantized yet; "
-              + "rewrite the unfused export: ONNX Runtime fuses again when it loads the result)");
+          return Optional.of(op + ": weight '" + v.name() + "' stays float (" + (n.opType().equals("Attention")
+              ? "see quantize-fused-attention's reason" : "this fused op is not quantized; rewrite the unfused export: "
+              + "ONNX Runtime fuses again when it loads the result") + ")");
         }
       }
     }

@@ -153,6 +153,7 @@ public final class QuantizePass implements Pass {
       default:
         throw new AssertionError(options.scheme());
     }
+    rules.add(new QuantizeFusedAttention(selection, builder));
     rules.add(new QuantizeEmbeddingGather(selection));
     return rules;
   }

@@ -32,6 +32,9 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
       why[0] = Reason.UNSUPPORTED_PATTERN.because(x + " comes from " + p + " in domain " + p.domain());
       return null;
     }
+    if (FusedNormAbsorber.handles(p)) {
+      return FusedNormAbsorber.find(x, p, why);
+    }
     switch (p.opType()) {
       case "LayerNormalization": {
         if (p.attrInt("axis", -1) != -1) {
@@ -108,7 +111,7 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
   }
 
   /** γ and β must be constant float vectors of their own, one entry per channel. */
-  private static Absorber checked(String kind, Node p, List<Value> constants, Value x, Rejection[] why) {
+  static Absorber checked(String kind, Node p, List<Value> constants, Value x, Rejection[] why) {
     for (Value c : constants) {
       if (c.constant().isEmpty()) {
         why[0] = Reason.NOT_CONSTANT.because("the scale or bias " + c + " of " + p + " is not constant");

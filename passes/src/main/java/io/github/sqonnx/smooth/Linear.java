@@ -10,14 +10,15 @@ import java.util.Optional;
 /**
  * A Linear layer Y = X·W (+ b) as exporters write it: MatMul with a constant 2-D weight [K, N]
  * (optionally followed by an Add of a constant bias), or Gemm with a constant B ([K, N], or [N, K]
- * with transB = 1). {@code inputAxis} is the weight axis that meets X's channels.
+ * with transB = 1), or the packed QKV projection of a com.microsoft Attention. {@code inputAxis} is the
+ * weight axis that meets X's channels.
  */
 record Linear(Node node, Value input, Value weight, int inputAxis) {
 
   /** The Linear at {@code node} reading {@code x}, or the reason it is not one. */
   static Result of(Node node, Value x) {
     String op = node.opType();
-    if (!node.domain().isEmpty() || !(op.equals("MatMul") || op.equals("Gemm"))) {
+    if (!isRoot(node)) {
       return Result.no(Reason.UNSUPPORTED_PATTERN.because(node + " is not a MatMul or Gemm"));
     }
     if (node.input(0) != x) {
@@ -48,6 +49,17 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
       axis = node.attrInt("transB", 0) != 0 ? 1 : 0;
     }
     return new Result(Optional.of(new Linear(node, x, w, axis)), null);
+  }
+
+  /**
+   * MatMul and Gemm, and com.microsoft Attention, whose packed QKV weight [K, 3N] (input 1) reads its
+   * input 0 as a Linear does: scaling the weight's rows by s is exact whatever the attention computes
+   * after the projection.
+   */
+  static boolean isRoot(Node node) {
+    String op = node.opType();
+    return node.domain().isEmpty() ? op.equals("MatMul") || op.equals("Gemm")
+        : node.domain().equals("com.microsoft") && op.equals("Attention");
   }
 
   /** Number of output channels N. */

@@ -36,7 +36,7 @@ record NormLinearSite(Value x, Absorber absorber, Rejection absorberProblem, Lis
     return out;
   }
 
-  /** The residual Adds reading X itself. */
+  /** The residual Adds (or fused SkipLayerNorms, as input or skip) reading X itself. */
   List<Node> residuals() {
     List<Node> out = new ArrayList<>();
     for (SmoothNormLinear.Reader rd : readers) {
@@ -48,7 +48,8 @@ record NormLinearSite(Value x, Absorber absorber, Rejection absorberProblem, Lis
   }
 
   private boolean isResidual(SmoothNormLinear.Reader rd) {
-    return rd.input() == x && rd.node().opType().equals("Add") && rd.node().domain().isEmpty();
+    return rd.input() == x && (rd.node().opType().equals("Add") && rd.node().domain().isEmpty()
+        || FusedNormAbsorber.isSkipResidual(rd.node(), x));
   }
 
   /** The first reason in the graph's shape that the site cannot be smoothed, or empty. */

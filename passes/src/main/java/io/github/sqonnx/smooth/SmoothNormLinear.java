@@ -20,6 +20,8 @@ import java.util.Set;
  * SmoothQuant's pattern: a norm feeding Linears.
  * <pre>
  *   norm(γ, β) → X → Linear(W₁), Linear(W₂), [residual Add]
+ *   (norm: also com.microsoft SkipLayerNormalization and kin, see FusedNormAbsorber; Linear: also the
+ *   packed QKV weight of com.microsoft Attention; residual: also a fused SkipLayerNorm's input or skip)
  *   ⇒ norm(γ/s, β/s) → X/s → Linear(diag(s)·W₁), Linear(diag(s)·W₂), [Mul(X/s, s) → residual Add]
  * </pre>
  * s_j = max|X_j|^α / max|W_j|^(1−α), with max|W_j| over all Linears of the site. The residual Mul
@@ -41,7 +43,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
 
   @Override
   public Set<String> rootOps() {
-    return Set.of("MatMul", "Gemm");
+    return Set.of("MatMul", "Gemm", "Attention");
   }
 
   @Override
@@ -57,6 +59,9 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
    */
   @Override
   public Optional<NormLinearSite> match(Node root, PassContext context) {
+    if (!Linear.isRoot(root)) {
+      return Optional.empty(); // ONNX's own Attention (opset 23) reads Q, K, V, not a weight
+    }
     Value x = siteTensor(root, throughLinears);
     if (x == null) {
       return Optional.empty();
@@ -165,21 +170,23 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     float[] wMax = site.weightMax();
     double a = alphaOf(site, context);
     float[] s = Scales.compute(actMax, wMax, a);
+    // found before any input moves: a fused SkipLayerNorm counts as a residual only while it reads X
+    List<Node> residuals = site.residuals();
     site.absorber().absorb(s, rw);
     for (Linear l : site.linears()) {
       scaleInputChannels(l, s, rw);
     }
-    if (!site.residuals().isEmpty()) {
+    if (!residuals.isEmpty()) {
       Value sv = rw.addInitializer(site.x().name() + "_smooth_scale", Tensor.ofFloats(new long[] {s.length}, s));
-      Node first = site.residuals().get(0);
-      for (Node r : site.residuals()) {
+      Node first = residuals.get(0);
+      for (Node r : residuals) {
         if (site.order().isBefore(r, first)) {
           first = r;
         }
       }
       Node mul = rw.op("Mul").name(site.x().name() + "_unsmooth").inputs(site.x(), sv)
           .outputs(site.x().name() + "_unsmoothed").insertBefore(first);
-      for (Node r : site.residuals()) {
+      for (Node r : residuals) {
         for (int i = 0; i < r.inputs().size(); i++) {
           if (r.input(i) == site.x()) {
             rw.setInput(r, i, mul.output(0));
@@ -195,7 +202,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     }
     context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s, actMax, wMax));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
-        site.linears().size(), a, max(s), site.residuals().isEmpty() ? "" : ", residual Mul added");
+        site.linears().size(), a, max(s), residuals.isEmpty() ? "" : ", residual Mul added");
   }
 
   static void scaleInputChannels(Linear l, float[] s, Rewriter rw) {

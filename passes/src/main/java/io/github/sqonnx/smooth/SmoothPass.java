@@ -98,7 +98,7 @@ public final class SmoothPass {
     SmoothNormLinear rule = new SmoothNormLinear(new AlphaChoice(0.5, Map.of()), true);
     io.github.sqonnx.pass.PassContext none = new io.github.sqonnx.pass.PassContext();
     for (io.github.sqonnx.ir.Node n : model.graph().nodes()) {
-      if (rule.rootOps().contains(n.opType()) && n.domain().isEmpty()) {
+      if (Linear.isRoot(n)) {
         rule.match(n, none).filter(s -> s.absorber() != null).ifPresent(s -> {
           out.addAll(s.statsNames());
           if (s.absorber().scaledOutput() != null) {

@@ -322,7 +322,7 @@ public final class QuantBenchmark {
 
 
 
-  private static Path findRoot() {
+  static Path findRoot() {
     for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
       if (Files.isDirectory(d.resolve("passes")) && Files.isDirectory(d.resolve("testmodels"))) {
         return d;
@@ -331,12 +331,12 @@ public final class QuantBenchmark {
     return Path.of("").toAbsolutePath();
   }
 
-  private static String load() {
+  static String load() {
     double l = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     return String.format(Locale.ROOT, "%.1f", l);
   }
 
-  private static String cpu() {
+  static String cpu() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
         if (line.startsWith("model name")) {
@@ -349,7 +349,7 @@ public final class QuantBenchmark {
     return System.getProperty("os.arch");
   }
 
-  private static String ortVersion() {
+  static String ortVersion() {
     try {
       return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
     } catch (RuntimeException e) {
