@@ -219,4 +219,37 @@ class Fp16RewriteTest {
         && f.toString().contains("graph output")), r.summary());
     assertTrue(r.applied().stream().anyMatch(f -> f.site().contains("layers.1/post_attention_layernorm")), r.summary());
   }
+
+  @Test
+  void excludedFp16MatMulsStayFloat16WithNoCastAroundThem() {
+    TransformerSpec spec = KvDecoderRewriteTest.spec(Kind.DECODER_LLAMA);
+    Pair p = models(Kind.DECODER_LLAMA, "x");
+    Path q = tmp.resolve("fp16-mlp-excluded.onnx");
+    RewriteResult r = SqOnnx.rewrite(p.fp16(), q, RewriteOptions.builder().scheme("O1").smoothing(false)
+        .exclude("/mlp/").quiet(true).build());
+    assertTrue(r.fusion().allInteger(), r.summary());
+    int kept = 0;
+    int quantized = 0;
+    try (Model m = ModelIO.load(q)) {
+      for (io.github.sqonnx.ir.Node n : m.graph().nodes()) {
+        if (n.opType().equals("MatMulInteger")) {
+          quantized++;
+        }
+        if (!n.opType().equals("MatMul") || !n.name().contains("/mlp/")) {
+          continue;
+        }
+        kept++;
+        assertEquals(DataType.FLOAT16, n.input(1).elementType().orElseThrow(), n + " lost its float16 weight");
+        assertFalse(n.input(0).producer().map(c -> c.opType().equals("Cast")).orElse(false), n + " reads a Cast");
+        assertTrue(n.output(0).consumers().stream().noneMatch(c -> c.opType().equals("Cast")), n + " feeds a Cast");
+      }
+    }
+    assertEquals(3 * spec.layers(), kept, "gate, up and down of each layer stay float16");
+    assertTrue(quantized >= 4 * spec.layers(), "the attention projections beside them are quantized: " + quantized);
+    // the mixed model runs and keeps the next token
+    long[] ids = KvFeeds.ids(spec, 9, 4, 24);
+    long[] next = KvFeeds.ids(spec, 10, 4, 4);
+    double agree = agreement(steps(p.fp16(), spec, ids, null, next, 4).prefill(), steps(q, spec, ids, null, next, 4).prefill());
+    assertTrue(agree >= 0.85, "prefill agreement " + agree);
+  }
 }
