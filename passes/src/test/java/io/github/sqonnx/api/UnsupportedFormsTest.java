@@ -89,4 +89,23 @@ class UnsupportedFormsTest {
     assertOneLine(e, "fp16-gemm.onnx", "float16", "Gemm", "float32");
     assertTrue(Files.notExists(out));
   }
+
+  @Test
+  void bfloat16MatMulsAreRefusedWithTheWayOut() {
+    Path bf16;
+    try (Model m = io.github.sqonnx.ir.Models.empty("bf16", 17)) {
+      io.github.sqonnx.ir.Rewriter rw = new io.github.sqonnx.ir.Rewriter(m);
+      io.github.sqonnx.ir.Value x = rw.addGraphInput(io.github.sqonnx.ir.Models.tensorInfo("x",
+          io.github.sqonnx.ir.DataType.BFLOAT16, "batch", 8L));
+      io.github.sqonnx.ir.Value w = rw.addInitializer("w", io.github.sqonnx.ir.Tensor.ofRaw(io.github.sqonnx.ir.DataType.BFLOAT16,
+          new long[] {8, 4}, new byte[64]));
+      io.github.sqonnx.ir.Node mm = rw.op("MatMul").name("linear").inputs(x, w).outputs("y").append();
+      rw.addGraphOutput(mm.output(0), io.github.sqonnx.ir.Models.tensorInfo("y", io.github.sqonnx.ir.DataType.BFLOAT16, "batch", 4L));
+      bf16 = save(m, "bf16");
+    }
+    Path out = tmp.resolve("bf16-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(bf16, out, o1NoSmooth()));
+    assertOneLine(e, "bf16.onnx", "'x'", "bfloat16", "--dtype fp16");
+    assertTrue(Files.notExists(out));
+  }
 }
