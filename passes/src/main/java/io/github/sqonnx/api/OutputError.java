@@ -24,7 +24,7 @@ record OutputError(double relL2, double meanCosine, double[] sampleCosines) {
       List<Map<String, HostTensor>> cand) {
     OutputError worst = null;
     for (String name : ref.get(0).keySet()) {
-      if (ref.get(0).get(name).kind() != HostTensor.Kind.FLOAT) {
+      if (!ref.get(0).get(name).kind().isFloating()) { // float16 exports give float16 outputs
         continue;
       }
       double diff2 = 0;

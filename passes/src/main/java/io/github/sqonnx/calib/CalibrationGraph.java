@@ -41,6 +41,8 @@ final class CalibrationGraph {
   private Value tailMask;
   /** With a past: the input whose second dimension counts the new tokens; else null. */
   private String tokensInput;
+  /** The source graph's element types, resolved at the first target (before any node is added). */
+  private io.github.sqonnx.ir.ElementTypes types;
 
   private CalibrationGraph(Model model) {
     this.model = model;
@@ -132,8 +134,11 @@ final class CalibrationGraph {
 
   /** Float16, bfloat16 and double activations are measured as float32. */
   private Value asFloat(Value x) {
-    DataType type = x.elementType().orElse(DataType.FLOAT);
-    if (type == DataType.FLOAT) {
+    if (types == null) {
+      types = io.github.sqonnx.ir.ElementTypes.of(model.graph()); // exports seldom declare intermediate types
+    }
+    DataType type = types.get(x);
+    if (type == null || type == DataType.FLOAT) {
       return x;
     }
     return node(rw.op("Cast").inputs(x).attr(Attr.of("to", (long) DataType.FLOAT.code())).outputs(x.name() + "@float"));

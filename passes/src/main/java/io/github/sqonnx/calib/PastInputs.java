@@ -102,7 +102,9 @@ final class PastInputs {
         for (long d : shape) {
           n *= d;
         }
-        out.put(name, HostTensor.ofFloats(shape, new float[Math.toIntExact(n)]));
+        // zeros of the past's own type (a float16 export takes float16 pasts)
+        out.put(name, t.kind() == HostTensor.Kind.FLOAT ? HostTensor.ofFloats(shape, new float[Math.toIntExact(n)])
+            : HostTensor.ofValues(t.kind(), shape, new double[Math.toIntExact(n)]));
       } else if (t.shape().length == 0 || t.shape()[0] != b) {
         out.put(name, t);
       } else {

@@ -1,10 +1,8 @@
 package io.github.sqonnx.calib;
 
 import io.github.sqonnx.SqOnnxException;
-import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.Node;
-import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
 import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
 import io.github.sqonnx.onnx.proto.Onnx.NodeProto;
@@ -18,8 +16,8 @@ import java.util.Set;
  * <ul>
  *   <li>MatMul or Gemm inside If/Loop/Scan bodies (Optimum's merged decoder): the passes see only
  *       the top-level graph;</li>
- *   <li>float16 or bfloat16 matmuls, in rewrites ({@link #refuseRewrite}): smoothing and the Q/DQ forms are
- *       float32-only (calibration measures float16 tensors as float32 and accepts such models).</li>
+ *   <li>bfloat16 matmuls and float16 Gemm, in rewrites ({@link #refuseRewrite}); float16 MatMuls are
+ *       smoothed and quantized (calibration measures float16 tensors as float32).</li>
  * </ul>
  */
 public final class UnsupportedForms {
@@ -54,39 +52,15 @@ public final class UnsupportedForms {
     return Optional.empty();
   }
 
-  /** As {@link #refuse}, and also float16/bfloat16 matmul operands, which the passes cannot rewrite yet. */
+  /**
+   * As {@link #refuse}, and also matmuls ONNX Runtime's CPU provider could not run in INT8 as sq-onnx
+   * writes them: bfloat16 operands and float16 Gemm (float16 MatMuls are rewritten).
+   */
   public static void refuseRewrite(Model model, String where) {
     refuse(model, where);
-    halfPrecisionMatmul(model).ifPresent(r -> {
+    io.github.sqonnx.quant.QuantizePass.halfPrecisionProblem(model).ifPresent(r -> {
       throw new SqOnnxException(where + ": " + r);
     });
-  }
-
-  /**
-   * A float16 operand of a MatMul or Gemm (calibration itself measures float16 tensors as float32;
-   * the quantized and smoothed forms are float32-only).
-   */
-  private static Optional<String> halfPrecisionMatmul(Model model) {
-    for (Node n : model.graph().nodes()) {
-      if (n.domain().isEmpty() && LINEAR.contains(n.opType())) {
-        for (Value v : n.inputs()) {
-          Optional<String> r = v == null ? Optional.empty() : halfPrecision(v);
-          if (r.isPresent()) {
-            return r;
-          }
-        }
-      }
-    }
-    return Optional.empty();
-  }
-
-  private static Optional<String> halfPrecision(Value v) {
-    DataType t = v.elementType().orElse(null);
-    if (t != DataType.FLOAT16 && t != DataType.BFLOAT16) {
-      return Optional.empty();
-    }
-    return Optional.of("tensor '" + v.name() + "' is " + t.name().toLowerCase() + ": sq-onnx rewrites float32 models "
-        + "only for now; export in float32 (optimum-cli export onnx without --dtype fp16) and rewrite that");
   }
 
   private static int linears(GraphProto g, int depth) {

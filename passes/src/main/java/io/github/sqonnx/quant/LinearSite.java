@@ -57,8 +57,9 @@ record LinearSite(Node node, Value activation, Value weight) {
     if (weight.constant().isEmpty()) {
       return Optional.of(Reason.NOT_CONSTANT.because("weight '" + weight.name() + "' is not a constant initializer (both operands are activations)"));
     }
-    if (w().dataType() != DataType.FLOAT) {
-      return Optional.of(Reason.UNSUPPORTED_TYPE.because("weight '" + weight.name() + "' is " + w().dataType() + ", not float32"));
+    // float16 weights sit in HalfPrecisionIslands: float32 activations, the weight read as values
+    if (w().dataType() != DataType.FLOAT && w().dataType() != DataType.FLOAT16) {
+      return Optional.of(Reason.UNSUPPORTED_TYPE.because("weight '" + weight.name() + "' is " + w().dataType() + ", not float32 or float16"));
     }
     if (w().rank() != 2) {
       return Optional.of(Reason.UNSUPPORTED_SHAPE.because("weight '" + weight.name() + "' has rank " + w().rank() + "; only 2-D weights are quantized"));

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * INT8 quantization of a model's matmuls by {@link QuantOptions}: Linears and attention batched
@@ -65,15 +66,48 @@ public final class QuantizePass implements Pass {
       }
     }
     requireHistograms(model, context);
+    halfPrecisionProblem(model).ifPresent(why -> {
+      throw new SqOnnxException(model.displayName() + ": " + why);
+    });
+    HalfPrecisionIslands islands = null;
+    Optional<ActivationStats> measured = context.get(ActivationStats.class);
+    if (HalfPrecisionIslands.needed(model)) {
+      Rewriter rw = new Rewriter(model);
+      HalfPrecisionIslands made = HalfPrecisionIslands.make(model, rw);
+      islands = made;
+      changes.addAll(rw.changes());
+      measured.ifPresent(s -> context.with(ActivationStats.class, made.aliased(s)));
+    }
     changes.addAll(NameUnnamedSites.apply(model.graph()));
-    QuantSelection selection = new QuantSelection(options, model.graph());
-    QdqBuilder builder = new QdqBuilder(options.target(), perRowRanks(model, context));
-    PassResult r = new RulePass(name(), rules(selection, builder)).run(model, context);
+    QuantSelection selection;
+    PassResult r;
+    try {
+      selection = new QuantSelection(options, model.graph());
+      QdqBuilder builder = new QdqBuilder(options.target(), perRowRanks(model, context));
+      r = new RulePass(name(), rules(selection, builder)).run(model, context);
+    } finally {
+      measured.ifPresent(s -> context.with(ActivationStats.class, s));
+    }
     changes.addAll(r.changes());
     findings.addAll(r.findings());
+    if (islands != null) {
+      Rewriter rw = new Rewriter(model);
+      islands.restoreUnquantized(rw);
+      changes.addAll(rw.changes());
+      HalfPrecisionIslands.requireConsistent(model.graph(), model.displayName());
+    }
     findings.addAll(KeepFloatOps.report(model.graph(), selection));
     findings.addAll(KeepFusedOps.report(model.graph()));
     return new PassResult(name(), changes, findings, System.nanoTime() - start);
+  }
+
+  /**
+   * Why ONNX Runtime's CPU provider could not run this model's matmuls in INT8 as sq-onnx would
+   * write them (bfloat16 operands, float16 Gemm), with the way out; empty for float32 models and
+   * float16 MatMuls (quantized through float32 islands, see {@link HalfPrecisionIslands}).
+   */
+  public static Optional<String> halfPrecisionProblem(Model model) {
+    return HalfPrecisionIslands.refusal(model);
   }
 
   /**

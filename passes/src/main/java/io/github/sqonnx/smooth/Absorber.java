@@ -1,5 +1,6 @@
 package io.github.sqonnx.smooth;
 
+import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.FloatView;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
@@ -118,8 +119,8 @@ record Absorber(String kind, Node producer, List<Value> constants, List<Linear> 
         return null;
       }
       Tensor t = c.constant().get();
-      if (t.rank() != 1 || !t.dataType().name().equals("FLOAT")) {
-        why[0] = Reason.UNSUPPORTED_TYPE.because("the constant " + c + " of " + p + " is " + t + ", not a float vector per channel");
+      if (t.rank() != 1 || !(t.dataType() == DataType.FLOAT || t.dataType() == DataType.FLOAT16)) {
+        why[0] = Reason.UNSUPPORTED_TYPE.because("the constant " + c + " of " + p + " is " + t + ", not a float32 or float16 vector per channel");
         return null;
       }
       if (c.uses().size() != 1) {

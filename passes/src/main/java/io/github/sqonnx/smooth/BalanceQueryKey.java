@@ -76,8 +76,18 @@ final class BalanceQueryKey implements RewriteRule<QueryKeySite> {
         return Optional.of(Reason.SHARED.because("bias " + b + " is shared"));
       }
     }
-    if (StaleStats.trivial(scales(site, context), 1e-3)) {
+    float[] s = scales(site, context);
+    if (StaleStats.trivial(s, 1e-3)) {
       return Optional.of(Reason.ALREADY_DONE.because("already balanced: every scale is within 1e-3 of 1"));
+    }
+    float[] inv = HalfRange.inverse(s);
+    for (Optional<Rejection> r : List.of(HalfRange.scaled(site.query().linear().weight(), 1 - site.query().linear().inputAxis(), inv),
+        HalfRange.scaled(site.key().linear().weight(), 1 - site.key().linear().inputAxis(), s),
+        site.query().bias() == null ? Optional.<Rejection>empty() : HalfRange.scaled(site.query().bias(), 0, inv),
+        site.key().bias() == null ? Optional.<Rejection>empty() : HalfRange.scaled(site.key().bias(), 0, s))) {
+      if (r.isPresent()) {
+        return r;
+      }
     }
     return Optional.empty();
   }

@@ -1,5 +1,6 @@
 package io.github.sqonnx.smooth;
 
+import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Tensor;
 import io.github.sqonnx.ir.Value;
@@ -32,8 +33,8 @@ record Linear(Node node, Value input, Value weight, int inputAxis) {
     if (t.rank() != 2) {
       return Result.no(Reason.UNSUPPORTED_SHAPE.because("weight of " + node + " has rank " + t.rank() + ", not 2"));
     }
-    if (!t.dataType().name().equals("FLOAT")) {
-      return Result.no(Reason.UNSUPPORTED_TYPE.because("weight of " + node + " is " + t.dataType() + ", not float32"));
+    if (t.dataType() != DataType.FLOAT && t.dataType() != DataType.FLOAT16) {
+      return Result.no(Reason.UNSUPPORTED_TYPE.because("weight of " + node + " is " + t.dataType() + ", not float32 or float16"));
     }
     if (w.uses().size() != 1) {
       return Result.no(Reason.SHARED.because("weight " + w + " of " + node + " is shared with another node"));

@@ -1,6 +1,7 @@
 package io.github.sqonnx.smooth;
 
 import io.github.sqonnx.calib.TensorStats;
+import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.FloatView;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
@@ -149,8 +150,33 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     if (alpha.configured(site) == AlphaChoice.AUTO && site.samples(context).isEmpty()) {
       return Optional.of(Reason.NO_SAMPLES.because("alpha auto needs sampled rows of " + site.x() + " from calibration"));
     }
-    if (StaleStats.trivial(Scales.compute(actMax(site, context), site.weightMax(), alphaOf(site, context)), 1e-3)) {
+    float[] s = Scales.compute(actMax(site, context), site.weightMax(), alphaOf(site, context));
+    if (StaleStats.trivial(s, 1e-3)) {
       return Optional.of(Reason.ALREADY_DONE.because("already smooth: every scale is within 1e-3 of 1"));
+    }
+    return halfOverflow(site, s);
+  }
+
+  /** Whether a float16 constant the rewrite scales would leave float16's range (see {@link HalfRange}). */
+  private static Optional<Rejection> halfOverflow(NormLinearSite site, float[] s) {
+    float[] inv = HalfRange.inverse(s);
+    for (Value c : site.absorber().constants()) {
+      Optional<Rejection> r = HalfRange.scaled(c, 0, inv);
+      if (r.isPresent()) {
+        return r;
+      }
+    }
+    for (Linear l : site.absorber().producers()) {
+      Optional<Rejection> r = HalfRange.scaled(l.weight(), 1 - l.inputAxis(), inv);
+      if (r.isPresent()) {
+        return r;
+      }
+    }
+    for (Linear l : site.linears()) {
+      Optional<Rejection> r = HalfRange.scaled(l.weight(), l.inputAxis(), s);
+      if (r.isPresent()) {
+        return r;
+      }
     }
     return Optional.empty();
   }
@@ -177,7 +203,7 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
       scaleInputChannels(l, s, rw);
     }
     if (!residuals.isEmpty()) {
-      Value sv = rw.addInitializer(site.x().name() + "_smooth_scale", Tensor.ofFloats(new long[] {s.length}, s));
+      Value sv = rw.addInitializer(site.x().name() + "_smooth_scale", residualScale(site, s));
       Node first = residuals.get(0);
       for (Node r : residuals) {
         if (site.order().isBefore(r, first)) {
@@ -203,6 +229,20 @@ final class SmoothNormLinear implements RewriteRule<NormLinearSite> {
     context.get(SmoothingRecord.class).ifPresent(rec -> rec.add(site.x().name(), a, s, actMax, wMax));
     return String.format("%s, %d Linear(s), alpha %.2f, max s %.3g%s", site.absorber().kind(),
         site.linears().size(), a, max(s), residuals.isEmpty() ? "" : ", residual Mul added");
+  }
+
+  /** s for the residual Mul, in X's type: float16 where the norm's constants are float16. */
+  private static Tensor residualScale(NormLinearSite site, float[] s) {
+    boolean half = site.absorber().constants().stream().anyMatch(c -> c.constant().orElseThrow().dataType() == DataType.FLOAT16)
+        || site.absorber().producers().stream().anyMatch(l -> l.weight().constant().orElseThrow().dataType() == DataType.FLOAT16);
+    if (!half) {
+      return Tensor.ofFloats(new long[] {s.length}, s);
+    }
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(2 * s.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float v : s) {
+      b.putShort(io.github.sqonnx.ir.Half.fromFloat(v));
+    }
+    return Tensor.ofRaw(DataType.FLOAT16, new long[] {s.length}, b.array());
   }
 
   static void scaleInputChannels(Linear l, float[] s, Rewriter rw) {

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Forms not rewritten yet (merged decoders' If branches, float16 models) are refused with one line
+ * Forms not rewritten yet (merged decoders' If branches, float16 Gemm) are refused with one line
  * naming the node or tensor and the way out, before any work and without an output file; the plain
  * forms beside them are rewritten.
  */
@@ -73,17 +73,39 @@ class UnsupportedFormsTest {
   }
 
   @Test
-  void fp16ModelsAreRefusedWithTheWayOut() {
+  void fp16MatMulModelsAreRewrittenFp16GemmIsRefused() {
     Path fp16;
-    Path fp32;
+    Path gemm;
     try (Model m = TransformerBuilder.build(SPEC); Model h = Fp16Models.of(m)) {
       fp16 = save(h, "fp16");
-      fp32 = save(m, "fp32");
     }
-    Path out = tmp.resolve("fp16-o1.onnx");
-    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(fp16, out, o1NoSmooth()));
-    assertOneLine(e, "fp16.onnx", "float16", "float32");
+    try (Model m = TransformerBuilder.build(SPEC.toBuilder().linear(TransformerSpec.LinearForm.GEMM_TRANSB1).build());
+        Model h = Fp16Models.of(m)) {
+      gemm = save(h, "fp16-gemm");
+    }
+    assertTrue(SqOnnx.rewrite(fp16, tmp.resolve("fp16-o1.onnx"), o1NoSmooth()).applied().size() >= 7);
+    Path out = tmp.resolve("fp16-gemm-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(gemm, out, o1NoSmooth()));
+    assertOneLine(e, "fp16-gemm.onnx", "float16", "Gemm", "float32");
     assertTrue(Files.notExists(out));
-    assertTrue(SqOnnx.rewrite(fp32, tmp.resolve("fp32-o1.onnx"), o1NoSmooth()).applied().size() >= 7);
+  }
+
+  @Test
+  void bfloat16MatMulsAreRefusedWithTheWayOut() {
+    Path bf16;
+    try (Model m = io.github.sqonnx.ir.Models.empty("bf16", 17)) {
+      io.github.sqonnx.ir.Rewriter rw = new io.github.sqonnx.ir.Rewriter(m);
+      io.github.sqonnx.ir.Value x = rw.addGraphInput(io.github.sqonnx.ir.Models.tensorInfo("x",
+          io.github.sqonnx.ir.DataType.BFLOAT16, "batch", 8L));
+      io.github.sqonnx.ir.Value w = rw.addInitializer("w", io.github.sqonnx.ir.Tensor.ofRaw(io.github.sqonnx.ir.DataType.BFLOAT16,
+          new long[] {8, 4}, new byte[64]));
+      io.github.sqonnx.ir.Node mm = rw.op("MatMul").name("linear").inputs(x, w).outputs("y").append();
+      rw.addGraphOutput(mm.output(0), io.github.sqonnx.ir.Models.tensorInfo("y", io.github.sqonnx.ir.DataType.BFLOAT16, "batch", 4L));
+      bf16 = save(m, "bf16");
+    }
+    Path out = tmp.resolve("bf16-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(bf16, out, o1NoSmooth()));
+    assertOneLine(e, "bf16.onnx", "'x'", "bfloat16", "--dtype fp16");
+    assertTrue(Files.notExists(out));
   }
 }
