@@ -28,8 +28,10 @@ final class BranchMerge {
   /**
    * @param model the merged model
    * @param shared initializers both branches read as one (same bytes)
-   * @param twice initializers stored once per branch because the branches' bytes differ
-   * @param twiceBytes their bytes (the second copy's)
+   * @param twice large tensors the rewrite made that only one branch reads (the branches rewrote a
+   *     shared weight differently, so each stores its own)
+   * @param twiceBytes their bytes
+   * @param twiceNames their names
    */
   record Result(ModelProto model, int shared, int twice, long twiceBytes, List<String> twiceNames) {}
 
@@ -78,6 +80,7 @@ final class BranchMerge {
         nb.addAttribute(a);
       }
     }
+    m.countOneBranch(outerGraph, nb.build(), where);
     GraphProto.Builder g = outerGraph.toBuilder().clearInitializer().addAllInitializer(m.outer.values())
         .clearNode().addNode(nb);
     ModelProto.Builder out = original.toBuilder().setGraph(g).clearOpsetImport()
@@ -91,6 +94,28 @@ final class BranchMerge {
       out.put(o.getDomain().equals("ai.onnx") ? "" : o.getDomain(), o.getVersion());
     }
     return out;
+  }
+
+  /** Tensors smaller than this (scales, zero points, shapes) may differ per branch without notice. */
+  static final long LARGE = 4096;
+
+  /** Counts the large new tensors only one branch reads: the size a branch-specific rewrite costs. */
+  private void countOneBranch(GraphProto original, NodeProto iff, String where) {
+    Set<TensorProto> before = new HashSet<>();
+    original.getInitializerList().forEach(t -> before.add(t));
+    List<Set<String>> reads = new java.util.ArrayList<>();
+    for (String attr : List.of(MergedForm.THEN, MergedForm.ELSE)) {
+      reads.add(Bodies.captures(BranchSplit.branch(iff, attr), where));
+    }
+    for (TensorProto t : outer.values()) {
+      long bytes = t.getRawData().size() + 4L * t.getFloatDataCount();
+      boolean one = reads.get(0).contains(t.getName()) != reads.get(1).contains(t.getName());
+      if (bytes >= LARGE && one && !before.contains(t)) {
+        twice++;
+        twiceBytes += bytes;
+        twiceNames.add(t.getName());
+      }
+    }
   }
 
   /** Moves a branch's initializer to the outer graph: shared when the same bytes are there already. */
@@ -107,9 +132,6 @@ final class BranchMerge {
     String name = t.getName();
     if (outer.containsKey(name)) {
       // the same weight, rewritten differently by the two branches: each keeps its own
-      twice++;
-      twiceBytes += content.getRawData().size() + 4L * content.getFloatDataCount();
-      twiceNames.add(name);
       int k = 1;
       while (outer.containsKey(name + "." + branch + (k == 1 ? "" : k))) {
         k++;
