@@ -69,6 +69,73 @@ class MergedDecoderRewriteTest {
     }
   }
 
+  /**
+   * A weight both branches read, which one branch cannot smooth (it also feeds a ReduceSum there, so
+   * the rule leaves the site alone): each branch keeps its own form of it, both stay exact, and the
+   * result says which tensors the merged file stores for one branch only.
+   */
+  @org.junit.jupiter.api.Test
+  void aSharedWeightTheBranchesRewriteDifferentlyIsStoredPerBranchAndSaid() {
+    TransformerSpec spec = KvDecoderRewriteTest.spec(Kind.DECODER_PRE_LN);
+    Pair p = models(spec, "shared");
+    String weight = "model.decoder.layers.0.self_attn.q_proj.weight";
+    Path odd = tmp.resolve("shared-odd.onnx");
+    try (Model m = ModelIO.load(p.merged()); Model o = ModelIO.fromProto(readsWeightInThenBranch(ModelIO.toProto(m),
+        weight))) {
+      ModelIO.save(o, odd);
+    }
+    List<Map<String, HostTensor>> calib = mergedCalibration(KvDecoderRewriteTest.calibration(p.kv(), spec));
+    Path smooth = tmp.resolve("shared-odd-smooth.onnx");
+    RewriteResult r = SqOnnx.rewrite(odd, smooth, RewriteOptions.builder().scheme("smooth")
+        .calibration(CalibrationData.feeds(calib)).quiet(true).build());
+    Finding share = r.passes().get(r.passes().size() - 1).findings().get(0);
+    assertTrue(!share.applied() && share.detail().contains("once per branch"), share.toString());
+    // the unchanged model beside it shares every rewritten weight
+    RewriteResult plain = SqOnnx.rewrite(p.merged(), tmp.resolve("shared-plain-smooth.onnx"), RewriteOptions.builder()
+        .scheme("smooth").calibration(CalibrationData.feeds(calib)).quiet(true).build());
+    assertTrue(plain.passes().get(plain.passes().size() - 1).findings().get(0).applied(), plain.summary());
+    long[] ids = KvFeeds.ids(spec, 7, 2, 12);
+    long[] next = KvFeeds.ids(spec, 8, 2, 1);
+    KvDecoderRewriteTest.Steps ref = steps(odd, spec, ids, next, 2);
+    KvDecoderRewriteTest.Steps got = steps(smooth, spec, ids, next, 2);
+    for (String out : ref.prefill().keySet()) {
+      double a = Compare.of(ref.prefill().get(out), got.prefill().get(out)).relL2();
+      double b = Compare.of(ref.decode().get(out), got.decode().get(out)).relL2();
+      assertTrue(a < 1e-4 && b < 1e-4, out + ": relL2 prefill " + a + ", decode " + b);
+    }
+  }
+
+  /** The merged model with the then-branch's logits plus 0 × ReduceSum(weight): same values, one more reader. */
+  static io.github.sqonnx.onnx.proto.Onnx.ModelProto readsWeightInThenBranch(
+      io.github.sqonnx.onnx.proto.Onnx.ModelProto merged, String weight) {
+    var g = merged.getGraph();
+    var iff = g.getNode(0).toBuilder();
+    for (int i = 0; i < iff.getAttributeCount(); i++) {
+      var a = iff.getAttribute(i);
+      if (!a.getName().equals("then_branch")) {
+        continue;
+      }
+      var body = a.getG().toBuilder();
+      String logits = body.getOutput(0).getName();
+      for (int n = 0; n < body.getNodeCount(); n++) {
+        var node = body.getNode(n);
+        for (int k = 0; k < node.getOutputCount(); k++) {
+          if (node.getOutput(k).equals(logits)) {
+            body.setNode(n, node.toBuilder().setOutput(k, logits + ".pre"));
+          }
+        }
+      }
+      body.addNode(io.github.sqonnx.onnx.proto.Onnx.NodeProto.newBuilder().setOpType("ReduceSum").setName("odd/sum")
+          .addInput(weight).addOutput("odd/sum").addAttribute(io.github.sqonnx.ir.Attr.of("keepdims", 0L)));
+      body.addNode(io.github.sqonnx.onnx.proto.Onnx.NodeProto.newBuilder().setOpType("Sub").setName("odd/zero")
+          .addInput("odd/sum").addInput("odd/sum").addOutput("odd/zero"));
+      body.addNode(io.github.sqonnx.onnx.proto.Onnx.NodeProto.newBuilder().setOpType("Add").setName("odd/add")
+          .addInput(logits + ".pre").addInput("odd/zero").addOutput(logits));
+      iff.setAttribute(i, a.toBuilder().setG(body));
+    }
+    return merged.toBuilder().setGraph(g.toBuilder().setNode(0, iff)).build();
+  }
+
   /** Bytes of the initializers (the weights), graph structure aside. */
   static long weightBytes(Path model) {
     try (Model m = ModelIO.load(model)) {
@@ -92,6 +159,14 @@ class MergedDecoderRewriteTest {
     }
     Finding share = r.passes().get(r.passes().size() - 1).findings().get(0);
     assertTrue(share.applied(), share.toString());
+    // K and V reach present.N.key/.value, outputs of both branches: Q·Kᵀ is not balanced, and the
+    // V → o_proj site (V goes through the present's Concat) is left alone with its reason, per layer
+    for (String branch : List.of("then_branch:", "else_branch:")) {
+      assertTrue(r.applied().stream().noneMatch(f -> f.rule().equals("balance-query-key")), r.summary());
+      long vPath = r.rejected().stream().filter(f -> f.site().startsWith(branch) && f.site().contains("self_attn/Reshape")
+          && f.detail().contains("attention value path")).count();
+      assertEquals(spec.layers(), vPath, branch + " " + r.summary());
+    }
     long[] ids = KvFeeds.ids(spec, 7, 2, 12);
     long[] next = KvFeeds.ids(spec, 8, 2, 1);
     KvDecoderRewriteTest.Steps ref = steps(p.merged(), spec, ids, next, 2);
