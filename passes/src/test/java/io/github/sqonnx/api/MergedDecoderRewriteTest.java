@@ -136,6 +136,33 @@ class MergedDecoderRewriteTest {
     return merged.toBuilder().setGraph(g.toBuilder().setNode(0, iff)).build();
   }
 
+  /** Calibration text gives prefill samples (an empty past), which drive both branches; smoothing stays exact. */
+  @org.junit.jupiter.api.Test
+  void textCalibrationDrivesBothBranches() {
+    TransformerSpec spec = TransformerSpec.builder().kind(Kind.DECODER_LLAMA)
+        .norm(TransformerSpec.NormForm.DECOMPOSED).hidden(32).heads(4).layers(1).vocab(30522).maxSeq(64)
+        .outlierChannels(2).outlierMagnitude(20).seed(3).build();
+    Pair p = models(spec, "text");
+    Path smooth = tmp.resolve("text-smooth.onnx");
+    RewriteResult r = SqOnnx.rewrite(p.merged(), smooth, RewriteOptions.builder().scheme("smooth").samples(8)
+        .maxLength(16).calibration(CalibrationData.text(io.github.sqonnx.testmodels.RealModels.dir()
+            .resolve("calibration-en.txt"), io.github.sqonnx.testmodels.RealModels.minilmTokenizer()))
+        .quiet(true).build());
+    for (String branch : List.of("then_branch:", "else_branch:")) {
+      assertTrue(r.applied().stream().anyMatch(f -> f.rule().startsWith("smooth") && f.site().startsWith(branch)),
+          branch + " " + r.summary());
+    }
+    long[] ids = KvFeeds.ids(spec, 7, 2, 12);
+    long[] next = KvFeeds.ids(spec, 8, 2, 1);
+    KvDecoderRewriteTest.Steps ref = steps(p.merged(), spec, ids, next, 2);
+    KvDecoderRewriteTest.Steps got = steps(smooth, spec, ids, next, 2);
+    for (String out : ref.prefill().keySet()) {
+      double a = Compare.of(ref.prefill().get(out), got.prefill().get(out)).relL2();
+      double b = Compare.of(ref.decode().get(out), got.decode().get(out)).relL2();
+      assertTrue(a < 1e-4 && b < 1e-4, out + ": relL2 prefill " + a + ", decode " + b);
+    }
+  }
+
   /** Bytes of the initializers (the weights), graph structure aside. */
   static long weightBytes(Path model) {
     try (Model m = ModelIO.load(model)) {
