@@ -107,6 +107,23 @@ public final class RewriteOptions {
     this.analyze = b.analyze;
   }
 
+  /** The same options with another calibration source (a merged decoder's branch gets its own samples). */
+  RewriteOptions withCalibration(CalibrationData c) {
+    return new RewriteOptions(this, c);
+  }
+
+  private RewriteOptions(RewriteOptions o, CalibrationData c) {
+    this.values = o.values;
+    this.calibration = c;
+    this.progress = o.progress;
+    this.plan = o.plan;
+    this.strict = o.strict;
+    this.evalSamples = o.evalSamples;
+    this.minCosine = o.minCosine;
+    this.maxRelL2 = o.maxRelL2;
+    this.analyze = o.analyze;
+  }
+
   /** Held-out samples measured when a target or the analysis is asked for without a count. */
   public static final int DEFAULT_EVAL_SAMPLES = OptionDefaults.EVAL_SAMPLES;
 

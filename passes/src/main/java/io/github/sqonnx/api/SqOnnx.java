@@ -39,6 +39,22 @@ public final class SqOnnx {
 
   public static RewriteResult rewrite(Path in, Path out, RewriteOptions options) {
     checkPaths(in, out);
+    try (Model model = ModelIO.load(in)) {
+      java.util.Optional<io.github.sqonnx.branches.MergedForm> merged =
+          io.github.sqonnx.branches.MergedForm.of(model, in.toString());
+      if (merged.isPresent()) {
+        return MergedRewrite.run(in, out, options, model, merged.get());
+      }
+    }
+    return rewrite(in, out, options, java.util.function.UnaryOperator.identity());
+  }
+
+  /**
+   * The rewrite of a model without subgraphs to rewrite; {@code peer} adjusts its first statistics
+   * (a merged decoder's branch widens them by the other branch's, see {@link MergedRewrite}).
+   */
+  static RewriteResult rewrite(Path in, Path out, RewriteOptions options,
+      java.util.function.UnaryOperator<ActivationStats> peer) {
     RewritePlan plan = options.plan();
     ProgressListener progress = options.progress;
     Map<String, Long> millis = new LinkedHashMap<>();
@@ -57,7 +73,7 @@ public final class SqOnnx {
       if (plan.calibrate()) {
         progress.note("calibrating " + in.getFileName());
         List<String> rescalable = derivesAfterSmoothing(options) ? SmoothPass.rescalableTensors(model) : List.of();
-        ctx.with(ActivationStats.class, statistics(in, options, extra, rescalable, ctx));
+        ctx.with(ActivationStats.class, peer.apply(statistics(in, options, extra, rescalable, ctx)));
         millis.put("calibrate", (System.nanoTime() - t0) / 1_000_000);
       }
       Pipeline pipeline = new Pipeline()

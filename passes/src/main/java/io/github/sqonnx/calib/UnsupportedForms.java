@@ -14,8 +14,9 @@ import java.util.Set;
  * that names the node or tensor and the way out, instead of a run that quietly changes nothing
  * ("0/0 quantized") or fails deep inside ONNX Runtime:
  * <ul>
- *   <li>MatMul or Gemm inside If/Loop/Scan bodies (Optimum's merged decoder): the passes see only
- *       the top-level graph;</li>
+ *   <li>MatMul or Gemm inside If/Loop/Scan bodies, for calibration alone (a calibration copy can
+ *       expose only top-level tensors; {@code rewrite} handles merged decoders' If branches itself,
+ *       see {@code io.github.sqonnx.branches.MergedForm});</li>
  *   <li>bfloat16 matmuls and float16 Gemm, in rewrites ({@link #refuseRewrite}); float16 MatMuls are
  *       smoothed and quantized (calibration measures float16 tensors as float32).</li>
  * </ul>
@@ -45,8 +46,9 @@ public final class UnsupportedForms {
       }
       if (inside > 0) {
         return Optional.of("node '" + n.name() + "' (" + n.opType() + ") holds " + inside + " MatMul/Gemm in its "
-            + "subgraphs (a merged decoder?), which sq-onnx does not rewrite yet; rewrite the unmerged "
-            + "decoder_model.onnx and decoder_with_past_model.onnx instead (optimum-cli export onnx --no-post-process)");
+            + "subgraphs (a merged decoder?), which calibration alone does not see into; rewrite the merged "
+            + "decoder directly (rewrite calibrates each If branch on the samples that take it), or calibrate the "
+            + "unmerged decoder_model.onnx and decoder_with_past_model.onnx (optimum-cli export onnx --no-post-process)");
       }
     }
     return Optional.empty();

@@ -22,9 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Forms not rewritten yet (merged decoders' If branches, float16 Gemm) are refused with one line
- * naming the node or tensor and the way out, before any work and without an output file; the plain
- * forms beside them are rewritten.
+ * Forms not rewritten yet (Loop/Scan bodies, float16 Gemm, bfloat16) are refused with one line naming
+ * the node or tensor and the way out, before any work and without an output file; merged decoders are
+ * rewritten inside their If branches; the plain forms beside them are rewritten.
  */
 class UnsupportedFormsTest {
   @TempDir Path tmp;
@@ -50,26 +50,41 @@ class UnsupportedFormsTest {
   }
 
   @Test
-  void mergedDecodersAreRefusedNotCopiedUnchanged() {
+  void mergedDecodersAreRewrittenInsideTheirBranchesAndLoopBodiesAreRefused() {
     Path merged;
-    Path kv;
+    Path loop;
     try (Model m = MergedDecoderBuilder.build(SPEC)) {
       merged = save(m, "merged");
     }
-    try (Model m = KvDecoderBuilder.build(SPEC)) {
-      kv = save(m, "kv");
+    try (Model m = io.github.sqonnx.testmodels.SubgraphForms.loopOverMatMul(8)) {
+      loop = save(m, "loop");
     }
-    Path out = tmp.resolve("merged-o1.onnx");
-    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(merged, out, o1NoSmooth()));
-    // per branch 7 Linears (q, k, v, o, gate, up, down), the LM head and Q·Kᵀ, P·V
-    assertOneLine(e, "merged.onnx", "optimum::if", "20 MatMul/Gemm", "decoder_with_past_model.onnx");
+    // per branch 7 Linears (q, k, v, o, gate, up, down) and the LM head, each quantized in both branches
+    RewriteResult r = SqOnnx.rewrite(merged, tmp.resolve("merged-o1.onnx"), o1NoSmooth());
+    for (String branch : List.of("then_branch:", "else_branch:")) {
+      assertTrue(r.applied().stream().filter(f -> f.site().startsWith(branch)).count() >= 8, r.summary());
+    }
+    Path out = tmp.resolve("loop-o1.onnx");
+    SqOnnxException e = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(loop, out, o1NoSmooth()));
+    assertOneLine(e, "loop.onnx", "'loop' (Loop)", "1 MatMul/Gemm", "not Loop bodies");
     assertTrue(Files.notExists(out));
+    // calibrating the merged model whole is refused with the way out (rewrite calibrates each branch)
     SqOnnxException c = assertThrows(SqOnnxException.class, () -> Calibrator.forModel(merged)
         .feeds(List.of(KvFeeds.merged(KvFeeds.prefill(SPEC, KvFeeds.ids(SPEC, 1, 1, 4), 1), false))).quiet(true).run());
-    assertOneLine(c, "optimum::if");
-    // the unmerged decoder beside it is rewritten
-    RewriteResult r = SqOnnx.rewrite(kv, tmp.resolve("kv-o1.onnx"), o1NoSmooth());
-    assertTrue(r.applied().size() >= 8, r.summary());
+    assertOneLine(c, "optimum::if", "rewrite");
+    // statistics files do not say which branch they came from
+    Path stats = tmp.resolve("stats.json");
+    SqOnnxException s = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(merged, tmp.resolve("m-s.onnx"),
+        RewriteOptions.builder().scheme("smooth").calibration(CalibrationData.stats(stats)).quiet(true).build()));
+    assertOneLine(s, "merged.onnx", "one branch at a time");
+    // a calibration that never takes the decode branch leaves it uncalibrated: refused, naming it
+    SqOnnxException d = assertThrows(SqOnnxException.class, () -> SqOnnx.rewrite(merged, tmp.resolve("m-p.onnx"),
+        RewriteOptions.builder().scheme("O3").calibration(CalibrationData.feeds(List.of(KvFeeds.merged(
+            KvFeeds.prefill(SPEC, KvFeeds.ids(SPEC, 1, 1, 4), 1), false)))).quiet(true).build()));
+    assertOneLine(d, "then_branch", "use_cache_branch = true", "decode steps");
+    // the unmerged decoder beside it is rewritten as before
+    RewriteResult k = SqOnnx.rewrite(save(KvDecoderBuilder.build(SPEC), "kv"), tmp.resolve("kv-o1.onnx"), o1NoSmooth());
+    assertTrue(k.applied().size() >= 8, k.summary());
   }
 
   @Test
