@@ -123,7 +123,13 @@ public final class Main {
   /** One line: what was being done and what to do about it; the stack trace only with --debug. */
   static int internalError(Throwable t, String[] args, PrintWriter err, boolean debug) {
     String doing = "'" + String.join(" ", Arrays.stream(args).limit(2).toList()) + "'";
-    if (t instanceof OutOfMemoryError) {
+    if (t instanceof OutOfMemoryError && String.valueOf(t.getMessage()).contains("direct buffer memory")) {
+      // ONNX Runtime's inputs and outputs live in direct buffers, limited to the heap's size unless set
+      long max = Runtime.getRuntime().maxMemory();
+      err.println("sq-onnx: out of direct buffer memory while running " + doing + " (limit " + gib(max)
+          + ", by default the heap limit; ONNX Runtime's inputs and outputs are held there): give more, e.g. SQ_ONNX_JAVA_OPTS="
+          + io.github.sqonnx.ir.HeapNeed.xmx(max).replace("-Xmx", "-XX:MaxDirectMemorySize=") + " tools/sq-onnx ...");
+    } else if (t instanceof OutOfMemoryError) {
       long max = Runtime.getRuntime().maxMemory();
       // the model's estimate (graph and blocks) was within the limit, or loading would have refused:
       // what ran out is what the run holds beside it (activations, statistics), so ask for twice the limit
