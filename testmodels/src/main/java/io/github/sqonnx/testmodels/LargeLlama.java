@@ -69,7 +69,21 @@ public final class LargeLlama {
     }
   }
 
-  public static void main(String[] args) {
+  /**
+   * {@code LargeLlama OUT.onnx [sizes]} writes the model; {@code LargeLlama --calibration DIR N SEQ VOCAB}
+   * writes N samples of input_ids and attention_mask [1, SEQ] as DIR/k/&lt;input&gt;.npy; {@code
+   * LargeLlama --ort MODEL.onnx SEQ} loads the model in ONNX Runtime alone, runs it once and prints the
+   * load and run times and the process's peak RSS (the figure our rewrite is compared with).
+   */
+  public static void main(String[] args) throws java.io.IOException {
+    if (args[0].equals("--calibration")) {
+      calibration(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]));
+      return;
+    }
+    if (args[0].equals("--ort")) {
+      ortAlone(Path.of(args[1]), Integer.parseInt(args[2]));
+      return;
+    }
     Path out = Path.of(args[0]);
     int[] a = {4096, 8, 32000, 11008, 32, 2048};
     for (int i = 1; i < args.length && i <= a.length; i++) {
@@ -79,6 +93,53 @@ public final class LargeLlama {
     long bytes = write(spec(a[0], a[1], a[2], a[3], a[4], a[5]), out);
     System.out.printf(java.util.Locale.ROOT, "wrote %s: %.2f GB of weights in %.1f s%n", out, bytes / 1e9,
         (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** N samples of seeded token ids, mask all ones, [1, seq], in the folder layout --calibration-tensors reads. */
+  public static void calibration(Path dir, int n, int seq, int vocab) throws java.io.IOException {
+    for (int k = 0; k < n; k++) {
+      Path set = java.nio.file.Files.createDirectories(dir.resolve(Integer.toString(k)));
+      long[] ids = new long[seq];
+      long[] mask = new long[seq];
+      for (int i = 0; i < seq; i++) {
+        ids[i] = Math.floorMod(mix(k * 1_000_003L + i), (long) vocab);
+        mask[i] = 1;
+      }
+      npy(set.resolve("input_ids.npy"), ids);
+      npy(set.resolve("attention_mask.npy"), mask);
+    }
+  }
+
+  /** int64 [1, n] in NumPy's .npy format (version 1.0). */
+  static void npy(Path file, long[] v) throws java.io.IOException {
+    String header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, " + v.length + "), }";
+    header = header + " ".repeat(64 - (10 + header.length() + 1) % 64) + "\n";
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(10 + header.length() + 8 * v.length)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.put((byte) 0x93).put("NUMPY".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0)
+        .putShort((short) header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    for (long x : v) {
+      b.putLong(x);
+    }
+    java.nio.file.Files.write(file, b.array());
+  }
+
+  private static void ortAlone(Path model, int seq) {
+    long t0 = System.nanoTime();
+    try (io.github.sqonnx.ort.OrtRunner r = new io.github.sqonnx.ort.OrtRunner(model)) {
+      long t1 = System.nanoTime();
+      long[] ids = new long[seq];
+      long[] mask = new long[seq];
+      Arrays.fill(mask, 1);
+      for (int i = 0; i < seq; i++) {
+        ids[i] = i * 7919L % 1000;
+      }
+      var kind = io.github.sqonnx.ort.HostTensor.Kind.of(DataType.INT64);
+      r.run(java.util.Map.of("input_ids", io.github.sqonnx.ort.HostTensor.ofLongs(kind, new long[] {1, seq}, ids),
+          "attention_mask", io.github.sqonnx.ort.HostTensor.ofLongs(kind, new long[] {1, seq}, mask)));
+      long t2 = System.nanoTime();
+      System.out.printf(java.util.Locale.ROOT, "ort-load-ms=%d ort-run-ms=%d%n", (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000);
+    }
   }
 
   private void emit() {

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.sqonnx.testmodels.LargeLlama;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,31 +31,7 @@ class SmallHeapTest {
     model = dir.resolve("llama.onnx");
     long bytes = LargeLlama.write(LargeLlama.spec(256, 1, 131072, 512, 4, 64), model);
     assertTrue(bytes > 2 * (128L << 20), "two tables of 128 MiB: " + bytes);
-    for (int n = 0; n < 4; n++) {
-      Path set = Files.createDirectories(dir.resolve("cal").resolve(Integer.toString(n)));
-      long[] ids = new long[16];
-      long[] mask = new long[16];
-      for (int i = 0; i < ids.length; i++) {
-        ids[i] = (n * 7919L + i * 104729L) % 131072;
-        mask[i] = 1;
-      }
-      npy(set.resolve("input_ids.npy"), ids);
-      npy(set.resolve("attention_mask.npy"), mask);
-    }
-  }
-
-  /** int64 [1, n] in NumPy's .npy format. */
-  static void npy(Path file, long[] v) throws IOException {
-    String header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, " + v.length + "), }";
-    int pad = 64 - (10 + header.length() + 1) % 64;
-    header = header + " ".repeat(pad) + "\n";
-    ByteBuffer b = ByteBuffer.allocate(10 + header.length() + 8 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-    b.put((byte) 0x93).put("NUMPY".getBytes()).put((byte) 1).put((byte) 0).putShort((short) header.length());
-    b.put(header.getBytes());
-    for (long x : v) {
-      b.putLong(x);
-    }
-    Files.write(file, b.array());
+    LargeLlama.calibration(dir.resolve("cal"), 4, 16, 131072);
   }
 
   @Test
