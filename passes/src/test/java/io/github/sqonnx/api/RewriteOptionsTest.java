@@ -75,6 +75,7 @@ class RewriteOptionsTest {
         Map.entry("calibrationTensors", "other"), Map.entry("stats", "s.json"), Map.entry("samples", "7"),
         Map.entry("maxLength", "7"), Map.entry("batchSize", "7"), Map.entry("seed", "7"),
         Map.entry("weights", "per-tensor"), Map.entry("target", "tensorrt"), Map.entry("exclude", "lm_head"),
+        Map.entry("minCosine", "0.999"), Map.entry("maxRelL2", "0.05"), Map.entry("evalSamples", "7"),
         Map.entry("pipeline", "smooth"));
     String base = new OptionValues(RewriteOptions.TABLE).canonical();
     for (OptionDef<?> o : RewriteOptions.TABLE.options()) {
