@@ -53,7 +53,9 @@ public final class ModelIO {
             + "weights that large must be stored as external data");
       }
       MappedByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
-      return ModelReader.read(parse(buf, where), file, where, storage);
+      ModelProto proto = parse(buf, where);
+      HeapNeed.require(proto, size, where);
+      return ModelReader.read(proto, file, where, storage);
     } catch (NoSuchFileException e) {
       storage.close();
       throw new SqOnnxException(where + ": no such file");
@@ -102,7 +104,9 @@ public final class ModelIO {
       throw new SqOnnxException(where + ": empty file, not an ONNX model");
     }
     try {
-      CodedInputStream in = CodedInputStream.newInstance(buf);
+      // through a ByteString so that protobuf knows the buffer is immutable: only then do the parsed
+      // bytes fields alias the mapped file instead of being copied onto the heap (aliasing alone is not enough)
+      CodedInputStream in = com.google.protobuf.UnsafeByteOperations.unsafeWrap(buf).newCodedInput();
       in.enableAliasing(true);
       in.setSizeLimit(Integer.MAX_VALUE);
       in.setRecursionLimit(RECURSION_LIMIT);
@@ -297,7 +301,7 @@ public final class ModelIO {
         if (!t.dataType().hasFixedWidth() || t.byteSize() < options.externalThreshold()) {
           continue; // strings and small tensors stay embedded
         }
-        long at = append(ch, pos, t.bytes(), options.alignment());
+        long at = appendTensor(ch, pos, t, options.alignment());
         placed.put(v, TensorWriter.external(v, location, at, t.byteSize()));
       }
       ModelProto proto = ModelWriter.toProto(model, v -> {
@@ -321,6 +325,15 @@ public final class ModelIO {
     } catch (UncheckedIOException e) {
       throw e.getCause();
     }
+  }
+
+  /** As {@link #append}, streaming a computed tensor block by block instead of computing it whole. */
+  private static long appendTensor(FileChannel ch, long[] pos, Tensor t, int alignment) throws IOException {
+    long aligned = (pos[0] + alignment - 1) & -(long) alignment;
+    ch.position(aligned);
+    t.writeTo(ch);
+    pos[0] = aligned + t.byteSize();
+    return aligned;
   }
 
   /** Writes {@code bytes} at the next multiple of {@code alignment} from {@code pos[0]}; returns where. */

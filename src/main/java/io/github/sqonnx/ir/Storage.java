@@ -19,6 +19,9 @@ final class Storage implements AutoCloseable {
   /** Edited tensors up to this size stay on the heap; larger ones go to the scratch file. */
   static final long HEAP_LIMIT = 16L << 20;
 
+  /** Computed tensors read as a whole stay on the heap up to this size (scales, biases); weights go to a file. */
+  static final long COMPUTED_HEAP_LIMIT = 1L << 20;
+
   private Path scratchPath;
   private FileChannel scratch;
   private long scratchEnd;
@@ -44,9 +47,46 @@ final class Storage implements AutoCloseable {
     return chunks;
   }
 
-  /** Writable zeroed bytes: on the heap when small, else a region of the scratch file. */
+  /**
+   * Writable zeroed bytes owned by no model (a computed tensor's, once read): on the heap when small,
+   * else a mapped temporary file deleted at once (its pages live as long as the mapping).
+   */
+  static TensorBytes scratch(long size) {
+    if (size <= COMPUTED_HEAP_LIMIT) {
+      return TensorBytes.writable(ByteBuffer.allocate((int) size));
+    }
+    Path file = null;
+    try {
+      file = Files.createTempFile("sq-onnx-computed", ".bin");
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        return TensorBytes.writable(mapChunks(ch, FileChannel.MapMode.READ_WRITE, 0, size));
+      }
+    } catch (IOException e) {
+      throw new SqOnnxException("cannot allocate " + size + " bytes of scratch space in "
+          + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        if (file != null) {
+          Files.deleteIfExists(file);
+        }
+      } catch (IOException e) {
+        // best effort, as in close()
+      }
+    }
+  }
+
+  /**
+   * Edited tensors of one model may take this share of the maximum heap in all; past it they go to the
+   * scratch file however small, so that editing every weight of a large model (smoothing does) keeps the
+   * heap fixed.
+   */
+  static final int HEAP_SHARE = 8;
+  private long heapBytes;
+
+  /** Writable zeroed bytes: on the heap when small (and within the model's share), else a region of the scratch file. */
   synchronized TensorBytes allocate(long size) {
-    if (size <= HEAP_LIMIT) {
+    if (size <= HEAP_LIMIT && heapBytes + size <= Runtime.getRuntime().maxMemory() / HEAP_SHARE) {
+      heapBytes += size;
       return TensorBytes.writable(ByteBuffer.allocate((int) size));
     }
     try {

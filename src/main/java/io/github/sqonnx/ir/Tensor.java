@@ -24,6 +24,8 @@ public final class Tensor {
   private final boolean external;
   private Supplier<TensorBytes> source;
   private TensorBytes bytes;
+  /** For a computed tensor not yet materialised: writes its bytes block by block; else null. */
+  private TensorFill fill;
 
   Tensor(DataType type, long[] dims, TensorProto template, boolean external, Supplier<TensorBytes> source) {
     this.type = type;
@@ -64,6 +66,65 @@ public final class Tensor {
       throw new IllegalArgumentException(raw.length + " bytes for " + type + " " + Arrays.toString(dims) + " (needs " + need + ")");
     }
     return owned(type, dims, ByteBuffer.wrap(raw.clone()));
+  }
+
+  /**
+   * A tensor whose bytes are computed when first needed, a block at a time, from {@code fill}: saving
+   * streams them into the output file without holding the tensor anywhere; reading a view of it
+   * computes it once into owned storage (the heap when small, else a scratch file). So a rewrite can
+   * decide and plan on shapes and types alone. {@code fill} must compute the same bytes every time.
+   */
+  public static Tensor computed(DataType type, long[] dims, TensorFill fill) {
+    if (!type.hasFixedWidth()) {
+      throw new IllegalArgumentException("computed tensors need a fixed-width type, not " + type);
+    }
+    Tensor[] self = new Tensor[1];
+    Tensor t = new Tensor(type, dims, null, false, () -> self[0].materialise());
+    self[0] = t;
+    t.fill = fill;
+    return t;
+  }
+
+  /** Whether the bytes are still to be computed (nothing has read them). */
+  public boolean isComputed() {
+    return fill != null && bytes == null;
+  }
+
+  private TensorBytes materialise() {
+    long size = byteSize();
+    TensorBytes target = Storage.scratch(size);
+    long off = 0;
+    for (int i = 0; i < target.chunkCount(); i++) {
+      ByteBuffer chunk = target.chunkAt(off).duplicate().order(ByteOrder.LITTLE_ENDIAN);
+      chunk.clear();
+      fill.fill(off, chunk);
+      off += chunk.capacity();
+    }
+    fill = null;
+    return target;
+  }
+
+  /** Bytes per block when a computed tensor streams into a file. */
+  static final int FILL_BLOCK = 4 << 20;
+
+  /** Writes the bytes to {@code out}: a computed tensor a block at a time, never whole. */
+  void writeTo(java.nio.channels.WritableByteChannel out) throws java.io.IOException {
+    if (!isComputed()) {
+      bytes().writeTo(out);
+      return;
+    }
+    long size = byteSize();
+    ByteBuffer block = ByteBuffer.allocate((int) Math.min(FILL_BLOCK, Math.max(size, 1))).order(ByteOrder.LITTLE_ENDIAN);
+    for (long off = 0; off < size; ) {
+      block.clear();
+      block.limit((int) Math.min(block.capacity(), size - off));
+      fill.fill(off, block);
+      block.flip();
+      while (block.hasRemaining()) {
+        out.write(block);
+      }
+      off += block.limit();
+    }
   }
 
   private static Tensor owned(DataType type, long[] dims, ByteBuffer data) {

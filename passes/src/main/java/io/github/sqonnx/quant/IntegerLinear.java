@@ -25,14 +25,10 @@ final class IntegerLinear {
         node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     float alpha = s.isGemm() ? node.attrFloat("alpha", 1f) : 1f;
     if (alpha != 1f) {
-      float[] sc = wq.scales().clone();
-      for (int i = 0; i < sc.length; i++) {
-        sc[i] *= alpha;
-      }
-      wq = new WeightQuant(wq.dims(), wq.data(), sc, wq.axis());
+      wq = wq.timesScales(alpha);
     }
     String h = s.weight().name();
-    Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value data = rw.addInitializer(h + "_quantized", wq.data());
     IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, h);
     IntOperand w = new IntOperand(data, sz.zeroPoint(), sz.scale());
     Value y = rows == null ? QdqBuilder.integerMatMul(rw, node, x, w)

@@ -119,7 +119,7 @@ final class QdqBuilder {
 
   /** Stores {@code w} as int8 with a DequantizeLinear (explicit zero zero-points) before {@code consumer}. */
   Value weightDq(Rewriter rw, WeightQuant w, String hint, Node consumer) {
-    Value data = rw.addInitializer(hint + "_quantized", Tensor.ofRaw(DataType.INT8, w.dims(), w.data()));
+    Value data = rw.addInitializer(hint + "_quantized", w.data());
     IntOperand.ScaleZero sz = weightScaleAndZero(rw, w, hint);
     Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(hint + "_DequantizeLinear").inputs(data, sz.scale(), sz.zeroPoint())
         .outputs(hint + "_dequantized");
@@ -131,11 +131,13 @@ final class QdqBuilder {
 
   /** The scale (scalar or per channel) and the int8 zero zero-point of the same shape. */
   static IntOperand.ScaleZero weightScaleAndZero(Rewriter rw, WeightQuant w, String hint) {
+    // the scales are computed when the model is saved: planning reads no weight
+    Value scale = rw.addInitializer(hint + "_scale", w.scaleTensor());
     if (!w.perChannel()) {
-      return new IntOperand.ScaleZero(scalar(rw, hint + "_scale", w.scales()[0]), scalar(rw, hint + "_zero_point", DataType.INT8, 0));
+      return new IntOperand.ScaleZero(scale, scalar(rw, hint + "_zero_point", DataType.INT8, 0));
     }
-    int n = w.scales().length;
-    return new IntOperand.ScaleZero(floats(rw, hint + "_scale", w.scales()),
+    int n = w.channels();
+    return new IntOperand.ScaleZero(scale,
         rw.addInitializer(hint + "_zero_point", Tensor.ofLongs(DataType.INT8, new long[] {n}, new long[n])));
   }
 

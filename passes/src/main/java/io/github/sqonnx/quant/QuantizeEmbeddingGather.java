@@ -83,7 +83,7 @@ final class QuantizeEmbeddingGather implements RewriteRule<Node> {
     boolean perColumn = selection.options.perChannelWeights();
     WeightQuant wq = WeightQuant.of(table.constant().orElseThrow(), perColumn ? 1 : -1, false,
         n.graph().model().displayName() + ": table '" + table.name() + "'");
-    Value data = rw.addInitializer(table.name() + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value data = rw.addInitializer(table.name() + "_quantized", wq.data());
     IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, table.name());
     rw.setInput(n, 0, data);
     QdqBuilder.dropIfUnused(rw, table);

@@ -127,7 +127,7 @@ final class QuantizeFusedAttention implements RewriteRule<QuantizeFusedAttention
     WeightQuant wq = WeightQuant.of(s.weight().constant().orElseThrow(), o.perChannelWeights() ? 1 : -1, false,
         n.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     String h = s.weight().name();
-    Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value data = rw.addInitializer(h + "_quantized", wq.data());
     IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, h);
     Value xq;
     Value xScale;

@@ -4,6 +4,7 @@ import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.TensorStats;
 import io.github.sqonnx.ir.Attr;
 import io.github.sqonnx.ir.DataType;
+import io.github.sqonnx.ir.FloatView;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Tensor;
@@ -79,17 +80,13 @@ final class StaticQdqLinear extends LinearRule {
     Tensor floatW = s.w();
     Tensor toQuantize = oc.isEmpty() ? floatW : oc.zeroedIn(s);
     float alpha = s.isGemm() ? node.attrFloat("alpha", 1f) : 1f;
+    WeightQuant wq = WeightQuant.of(toQuantize, o.perChannelWeights() ? s.outputAxis() : -1, false,
+        node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     if (alpha != 1f) {
       // Gemm's alpha goes into the weights (then alpha = 1): ORT's QGemm would otherwise scale the int32
       // bias, quantized with s_x·s_w, by alpha too (measured: twice the error of the graph run as float)
-      float[] v = toQuantize.floats().toArray();
-      for (int i = 0; i < v.length; i++) {
-        v[i] *= alpha;
-      }
-      toQuantize = Tensor.ofFloats(toQuantize.dims(), v);
+      wq = wq.timesWeights(alpha);
     }
-    WeightQuant wq = WeightQuant.of(toQuantize, o.perChannelWeights() ? s.outputAxis() : -1, false,
-        node.graph().model().displayName() + ": weight '" + s.weight().name() + "'");
     String split = oc.isEmpty() ? "" : "; outlier channels " + oc + " in float beside the integer GEMM";
     Node biasAdd = o.target() == Target.CPU && !s.isGemm() ? biasAdd(node, s.w().dim(s.outputAxis())) : null;
     if (biasAdd != null) {
@@ -160,7 +157,7 @@ final class StaticQdqLinear extends LinearRule {
     Value bias = add.input(0) == y ? add.input(1) : add.input(0);
     Node q = builder.quantizeLinear(rw, s.activation(), p, node);
     String h = s.weight().name();
-    Value data = rw.addInitializer(h + "_quantized", Tensor.ofRaw(DataType.INT8, wq.dims(), wq.data()));
+    Value data = rw.addInitializer(h + "_quantized", wq.data());
     IntOperand.ScaleZero sz = QdqBuilder.weightScaleAndZero(rw, wq, h);
     Value b = bias;
     if (bias.constant().orElseThrow().rank() != 1) {
@@ -191,21 +188,30 @@ final class StaticQdqLinear extends LinearRule {
     Value c = gemm.input(2);
     Tensor ct = c.constant().orElseThrow();
     float beta = gemm.attrFloat("beta", 1f);
-    int n = (int) (wq.perChannel() ? wq.scales().length : ct.elementCount());
-    long[] q = new long[n];
-    float[] scale = new float[n];
-    for (int i = 0; i < n; i++) {
-      scale[i] = sx * wq.scales()[wq.perChannel() ? i : 0];
-      double v = beta * ct.floats().get(ct.elementCount() == 1 ? 0 : i);
-      q[i] = Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, Math.round(v / scale[i])));
-    }
+    int n = (int) (wq.perChannel() ? wq.channels() : ct.elementCount());
+    // computed when saved, like the weight's scales they derive from: planning reads no weight
+    boolean perChannel = wq.perChannel();
+    FloatView cv = ct.floats();
+    Tensor q = Tensor.computed(DataType.INT32, new long[] {n}, (from, out) -> {
+      float[] ws = wq.scales();
+      for (int i = (int) (from / 4); out.hasRemaining(); i++) {
+        float scale = sx * ws[perChannel ? i : 0];
+        double v = beta * cv.get(ct.elementCount() == 1 ? 0 : i);
+        out.putInt((int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, Math.round(v / scale))));
+      }
+    });
     String h = c.name();
-    Value data = rw.addInitializer(h + "_quantized", Tensor.ofLongs(DataType.INT32, new long[] {n}, q));
+    Value data = rw.addInitializer(h + "_quantized", q);
     Rewriter.NodeBuilder b = rw.op("DequantizeLinear").name(h + "_DequantizeLinear").outputs(h + "_dequantized");
+    Tensor scale = Tensor.computed(DataType.FLOAT, perChannel ? new long[] {n} : new long[0], (from, out) -> {
+      float[] ws = wq.scales();
+      for (int i = (int) (from / 4); out.hasRemaining(); i++) {
+        out.putFloat(sx * ws[perChannel ? i : 0]);
+      }
+    });
+    b.inputs(data, rw.addInitializer(h + "_scale", scale));
     if (wq.perChannel()) {
-      b.inputs(data, QdqBuilder.floats(rw, h + "_scale", scale)).attr(Attr.of("axis", 0L));
-    } else {
-      b.inputs(data, QdqBuilder.scalar(rw, h + "_scale", scale[0]));
+      b.attr(Attr.of("axis", 0L));
     }
     Value dq = b.insertBefore(gemm).output(0);
     rw.setInput(gemm, 2, dq);

@@ -39,8 +39,14 @@ final class Blocks {
     Tensor t = torchLayout
         ? Tensor.ofFloats(new long[] {out, in}, w)
         : Tensor.ofFloats(new long[] {in, out}, transpose(w, out, in));
+    return linear(sc, x, in, out, t, b == null ? null : Tensor.ofFloats(new long[] {out}, b), outName);
+  }
+
+  /** As above, with the weight already a tensor in the spec's layout ([out, in] for Gemm transB=1, else [in, out]). */
+  Value linear(Scope sc, Value x, int in, int out, Tensor t, Tensor b, String outName) {
+    boolean torchLayout = spec.linear() == LinearForm.GEMM_TRANSB1;
     Value weight = em.init(sc.param() + ".weight", t);
-    Value bias = b == null ? null : em.init(sc.param() + ".bias", Tensor.ofFloats(new long[] {out}, b));
+    Value bias = b == null ? null : em.init(sc.param() + ".bias", b);
     if (spec.linear() == LinearForm.MATMUL_ADD) {
       if (bias == null) {
         em.nameNextOutput(outName);

@@ -76,6 +76,10 @@ public final class Main {
     withExitCodes(cl);
     boolean debug = debug(args);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+      if (ex instanceof io.github.sqonnx.HeapTooSmallException) {
+        err.println("sq-onnx: " + oneLine(ex.getMessage()));
+        return INTERNAL_ERROR; // a resource limit, as an OutOfMemoryError is
+      }
       if (ex instanceof SqOnnxException) {
         err.println("sq-onnx: " + oneLine(ex.getMessage()));
         return BAD_INPUT;
@@ -119,11 +123,20 @@ public final class Main {
   /** One line: what was being done and what to do about it; the stack trace only with --debug. */
   static int internalError(Throwable t, String[] args, PrintWriter err, boolean debug) {
     String doing = "'" + String.join(" ", Arrays.stream(args).limit(2).toList()) + "'";
-    if (t instanceof OutOfMemoryError) {
+    if (t instanceof OutOfMemoryError && String.valueOf(t.getMessage()).contains("direct buffer memory")) {
+      // ONNX Runtime's inputs and outputs live in direct buffers, limited to the heap's size unless set
       long max = Runtime.getRuntime().maxMemory();
+      err.println("sq-onnx: out of direct buffer memory while running " + doing + " (limit " + gib(max)
+          + ", by default the heap limit; ONNX Runtime's inputs and outputs are held there): give more, e.g. SQ_ONNX_JAVA_OPTS="
+          + io.github.sqonnx.ir.HeapNeed.xmx(max).replace("-Xmx", "-XX:MaxDirectMemorySize=") + " tools/sq-onnx ...");
+    } else if (t instanceof OutOfMemoryError) {
+      long max = Runtime.getRuntime().maxMemory();
+      // the model's estimate (graph and blocks) was within the limit, or loading would have refused:
+      // what ran out is what the run holds beside it (activations, statistics), so ask for twice the limit
+      long need = Math.max(io.github.sqonnx.ir.HeapNeed.largestEstimate(), max == Long.MAX_VALUE ? 0 : max);
       err.println("sq-onnx: out of memory while running " + doing + " (Java heap limit " + gib(max)
-          + "); give Java more heap, e.g. SQ_ONNX_JAVA_OPTS=-Xmx" + Math.max(2, (long) Math.ceil(2.0 * max / (1L << 30)))
-          + "g tools/sq-onnx ...");
+          + "); it needs more than that: give Java more heap, e.g. SQ_ONNX_JAVA_OPTS="
+          + io.github.sqonnx.ir.HeapNeed.xmx(need) + " tools/sq-onnx ...");
     } else if (t instanceof StackOverflowError) {
       err.println("sq-onnx: stack overflow while running " + doing + " (nesting too deep for the Java stack)"
           + "; give Java a larger stack, e.g. SQ_ONNX_JAVA_OPTS=-Xss16m, and report it with --debug");

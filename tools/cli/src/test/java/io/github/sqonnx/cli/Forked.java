@@ -25,6 +25,11 @@ final class Forked {
   private Forked() {}
 
   static Cli.Result run(Path cwd, List<String> jvmArgs, Object... args) {
+    return runWithin(180, cwd, jvmArgs, args);
+  }
+
+  /** As {@link #run}, allowing {@code seconds} (slow tests on large models). */
+  static Cli.Result runWithin(long seconds, Path cwd, List<String> jvmArgs, Object... args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(jvmArgs);
@@ -38,10 +43,10 @@ final class Forked {
       p.getOutputStream().close();
       CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
       CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
-      if (!p.waitFor(180, TimeUnit.SECONDS)) {
+      if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
-        throw new AssertionError("sq-onnx " + String.join(" ", a) + " did not finish in 180 s");
+        throw new AssertionError("sq-onnx " + String.join(" ", a) + " did not finish in " + seconds + " s");
       }
       return new Cli.Result(p.exitValue(), out.join(), err.join(), a);
     } catch (IOException e) {
