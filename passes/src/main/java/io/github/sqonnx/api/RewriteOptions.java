@@ -202,7 +202,7 @@ public final class RewriteOptions {
 
     /**
      * Accuracy target: the smallest mean cosine against FP32 on the held-out samples. Missed, the
-     * most sensitive sites move to a safer form one at a time until it holds (see {@link Accuracy}).
+     * fewest most sensitive sites move to a safer form (found by bisection) for it to hold (see {@link Accuracy}).
      */
     public Builder minCosine(double c) {
       return set(MIN_COSINE, Double.toString(c));
