@@ -103,7 +103,7 @@ public final class RewriteOptions {
     this.minCosine = cos == null ? Double.NaN : cos;
     this.maxRelL2 = l2 == null ? Double.NaN : l2;
     boolean measure = b.analyze || cos != null || l2 != null;
-    this.evalSamples = n != null ? n : measure ? DEFAULT_EVAL_SAMPLES : 0;
+    this.evalSamples = n != null ? n : measure ? OptionDefaults.EVAL_SAMPLES : 0;
     this.analyze = b.analyze;
   }
 
@@ -123,9 +123,6 @@ public final class RewriteOptions {
     this.maxRelL2 = o.maxRelL2;
     this.analyze = o.analyze;
   }
-
-  /** Held-out samples measured when a target or the analysis is asked for without a count. */
-  public static final int DEFAULT_EVAL_SAMPLES = OptionDefaults.EVAL_SAMPLES;
 
   /** Whether the rewrite measures the quantized model on held-out samples (and may tune it). */
   boolean measures() {
@@ -193,7 +190,7 @@ public final class RewriteOptions {
 
     /**
      * Held-out calibration samples, never among the calibration samples, on which the quantized
-     * model is measured against FP32 (default {@value RewriteOptions#DEFAULT_EVAL_SAMPLES} when a
+     * model is measured against FP32 (default {@value OptionDefaults#EVAL_SAMPLES} when a
      * target or the analysis is asked for; 0 otherwise: nothing measured).
      */
     public Builder evalSamples(int n) {

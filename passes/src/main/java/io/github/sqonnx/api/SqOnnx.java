@@ -187,12 +187,10 @@ public final class SqOnnx {
       results.add(r.chosen().result());
       millis.put("quantize", r.chosen().result().nanos() / 1_000_000);
       long ts = System.nanoTime();
-      try {
-        Path tmp = Files.createTempFile(out.toAbsolutePath().getParent(), ".sq-onnx", ".tmp");
-        Files.copy(r.chosen().model(), tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Files.move(tmp, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      } catch (IOException e) {
-        throw new SqOnnxException(out + ": cannot write the model: " + e.getMessage());
+      // saved as every output is (disk-space check, external data beside it, atomic rename): a copy of the
+      // trial's file alone would point at the trial's data file, deleted with the trial folder below
+      try (Model chosen = ModelIO.load(r.chosen().model())) {
+        ModelIO.save(chosen, out);
       }
       millis.put("save", (System.nanoTime() - ts) / 1_000_000);
       millis.put("measure", (System.nanoTime() - t0) / 1_000_000 - millis.get("quantize") - millis.get("save"));

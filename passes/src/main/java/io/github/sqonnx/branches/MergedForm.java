@@ -1,6 +1,7 @@
 package io.github.sqonnx.branches;
 
 import io.github.sqonnx.SqOnnxException;
+import io.github.sqonnx.calib.UnsupportedForms;
 import io.github.sqonnx.ir.Bodies;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.Node;
@@ -24,9 +25,6 @@ import java.util.Set;
  * @param condition the graph input it branches on ({@code use_cache_branch})
  */
 public record MergedForm(Node iff, String condition) {
-  static final Set<String> LINEAR = Set.of("MatMul", "Gemm");
-  /** Protobuf's nesting limit keeps real subgraph depth far below this; a guard against hostile files. */
-  private static final int MAX_DEPTH = 32;
   public static final String THEN = "then_branch";
   public static final String ELSE = "else_branch";
 
@@ -40,7 +38,7 @@ public record MergedForm(Node iff, String condition) {
       int inside = 0;
       for (AttributeProto a : n.attributes().values()) {
         for (GraphProto g : Bodies.of(a)) {
-          inside += linears(g, 1);
+          inside += UnsupportedForms.linears(g, 1);
         }
       }
       if (inside == 0) {
@@ -85,7 +83,7 @@ public record MergedForm(Node iff, String condition) {
       for (NodeProto n : body.getNodeList()) {
         for (AttributeProto a : n.getAttributeList()) {
           for (GraphProto sub : Bodies.of(a)) {
-            if (linears(sub, 2) > 0) {
+            if (UnsupportedForms.linears(sub, 2) > 0) {
               throw refuse(where, iff, "holds a " + n.getOpType() + " '" + n.getName() + "' with MatMul/Gemm inside "
                   + "its " + attr + "; subgraphs nested in a branch are not rewritten yet");
             }
@@ -101,23 +99,5 @@ public record MergedForm(Node iff, String condition) {
 
   private static SqOnnxException refuse(String where, Node n, String why) {
     return new SqOnnxException(where + ": node '" + n.name() + "' (" + n.opType() + ") " + why);
-  }
-
-  static int linears(GraphProto g, int depth) {
-    if (depth > MAX_DEPTH) {
-      return 0;
-    }
-    int count = 0;
-    for (NodeProto n : g.getNodeList()) {
-      if ((n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx")) && LINEAR.contains(n.getOpType())) {
-        count++;
-      }
-      for (AttributeProto a : n.getAttributeList()) {
-        for (GraphProto sub : Bodies.of(a)) {
-          count += linears(sub, depth + 1);
-        }
-      }
-    }
-    return count;
   }
 }

@@ -40,7 +40,7 @@ public final class UnsupportedForms {
     for (Node n : model.graph().nodes()) {
       int inside = 0;
       for (AttributeProto a : n.attributes().values()) {
-        for (GraphProto g : graphs(a)) {
+        for (GraphProto g : io.github.sqonnx.ir.Bodies.of(a)) {
           inside += linears(g, 1);
         }
       }
@@ -65,7 +65,8 @@ public final class UnsupportedForms {
     });
   }
 
-  private static int linears(GraphProto g, int depth) {
+  /** MatMul and Gemm nodes of {@code g} and of its bodies, {@code depth} levels down already (bounded). */
+  public static int linears(GraphProto g, int depth) {
     if (depth > MAX_DEPTH) {
       return 0;
     }
@@ -75,20 +76,11 @@ public final class UnsupportedForms {
         count++;
       }
       for (AttributeProto a : n.getAttributeList()) {
-        for (GraphProto sub : graphs(a)) {
+        for (GraphProto sub : io.github.sqonnx.ir.Bodies.of(a)) {
           count += linears(sub, depth + 1);
         }
       }
     }
     return count;
-  }
-
-  private static java.util.List<GraphProto> graphs(AttributeProto a) {
-    java.util.List<GraphProto> out = new java.util.ArrayList<>();
-    if (a.hasG()) {
-      out.add(a.getG());
-    }
-    out.addAll(a.getGraphsList());
-    return out;
   }
 }
