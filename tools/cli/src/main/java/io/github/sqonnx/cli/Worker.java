@@ -25,6 +25,9 @@ import java.util.stream.Stream;
  * live in a folder the parent removes afterwards; an output it left half-written is removed.
  */
 final class Worker {
+  /** The worker's thread stacks, unless the user set their own (-Xss). */
+  static final String WORKER_STACK = "-Xss16m";
+
   /** Set on the child: run the command in this JVM. Users may set it too, to run without a child. */
   static final String IN_PROCESS = "sq-onnx.inProcess";
   /** Set on the child when the parent's stderr is a terminal (the child's stdout is a pipe). */
@@ -53,10 +56,17 @@ final class Worker {
     outputs.forEach(o -> before.add(modified(o)));
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    boolean stackGiven = false;
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
       if (!a.startsWith("-Djava.io.tmpdir=") && !a.startsWith("-XX:ErrorFile=")) {
         cmd.add(a);
       }
+      stackGiven |= a.startsWith("-Xss") || a.startsWith("-XX:ThreadStackSize=");
+    }
+    if (!stackGiven) {
+      // ONNX Runtime loads and optimizes a model on the calling Java thread, whose default 1 MiB stack
+      // it can overflow (SIGSEGV, no crash report: seen on a generated Llama with a 131072-row table)
+      cmd.add(WORKER_STACK);
     }
     cmd.add("-D" + IN_PROCESS + "=true");
     if (System.console() != null) {
