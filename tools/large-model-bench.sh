@@ -8,6 +8,7 @@
 # Defaults: /tmp/sq-onnx-large, 4096 8 32000 11008 32 (7.3 GB of weights: needs about 20 GB of disk and
 # a few GB of RAM for ONNX Runtime). HEAP (default 2g) is the tool's -Xmx; SEQ (default 128) the tokens
 # per calibration sample; SAMPLES (default 8). Needs `mvn -q package -DskipTests` first.
+# ORT alone fetches the logits (SEQ x VOCAB floats) into a 1 GiB heap.
 # Each step runs in one JVM (-Dsq-onnx.inProcess=true) under /usr/bin/time: wall time and peak RSS of
 # the process (ONNX Runtime's native memory included); the heap peak is the largest heap occupancy
 # before a collection in the JVM's GC log.
@@ -47,7 +48,7 @@ rm -rf "$work/cal"
 java -cp "$cp" io.github.sqonnx.testmodels.LargeLlama --calibration "$work/cal" "$samples" "$seq" "$vocab"
 weights=$(stat -c %s "$model.data")
 
-step ort-alone java -Xmx256m -Xlog:gc:file="$work/gc-ort-alone.log" -cp "$cp" io.github.sqonnx.testmodels.LargeLlama --ort "$model" "$seq"
+step ort-alone java -Xmx1g -Xlog:gc:file="$work/gc-ort-alone.log" -cp "$cp" io.github.sqonnx.testmodels.LargeLlama --ort "$model" "$seq"
 step rewrite-O3 "$root/tools/sq-onnx" rewrite "$model" -o "$work/llama-int8.onnx" --scheme O3 \
   --calibration-tensors "$work/cal" --samples "$samples" --max-length "$seq"
 step verify "$root/tools/sq-onnx" verify "$model" "$work/llama-int8.onnx" --samples 2 --min-cosine 0.9
