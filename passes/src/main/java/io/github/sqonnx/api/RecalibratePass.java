@@ -75,7 +75,9 @@ final class RecalibratePass implements Pass {
     try {
       dir = Files.createTempDirectory("sq-onnx-recalibrate");
       Path copy = dir.resolve("smoothed.onnx");
-      ModelIO.save(model, copy, SaveOptions.AUTO);
+      // weights in a data file beside it, so that its calibration copies reference them (CalibrationCopies)
+      // instead of each carrying the whole model again, and ORT maps them rather than parsing one large message
+      ModelIO.save(model, copy, SaveOptions.EXTERNAL);
       context.with(ActivationStats.class, calibrate.apply(copy));
     } catch (IOException e) {
       throw new SqOnnxException("cannot make a temporary folder for recalibration: " + e.getMessage());
