@@ -113,7 +113,7 @@ final class CalibrationCopies implements AutoCloseable {
         // a leftover temporary file is not worth failing the run for
       }
     }
-    files.clear();
+    // the list stays: a caller's catch block, which runs after close, still maps messages with forUser
     if (tmpDir != null) {
       io.github.sqonnx.TempFiles.deleteTree(tmpDir);
     }

@@ -159,6 +159,19 @@ class CalibrationReferenceTest {
   }
 
   @Test
+  void anOnnxRuntimeFailureNamesTheModelNotTheCopy() {
+    Map<String, HostTensor> bad = new java.util.LinkedHashMap<>(batches.get(0));
+    HostTensor ids = bad.get("input_ids");
+    long[] shape = {ids.shape()[0], ids.shape()[1] + 1}; // sizes the graph cannot combine: ORT fails
+    bad.put("input_ids", HostTensor.ofLongs(HostTensor.Kind.INT64, shape, new long[(int) (shape[0] * shape[1])]));
+    io.github.sqonnx.SqOnnxException e = assertThrows(io.github.sqonnx.SqOnnxException.class,
+        () -> Calibrator.forModel(external).feeds(List.of(bad)).threads(1).log(n -> { }).run());
+    assertTrue(e.getMessage().contains(external.toString()) && e.getMessage().contains("ONNX Runtime")
+        && !e.getMessage().contains(".sq-onnx-"), e.getMessage());
+    assertEquals(Set.of("m.onnx", "m.onnx.data"), names(external.getParent()));
+  }
+
+  @Test
   void anUnwritableFolderFallsBackToACopyWithTheWeights() {
     CalibrationCopies.Maker before = CalibrationCopies.besideMaker;
     CalibrationCopies.besideMaker = (dir, prefix) -> {
