@@ -139,7 +139,26 @@ final class ExternalData {
     }
   }
 
-  /** The file a (validated) external tensor reads, or null. */
+  /** Copies the bytes to {@code out} at its position, file to file (never mapped here). */
+  void transferTo(java.nio.channels.FileChannel out, String where) throws IOException {
+    try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+      if (offset + length > in.size()) {
+        throw new SqOnnxException(where + ": external data file '" + file + "' has shrunk to " + in.size()
+            + " bytes since the model was loaded (needs " + (offset + length) + ")");
+      }
+      for (long done = 0; done < length; ) {
+        long n = in.transferTo(offset + done, length - done, out);
+        if (n <= 0) {
+          throw new SqOnnxException(where + ": external data file '" + file + "' ended while copying it");
+        }
+        done += n;
+      }
+    } catch (NoSuchFileException e) {
+      throw new SqOnnxException(where + ": external data file '" + file + "' has gone since the model was loaded");
+    }
+  }
+
+
   static Path fileOf(TensorProto t, Path modelFile) {
     if (modelFile == null) {
       return null;

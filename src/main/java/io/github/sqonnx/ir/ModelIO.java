@@ -245,6 +245,82 @@ public final class ModelIO {
   }
 
   /**
+   * Whether {@code out} may reference {@code model}'s external data: the model was loaded from a file,
+   * holds unedited external initializers, and {@code out} lies in the same folder (locations are
+   * relative to the model's folder, and ONNX Runtime refuses data outside it or behind a symlink).
+   */
+  public static boolean canReference(Model model, Path out) {
+    if (model.source == null || referencedBytes(model) == 0) {
+      return false;
+    }
+    Path dir = out.toAbsolutePath().normalize().getParent();
+    Path srcDir = model.source.toAbsolutePath().normalize().getParent();
+    try {
+      return dir != null && srcDir != null && Files.isSameFile(dir, srcDir);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Writes a working copy of the model (a calibration copy, a twin) to {@code out} in the model's own
+   * folder: every unedited external initializer keeps its external_data entry as read (the same data
+   * file, offset and length), so not one weight byte is written; edited or new tensors are embedded.
+   * The copy is only valid while the model's data files stay in place. Atomic like {@link #save}.
+   * Refused (one line) where {@link #canReference} is false.
+   */
+  public static void saveReferencing(Model model, Path out) {
+    Path target = out.toAbsolutePath().normalize();
+    String where = out.toString();
+    if (!canReference(model, target)) {
+      throw new SqOnnxException(where + ": a copy that references the model's external data must lie in the model's "
+          + "folder, and the model must have external data");
+    }
+    if (Files.isDirectory(target)) {
+      throw new SqOnnxException(where + ": is a directory");
+    }
+    Path dir = target.getParent();
+    refuseInputs(model, target, where);
+    long embedded = weightBytes(model) - referencedBytes(model);
+    if (embedded > EMBED_LIMIT) {
+      throw new SqOnnxException(where + ": " + embedded + " bytes of edited weights do not fit protobuf's 2 GiB limit; save with external data");
+    }
+    DiskSpace.require(dir, embedded + DiskSpace.GRAPH_SLACK, where);
+    // nested tensors (attributes, subgraphs) are written as read too: their locations are relative to this same folder
+    ModelProto proto = checkFits(ModelWriter.toProto(model,
+        v -> v.constant.isExternal() ? TensorWriter.referenced(v) : TensorWriter.embedded(v)), where);
+    Path tmpModel = null;
+    try {
+      tmpModel = AtomicFiles.createTemp(target);
+      try (FileChannel ch = FileChannel.open(tmpModel, StandardOpenOption.WRITE);
+          OutputStream os = Channels.newOutputStream(ch)) {
+        CodedOutputStream cos = CodedOutputStream.newInstance(os, 1 << 16);
+        proto.writeTo(cos);
+        cos.flush();
+      }
+      AtomicFiles.moveInto(tmpModel, target);
+      tmpModel = null;
+    } catch (AccessDeniedException e) {
+      throw new SqOnnxException(where + ": permission denied writing in " + dir);
+    } catch (IOException e) {
+      throw new SqOnnxException(where + ": cannot write in " + dir + ": " + reason(e), e);
+    } finally {
+      AtomicFiles.deleteQuietly(tmpModel);
+    }
+  }
+
+  /** Bytes of the initializers that are still the external data they were loaded from. */
+  static long referencedBytes(Model model) {
+    long total = 0;
+    for (Value v : model.graph.initializers) {
+      if (v.constant.isExternal()) {
+        total += v.constant.byteSize();
+      }
+    }
+    return total;
+  }
+
+  /**
    * The model as one message, weights embedded, including tensors nested in attributes or subgraphs
    * that had external data (they would not be found next to the saved copy otherwise).
    */

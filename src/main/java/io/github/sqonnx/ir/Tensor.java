@@ -24,6 +24,9 @@ public final class Tensor {
   private final boolean external;
   private Supplier<TensorBytes> source;
   private TensorBytes bytes;
+  /** Where an external tensor's bytes lie (as loaded), and the tensor's name for messages; else null. */
+  ExternalData ext;
+  String extWhere;
   /** For a computed tensor not yet materialised: writes its bytes block by block; else null. */
   private TensorFill fill;
 
@@ -109,6 +112,12 @@ public final class Tensor {
 
   /** Writes the bytes to {@code out}: a computed tensor a block at a time, never whole. */
   void writeTo(java.nio.channels.WritableByteChannel out) throws java.io.IOException {
+    if (isExternal() && ext != null && out instanceof java.nio.channels.FileChannel) {
+      // file to file in the kernel: the pages are never mapped into this process, so saving a large
+      // unchanged weight (a token table, an LM head) adds nothing to the process's RSS
+      ext.transferTo((java.nio.channels.FileChannel) out, extWhere);
+      return;
+    }
     if (!isComputed()) {
       bytes().writeTo(out);
       return;

@@ -32,7 +32,10 @@ final class TensorReader {
         throw new SqOnnxException(where + ": external data of type " + type + " is not supported");
       }
       ExternalData ext = ExternalData.resolve(t, modelDir, where, type.byteSize(count));
-      return new Tensor(type, dims, t, true, () -> ext.map(where));
+      Tensor tensor = new Tensor(type, dims, t, true, () -> ext.map(where));
+      tensor.ext = ext;
+      tensor.extWhere = where;
+      return tensor;
     }
     if (t.hasRawData()) {
       if (type.hasFixedWidth() && t.getRawData().size() != type.byteSize(count)) {

@@ -21,6 +21,14 @@ final class TensorWriter {
     return t.isPristine() && !t.isExternal() && t.template != null;
   }
 
+  /** An unedited external tensor as read: its external_data entries point at the data file it was loaded from. */
+  static TensorProto referenced(Value v) {
+    if (!v.constant.isExternal() || v.constant.template == null) {
+      throw new IllegalStateException(v.name + " is not an unedited external tensor");
+    }
+    return named(v.constant.template, v.name);
+  }
+
   static TensorProto external(Value v, String location, long offset, long length) {
     return cleared(v)
         .setDataLocation(TensorProto.DataLocation.EXTERNAL)

@@ -63,6 +63,12 @@ public final class Unsigned {
   /** Writes the twin of {@code model} as {@code dir/twin.onnx}. */
   public static Path twin(Path model, Path dir) {
     Path out = dir.resolve("twin.onnx");
+    twin(model, out, ModelIO::save);
+    return out;
+  }
+
+  /** Writes the twin of {@code model} to {@code out} with {@code save} (e.g. one that references external data). */
+  public static void twin(Path model, Path out, java.util.function.BiConsumer<Model, Path> save) {
     try (Model m = ModelIO.load(model)) {
       Rewriter rw = new Rewriter(m);
       for (Value in : List.copyOf(m.graph().inputs())) {
@@ -87,7 +93,7 @@ public final class Unsigned {
         Node cast = rw.op("Cast").inputs(o).attr(Attr.of("to", (long) s.code())).outputs(o.name() + "_signed").append();
         rw.replaceGraphOutput(o, cast.output(0));
       }
-      ModelIO.save(m, out);
+      save.accept(m, out);
     }
     // the IR keeps a graph output's declared type; the twin's outputs are declared signed here
     try {
@@ -104,7 +110,6 @@ public final class Unsigned {
     } catch (IOException e) {
       throw new SqOnnxException(model + ": cannot write its signed twin: " + e.getMessage());
     }
-    return out;
   }
 
   private static ValueInfoProto retyped(Value v, DataType t) {

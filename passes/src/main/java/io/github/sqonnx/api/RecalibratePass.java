@@ -75,7 +75,13 @@ final class RecalibratePass implements Pass {
     try {
       dir = Files.createTempDirectory("sq-onnx-recalibrate");
       Path copy = dir.resolve("smoothed.onnx");
-      ModelIO.save(model, copy, SaveOptions.AUTO);
+      // smoothing copied the weights it scaled into scratch storage; the mapped pages of their originals
+      // stay in the process's RSS until those buffers are collected (Java has no unmap), and the save and
+      // the ORT session below come on top: measured on the 968 MB benchmark model, 0.4 GB less at the peak
+      System.gc();
+      // weights in a data file beside it, so that its calibration copies reference them (CalibrationCopies)
+      // instead of each carrying the whole model again, and ORT maps them rather than parsing one large message
+      ModelIO.save(model, copy, SaveOptions.EXTERNAL);
       context.with(ActivationStats.class, calibrate.apply(copy));
     } catch (IOException e) {
       throw new SqOnnxException("cannot make a temporary folder for recalibration: " + e.getMessage());

@@ -250,7 +250,9 @@ final class Accumulator {
   /**
    * Per-channel extremes and histograms, or null when they were not kept or values were reduced in
    * ORT. A channel's bin counts are ints: a channel sees one value per token, and a calibration of
-   * 2^31 tokens is refused rather than wrapped.
+   * 2^31 tokens is refused rather than wrapped. The histograms are handed over, not copied: this is
+   * called once, after the last batch, and a copy would double the run's largest heap (577 MiB of
+   * histograms on the 968 MB benchmark model, docs/BENCHMARKS.md).
    */
   ChannelStats channelStats() {
     if (channelHist == null || extremes == null) {
@@ -265,6 +267,6 @@ final class Accumulator {
       hi[c] = extremes.hi(c);
       lo[c] = extremes.lo(c);
     }
-    return new ChannelStats(hi, lo, channelHist.clone(), channelMantissas.clone());
+    return new ChannelStats(hi, lo, channelHist, channelMantissas);
   }
 }

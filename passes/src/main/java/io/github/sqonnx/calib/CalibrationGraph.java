@@ -18,7 +18,8 @@ import java.util.Map;
 
 /**
  * Calibration copies of a model, made on a freshly loaded copy and saved to a file of their own (the
- * caller's model is never touched). The probe copy outputs Shape(t) of every target. The calibration
+ * caller's model is never touched; a file beside a model with external data references its data file,
+ * see {@link CalibrationCopies}). The probe copy outputs Shape(t) of every target. The calibration
  * copy outputs, per target, its shape and either per-channel max and min over all axes but the last
  * (in-graph mode: small outputs, nothing else fetched) or the tensor itself (Java mode: Java reads
  * every value, skipping padding as it goes, for the histogram). In in-graph mode padded positions
@@ -63,7 +64,7 @@ final class CalibrationGraph {
         names.put(t, shape.name());
       }
       g.onlyOwnOutputs(original);
-      ModelIO.save(m, out);
+      CalibrationCopies.save(m, out);
       return names;
     }
   }
@@ -83,7 +84,7 @@ final class CalibrationGraph {
         names.put(p.tensor(), g.add(p, maskInput, values));
       }
       g.onlyOwnOutputs(original);
-      ModelIO.save(m, out);
+      CalibrationCopies.save(m, out);
       return names;
     }
   }

@@ -7,9 +7,7 @@ import io.github.sqonnx.ir.ModelIO;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -281,7 +279,9 @@ public final class Calibrator {
     String name = String.valueOf(b.model.getFileName());
     List<ModelInput> inputs = new ArrayList<>();
     List<String> targets = new ArrayList<>();
+    boolean external;
     try (Model m = ModelIO.load(b.model)) {
+      external = m.graph().initializers().stream().anyMatch(v -> v.constant().map(t -> t.isExternal()).orElse(false));
       UnsupportedForms.refuse(m, b.model.toString());
       for (Value v : m.graph().feeds()) {
         inputs.add(ModelInput.of(v));
@@ -294,24 +294,16 @@ public final class Calibrator {
       // no MatMul or Gemm and no extra tensor: no statistics to collect, which is an answer, not an error
       return new ActivationStats(name, 0, Map.of());
     }
-    Path tmp;
-    try {
-      tmp = Files.createTempDirectory("sq-onnx-calib");
-    } catch (IOException e) {
-      throw new SqOnnxException("cannot make a temporary folder for the calibration model: " + e.getMessage());
-    }
-    try (Source source = open(inputs)) {
-      return new Run(name, inputs, targets, source, tmp).go();
+    CalibrationCopies copies = CalibrationCopies.of(b.model, external, this::note);
+    try (copies; Source source = open(inputs)) {
+      return new Run(name, inputs, targets, source, copies).go();
     } catch (SqOnnxException e) {
       // ORT's failures name the calibration copy; the user knows the model they gave
-      String tmpFile = java.util.regex.Pattern.quote(tmp.toString()) + "[/\\\\][^:]*";
       String msg = String.valueOf(e.getMessage());
-      if (!msg.matches("(?s).*" + tmpFile + ".*")) {
+      if (!copies.namesCopy(msg)) {
         throw e;
       }
-      throw new SqOnnxException(msg.replaceAll(tmpFile, java.util.regex.Matcher.quoteReplacement(b.model.toString())), e);
-    } finally {
-      io.github.sqonnx.TempFiles.deleteTree(tmp);
+      throw new SqOnnxException(copies.forUser(msg), e);
     }
   }
 
@@ -329,7 +321,7 @@ public final class Calibrator {
     private final List<ModelInput> inputs;
     private final List<String> targets;
     private final Source source;
-    private final Path tmp;
+    private final CalibrationCopies copies;
     private final String mask;
     /** The input whose [B, S] shape defines the token axes: the mask, else input_ids, else none. */
     private final String ref;
@@ -338,12 +330,12 @@ public final class Calibrator {
     private final Map<String, Layout> layouts = new LinkedHashMap<>();
     private final Map<String, Long> probeElements = new LinkedHashMap<>();
 
-    Run(String name, List<ModelInput> inputs, List<String> targets, Source source, Path tmp) {
+    Run(String name, List<ModelInput> inputs, List<String> targets, Source source, CalibrationCopies copies) {
       this.name = name;
       this.inputs = inputs;
       this.targets = targets;
       this.source = source;
-      this.tmp = tmp;
+      this.copies = copies;
       this.mask = has(b.maskInput) ? b.maskInput : null;
       this.past = PastInputs.find(inputs, mask);
       // with a past the mask spans past + new tokens: the token axes follow input_ids
@@ -382,7 +374,7 @@ public final class Calibrator {
             Math.min(3, unsupported.size()))) + (unsupported.size() > 3 ? ", ..." : "")
             + "): calibrating one sample at a time without padding, which keeps them exact");
       }
-      Path file = tmp.resolve("calibration.onnx");
+      Path file = copies.file("calibration");
       Map<String, CalibrationGraph.Outputs> outs =
           CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
       Set<String> perChannel = perChannel(plans);
@@ -399,7 +391,8 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
-      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, instr.fetchOnly());
+      try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, instr.fetchOnly(),
+          () -> copies.file("twin"));
           Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
         loopStart = System.nanoTime();
         loopCpu = instr.timings() != null ? processCpu() : 0;
@@ -514,7 +507,7 @@ public final class Calibrator {
 
     /** Runs the probe copy on (1, s0) and (2, s1) and classifies every target's axes. */
     private void probe(Map<String, HostTensor> first) {
-      Path file = tmp.resolve("probe.onnx");
+      Path file = copies.file("probe");
       Map<String, String> shapes = CalibrationGraph.probe(b.model, targets, file);
       String axis0 = ref != null ? ref : first.keySet().iterator().next();
       long[] kp = Layout.KEY_PROBE;

@@ -49,7 +49,8 @@ final class Collector implements AutoCloseable {
   final java.util.concurrent.atomic.AtomicLong binCpuNanos = new java.util.concurrent.atomic.AtomicLong();
 
   Collector(Path model, List<CalibrationGraph.Plan> plans, Map<String, CalibrationGraph.Outputs> outs,
-      Map<String, Accumulator> acc, String mask, String ref, boolean javaPass, int threads, boolean fetchOnly) {
+      Map<String, Accumulator> acc, String mask, String ref, boolean javaPass, int threads, boolean fetchOnly,
+      java.util.function.Supplier<Path> twinFile) {
     this.fetchOnly = fetchOnly;
     this.plans = plans;
     this.outs = outs;
@@ -67,7 +68,7 @@ final class Collector implements AutoCloseable {
     // no spinning in ORT's pool, as in PinnedRunner: measured faster on the 2-core machine in both modes
     this.reduceRunner = javaPass ? null : new OrtRunner(model, new OrtRunner.Options(threads, true, null,
         Map.of("session.intra_op.allow_spinning", "0")));
-    this.pinnedRunner = javaPass ? new PinnedRunner(model, threads) : null;
+    this.pinnedRunner = javaPass ? new PinnedRunner(model, threads, twinFile) : null;
     this.pool = javaPass && threads > 1 ? Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "sq-onnx-calibrate");
       t.setDaemon(true);

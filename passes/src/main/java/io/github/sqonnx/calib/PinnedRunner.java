@@ -35,7 +35,8 @@ final class PinnedRunner implements AutoCloseable {
   private final Path model;
   private final Map<String, ByteBuffer> buffers = new HashMap<>();
 
-  PinnedRunner(Path model, int threads) {
+  /** {@code twinFile} gives the file for the model's signed twin, where its inputs need one (uint16/32/64). */
+  PinnedRunner(Path model, int threads, java.util.function.Supplier<Path> twinFile) {
     this.model = model;
     try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
       so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL); // errors come back as exceptions
@@ -50,7 +51,9 @@ final class PinnedRunner implements AutoCloseable {
       if (io.github.sqonnx.ort.Unsigned.needed(s.getInputInfo(), s.getOutputInfo())) {
         // uint16/32/64 inputs: ORT's Java API cannot make them, so the copy runs as its signed twin
         s.close();
-        s = env.createSession(io.github.sqonnx.ort.Unsigned.twin(model, model.toAbsolutePath().getParent()).toString(), so);
+        Path twin = twinFile.get();
+        io.github.sqonnx.ort.Unsigned.twin(model, twin, CalibrationCopies::save);
+        s = env.createSession(twin.toString(), so);
       }
       this.session = s;
     } catch (OrtException e) {

@@ -54,22 +54,25 @@ record OutlierChannels(int[] channels, float keptAbsMax) {
     return n == 0 ? NONE : new OutlierChannels(Arrays.copyOf(out, n), kept);
   }
 
-  /** W with the outlier channels' weights (rows of [K, N], columns of Gemm's transposed [N, K]) set to 0. */
+  /**
+   * W with the outlier channels' weights (rows of [K, N], columns of Gemm's transposed [N, K]) set to 0,
+   * as float32: a computed tensor that reads W a block at a time when quantized or saved, so the weight
+   * is never copied whole onto the heap (a 2 GiB weight would not fit a 1 GiB heap).
+   */
   Tensor zeroedIn(LinearSite s) {
     Tensor w = s.w();
-    float[] v = w.floats().toArray();
-    int cols = Math.toIntExact(w.dim(1));
-    int rows = Math.toIntExact(w.dim(0));
+    long cols = w.dim(1);
+    boolean byColumn = s.transB();
+    boolean[] zero = new boolean[Math.toIntExact(byColumn ? cols : w.dim(0))];
     for (int c : channels) {
-      if (s.transB()) {
-        for (int r = 0; r < rows; r++) {
-          v[r * cols + c] = 0;
-        }
-      } else {
-        Arrays.fill(v, c * cols, (c + 1) * cols, 0f);
-      }
+      zero[c] = true;
     }
-    return Tensor.ofFloats(w.dims(), v);
+    return Tensor.computed(io.github.sqonnx.ir.DataType.FLOAT, w.dims(), (from, out) -> {
+      io.github.sqonnx.ir.FloatView v = w.floats();
+      for (long i = from / 4; out.hasRemaining(); i++) {
+        out.putFloat(zero[(int) (byColumn ? i % cols : i / cols)] ? 0f : v.get(i));
+      }
+    });
   }
 
   /**
