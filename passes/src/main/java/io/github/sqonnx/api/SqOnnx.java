@@ -46,6 +46,9 @@ public final class SqOnnx {
         return MergedRewrite.run(in, out, options, model, merged.get());
       }
     }
+    if (options.get(RewriteOptions.FUSE)) {
+      return FusedRewrite.run(in, out, options);
+    }
     return rewrite(in, out, options, java.util.function.UnaryOperator.identity());
   }
 

@@ -95,7 +95,7 @@ record AdditiveMask(Value input, double bias) {
       if (!n.opType().equals("Unsqueeze")) {
         continue;
       }
-      List<Long> axes = Graphs.unsqueezeAxes(n);
+      List<Long> axes = Graphs.axes(n);
       if (axes == null) {
         return false;
       }

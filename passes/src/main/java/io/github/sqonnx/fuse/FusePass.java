@@ -14,9 +14,12 @@ import java.util.List;
 public final class FusePass {
   private FusePass() {}
 
-  /** Fuses what {@link FuseAttention} matches; every attention core found is reported, fused or not. */
+  /**
+   * Fuses what {@link FuseAttention}, then {@link FuseSkipLayerNorm}, match; every attention core and
+   * every LayerNorm of a residual sum is reported, fused or not.
+   */
   public static PassResult run(Model model) {
-    List<RewriteRule<?>> rules = List.of(new FuseAttention());
+    List<RewriteRule<?>> rules = List.of(new FuseAttention(), new FuseSkipLayerNorm());
     return new RulePass("fuse", rules).run(model, new PassContext());
   }
 }

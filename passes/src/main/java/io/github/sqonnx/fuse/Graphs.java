@@ -64,10 +64,10 @@ final class Graphs {
   }
 
   /**
-   * Unsqueeze's axes, from the attribute (opset < 13) or the constant second input; null when they are
-   * not constant.
+   * An op's axes (Unsqueeze, ReduceMean), from the attribute (older opsets) or the constant second
+   * input; null when they are not constant.
    */
-  static List<Long> unsqueezeAxes(Node u) {
+  static List<Long> axes(Node u) {
     if (u.attribute("axes").isPresent()) {
       return u.attrInts("axes");
     }

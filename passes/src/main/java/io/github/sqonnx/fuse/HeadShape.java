@@ -56,7 +56,7 @@ final class HeadShape {
   /** Unsqueeze(Gather(Shape(t), i), [0]) as dimension i of t, else null. */
   private static Entry readBack(Value part) {
     Node u = Graphs.producer(part, "Unsqueeze");
-    if (u == null || !List.of(0L).equals(Graphs.unsqueezeAxes(u))) {
+    if (u == null || !List.of(0L).equals(Graphs.axes(u))) {
       return null;
     }
     Node g = Graphs.producer(u.input(0), "Gather");
