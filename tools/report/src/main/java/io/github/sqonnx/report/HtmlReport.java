@@ -2,6 +2,7 @@ package io.github.sqonnx.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.sqonnx.TempFiles;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -68,7 +69,7 @@ public final class HtmlReport {
     Path dir = file.toAbsolutePath().getParent();
     Path tmp = null;
     try {
-      tmp = Files.createTempFile(dir, ".report", ".tmp");
+      tmp = TempFiles.createBeside(dir, ".report", ".tmp");
       Files.writeString(tmp, html);
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       tmp = null;

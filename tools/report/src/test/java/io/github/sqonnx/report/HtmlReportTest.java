@@ -1,6 +1,7 @@
 package io.github.sqonnx.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -60,6 +61,18 @@ class HtmlReportTest {
     Path html = dir.resolve("report.html");
     HtmlReport.write(json, html);
     page = Jsoup.parse(Files.readString(html));
+  }
+
+  @Test
+  void theReportTakesTheUmasksPermissionsLikeAnyFileTheUserWrites() throws Exception {
+    Path plain = Files.createFile(dir.resolve("plain.txt")); // the umask applied, as for any tool's output
+    Path html = dir.resolve("report.html");
+    assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(html));
+    // the negative case: a file made as Files.createTempFile makes it (0600) differs unless the umask is 077
+    Path temp = Files.createTempFile(dir, "t", ".tmp");
+    if (!Files.getPosixFilePermissions(plain).equals(Files.getPosixFilePermissions(temp))) {
+      assertNotEquals(Files.getPosixFilePermissions(temp), Files.getPosixFilePermissions(html));
+    }
   }
 
   @Test
