@@ -18,6 +18,7 @@ public final class OptionDefaults {
   public static final String SEED = "0";
   public static final String WEIGHTS = "per-channel";
   public static final String TARGET = "cpu";
+  public static final String FUSE = "false";
   /** Held-out samples a rewrite measures on when an accuracy target or a report asks for a measurement. */
   public static final int EVAL_SAMPLES = 64;
 

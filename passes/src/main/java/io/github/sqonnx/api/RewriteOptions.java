@@ -35,6 +35,10 @@ public final class RewriteOptions {
       .pass(SMOOTH, "alpha").build();
   public static final OptionDef<Boolean> NO_SMOOTH = OptionDef.of("noSmooth", Boolean.class, OptionDef.bool())
       .def(OptionDefaults.NO_SMOOTH).flag().doc("quantize without smoothing (for comparison)").build();
+  public static final OptionDef<Boolean> FUSE = OptionDef.of("fuse", Boolean.class, OptionDef.bool())
+      .def(OptionDefaults.FUSE).flag()
+      .doc("first fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft "
+          + "Attention (INT8: QAttention) and SkipLayerNormalization").build();
   public static final OptionDef<Path> CALIBRATION_TEXT = OptionDef.of("calibrationText", Path.class, OptionDef.path())
       .cli("--calibration").label("TEXT_FILE").doc("calibration text, one sample per line (needs tokenizer)").build();
   public static final OptionDef<Path> TOKENIZER = OptionDef.of("tokenizer", Path.class, OptionDef.path())
@@ -74,7 +78,7 @@ public final class RewriteOptions {
 
   /** The rewrite goal's options, in help order; Maven user properties {@code sq-onnx.KEY}. */
   public static final OptionTable TABLE = new OptionTable("rewrite", "sq-onnx.", List.of(SCHEME, ALPHA, NO_SMOOTH,
-      CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
+      FUSE, CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
       EXCLUDE, MIN_COSINE, MAX_REL_L2, EVAL_SAMPLES, PIPELINE));
 
   final OptionValues values;
@@ -267,6 +271,15 @@ public final class RewriteOptions {
     public Builder smoothOption(String key, String value) {
       smoothExtra.put(key, value);
       return this;
+    }
+
+    /**
+     * Fuse BERT-style self-attention and residual Add + LayerNorm into com.microsoft Attention and
+     * SkipLayerNormalization before anything else ({@link io.github.sqonnx.fuse.FusePass}); quantized,
+     * the Attention runs as QAttention.
+     */
+    public Builder fuse(boolean on) {
+      return set(FUSE, Boolean.toString(on));
     }
 
     /** The calibration source (replaces any other given before). */

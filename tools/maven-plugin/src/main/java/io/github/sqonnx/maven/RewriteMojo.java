@@ -61,6 +61,10 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.noSmooth", defaultValue = OptionDefaults.NO_SMOOTH)
   boolean noSmooth;
 
+  /** First fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft Attention (INT8: QAttention) and SkipLayerNormalization (--fuse). */
+  @Parameter(property = "sq-onnx.fuse", defaultValue = OptionDefaults.FUSE)
+  boolean fuse;
+
   /** Calibration text, one sample per line; needs tokenizer (--calibration). */
   @Parameter(property = "sq-onnx.calibrationText")
   File calibrationText;

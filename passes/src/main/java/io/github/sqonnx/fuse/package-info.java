@@ -1,0 +1,9 @@
+/**
+ * Fusions of plain exports into the com.microsoft forms ONNX Runtime's transformers optimizer writes, done
+ * here by pattern (never by tensor names) so that the quantized fused path (QAttention) applies to what
+ * users bring: BERT-style self-attention into one Attention with a packed QKV weight ({@link
+ * io.github.sqonnx.fuse.FuseAttention}) and residual Add + LayerNorm into SkipLayerNormalization ({@link
+ * io.github.sqonnx.fuse.FuseSkipLayerNorm}). Off unless asked for ({@code --fuse}); run before
+ * calibration, so every later pass sees the fused graph.
+ */
+package io.github.sqonnx.fuse;

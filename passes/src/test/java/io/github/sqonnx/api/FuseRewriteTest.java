@@ -1,0 +1,60 @@
+package io.github.sqonnx.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.sqonnx.ir.Model;
+import io.github.sqonnx.ir.ModelIO;
+import io.github.sqonnx.ir.Node;
+import io.github.sqonnx.testmodels.RealModels;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code fuse} through the public API on the bundled MiniLM export: O3 of the fused graph runs its
+ * attention as com.microsoft QAttention beside SkipLayerNormalization, within INT8 accuracy of FP32;
+ * without the option the same rewrite writes no fused op.
+ */
+class FuseRewriteTest {
+  @TempDir Path tmp;
+
+  private static RewriteOptions.Builder o3() {
+    return RewriteOptions.builder().scheme("O3").alpha("0.5").samples(32).quiet(true)
+        .calibration(CalibrationData.text(RealModels.dir().resolve("calibration-en.txt"), RealModels.minilmTokenizer()));
+  }
+
+  private static long count(Path model, String op) {
+    try (Model m = ModelIO.load(model)) {
+      return m.graph().nodes().stream().filter(n -> n.opType().equals(op) && n.domain().equals("com.microsoft")).count();
+    }
+  }
+
+  @Test
+  void o3OfTheFusedExportRunsQAttention() {
+    Path out = tmp.resolve("fused-o3.onnx");
+    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().fuse(true).build());
+    assertEquals("fuse", r.passes().get(0).pass(), r.summary());
+    assertEquals(19, r.passes().get(0).applied(), r.summary());
+    assertEquals(6, r.applied().stream().filter(f -> f.rule().equals("quantize-fused-attention")).count(), r.summary());
+    assertEquals(6, count(out, "QAttention"));
+    assertEquals(0, count(out, "Attention"));
+    assertEquals(13, count(out, "SkipLayerNormalization"));
+    assertTrue(r.fusion().allInteger() && r.fusion().sites().size() == 24, r.fusion().summary());
+    try (Model m = ModelIO.load(out)) {
+      Node qa = m.graph().nodes().stream().filter(n -> n.opType().equals("QAttention")).findFirst().orElseThrow();
+      assertEquals("attention_mask_int32", qa.input(5).name(), "the raw 2-D mask, cast once");
+    }
+    VerifyResult v = SqOnnx.verify(RealModels.minilm(), out,
+        VerifyOptions.text(RealModels.dir().resolve("heldout-en.txt"), RealModels.minilmTokenizer(), 32));
+    assertTrue(v.outputs().get(0).meanCosine() > 0.99, v.summary());
+  }
+
+  @Test
+  void withoutTheOptionNothingIsFused() {
+    Path out = tmp.resolve("plain-o3.onnx");
+    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().build());
+    assertTrue(r.passes().stream().noneMatch(p -> p.pass().equals("fuse")), r.summary());
+    assertEquals(0, count(out, "QAttention") + count(out, "SkipLayerNormalization"));
+  }
+}
