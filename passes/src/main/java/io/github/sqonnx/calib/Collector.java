@@ -212,7 +212,22 @@ final class Collector implements AutoCloseable {
   @Override
   public void close() {
     if (pool != null) {
+      // a run that failed leaves the previous batch's binning running on the pinned buffers: wait for it
+      // before they are freed, or it reads freed memory (SIGSEGV instead of the run's own error)
       pool.shutdownNow();
+      boolean interrupted = false;
+      while (true) {
+        try {
+          if (pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES)) {
+            break;
+          }
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (reduceRunner != null) {
       reduceRunner.close();
