@@ -196,7 +196,9 @@ final class Tuner {
   static Map<String, String> sites(PassResult r) {
     Map<String, String> out = new LinkedHashMap<>();
     for (Finding f : r.findings()) {
-      if (f.applied() && (f.rule().endsWith("-linear") || f.rule().endsWith("-attention-matmul"))) {
+      // QAttention (the fused Attention quantized) is a site too: the target may leave it float
+      if (f.applied() && (f.rule().endsWith("-linear") || f.rule().endsWith("-attention-matmul")
+          || f.rule().equals("quantize-fused-attention"))) {
         out.put(f.site(), f.rule());
       }
     }

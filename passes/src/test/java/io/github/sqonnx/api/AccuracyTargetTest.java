@@ -72,4 +72,29 @@ class AccuracyTargetTest {
     assertEquals(Math.min(best, plain.accuracy().relL2()), h.relL2(), 1e-12, "the best result is the one written");
     assertTrue(Files.isRegularFile(hard.output()));
   }
+
+  @Test
+  void qattentionSitesOfAFusedEncoderCanBeLeftFloat() throws Exception {
+    // a post-LN encoder, fused by --fuse: its Attention nodes are quantized into QAttention
+    Path enc = tmp.resolve("encoder.onnx");
+    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.testmodels.TransformerBuilder.build(
+        io.github.sqonnx.testmodels.TransformerSpec.builder().seed(3).layers(2).maxSeq(32).outlierChannels(2).build())) {
+      io.github.sqonnx.ir.ModelIO.save(m, enc);
+    }
+    RewriteOptions.Builder o = RewriteOptions.builder().alpha("0.5").fuse(true).evalSamples(4).quiet(true)
+        .calibration(CalibrationData.feeds(PerLayerTest.feeds(enc, 1, 4)));
+    RewriteResult first = SqOnnx.rewrite(enc, tmp.resolve("first.onnx"), o.build());
+    assertTrue(first.applied().stream().anyMatch(f -> f.rule().equals("quantize-fused-attention")), first.summary());
+    // rel L2 0 is unreachable: every site ends float, the QAttention ones included
+    RewriteResult hard = SqOnnx.rewrite(enc, tmp.resolve("hard.onnx"), o.maxRelL2(0).build());
+    assertTrue(hard.accuracy().sensitivity().stream().anyMatch(s -> s.form().equals("quantize-fused-attention")),
+        "QAttention sites are ranked: " + hard.summary());
+    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.ir.ModelIO.load(hard.output())) {
+      assertTrue(m.graph().nodes().stream().noneMatch(n -> n.opType().equals("QAttention")), hard.summary());
+    }
+    // the negative case: without a target they stay quantized
+    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.ir.ModelIO.load(first.output())) {
+      assertTrue(m.graph().nodes().stream().anyMatch(n -> n.opType().equals("QAttention")), first.summary());
+    }
+  }
 }
