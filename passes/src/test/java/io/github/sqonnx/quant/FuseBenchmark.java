@@ -7,17 +7,12 @@ import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.fuse.FusePass;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.ModelIO;
-import io.github.sqonnx.ort.Feeds;
-import io.github.sqonnx.ort.HostTensor;
-import io.github.sqonnx.ort.Interleaved;
-import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.testmodels.RealModels;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -106,7 +101,7 @@ public final class FuseBenchmark {
       String[] p = s.split("x");
       shapeList.add(new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])});
     }
-    Map<String, double[]> speed = time(variants, shapeList, rounds);
+    Map<String, double[]> speed = ProfileBenchmark.timeShapes(variants, shapeList, rounds, 30522, 1);
     String section = markdown(bge, variants, accuracy, shapeList, speed, rounds, loadBefore, load(), summaries,
         String.join(" ", args));
     System.out.println(section);
@@ -118,40 +113,6 @@ public final class FuseBenchmark {
 
   static String heading(boolean bge) {
     return "## Fused attention from plain exports, " + (bge ? "bge-small" : "MiniLM") + "\n";
-  }
-
-  /** Median ms per run at each shape; rounds interleaved in rotating order, one warm-up round. */
-  static Map<String, double[]> time(List<ProfileBenchmark.Variant> variants, List<int[]> shapes, int rounds) {
-    Map<String, double[]> out = new LinkedHashMap<>();
-    variants.forEach(v -> out.put(v.label(), new double[shapes.size()]));
-    List<OrtRunner> sessions = new ArrayList<>();
-    try {
-      for (ProfileBenchmark.Variant v : variants) {
-        sessions.add(new OrtRunner(v.model(), new OrtRunner.Options(THREADS, true, null, Map.of())));
-      }
-      for (int s = 0; s < shapes.size(); s++) {
-        Map<String, HostTensor> feeds = Feeds.random(sessions.get(0), 11, shapes.get(s)[0], shapes.get(s)[1], 30522);
-        long work = (long) shapes.get(s)[0] * shapes.get(s)[1];
-        int reps = work >= 1024 ? 1 : work >= 128 ? 4 : 16;
-        Map<String, Runnable> runs = new LinkedHashMap<>();
-        for (int i = 0; i < variants.size(); i++) {
-          OrtRunner r = sessions.get(i);
-          runs.put(variants.get(i).label(), () -> {
-            for (int k = 0; k < reps; k++) {
-              r.run(feeds);
-            }
-          });
-        }
-        Map<String, Double> med = Interleaved.medians(runs, 1, rounds);
-        for (ProfileBenchmark.Variant v : variants) {
-          out.get(v.label())[s] = med.get(v.label()) * 1000 / reps;
-        }
-        System.out.printf(Locale.ROOT, "b%d x %d: %s%n", shapes.get(s)[0], shapes.get(s)[1], med);
-      }
-    } finally {
-      sessions.forEach(OrtRunner::close);
-    }
-    return out;
   }
 
   static String markdown(boolean bge, List<ProfileBenchmark.Variant> variants, Map<String, Double> accuracy,
