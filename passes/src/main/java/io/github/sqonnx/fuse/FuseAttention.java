@@ -1,5 +1,7 @@
 package io.github.sqonnx.fuse;
 
+import static io.github.sqonnx.fuse.PatternMiss.require;
+
 import io.github.sqonnx.ir.Attr;
 import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.FloatView;
@@ -209,7 +211,7 @@ public final class FuseAttention implements RewriteRule<FuseAttention.Site> {
     Site run() {
       try {
         return parse();
-      } catch (Reject r) {
+      } catch (PatternMiss r) {
         return Site.rejected(softmax, r.why);
       }
     }
@@ -232,7 +234,7 @@ public final class FuseAttention implements RewriteRule<FuseAttention.Site> {
         nodes.add(add);
         AdditiveMask.Result m = AdditiveMask.of(Graphs.other(add, scaled));
         if (m.why() != null) {
-          throw new Reject(m.why().prefixed(softmax + ": "));
+          throw new PatternMiss(m.why().prefixed(softmax + ": "));
         }
         mask = m.mask();
       } else {
@@ -412,22 +414,6 @@ public final class FuseAttention implements RewriteRule<FuseAttention.Site> {
 
     private static String describe(Value v) {
       return v == null ? "nothing" : v.producer().map(Object::toString).orElse("'" + v.name() + "'");
-    }
-
-    private static void require(boolean ok, Reason reason, String message) {
-      if (!ok) {
-        throw new Reject(reason.because(message));
-      }
-    }
-  }
-
-  /** A pattern walk's first misfit; caught in {@link Parse#run}, never leaves the rule. */
-  private static final class Reject extends RuntimeException {
-    private final transient Rejection why;
-
-    Reject(Rejection why) {
-      super(why.message(), null, false, false);
-      this.why = why;
     }
   }
 }

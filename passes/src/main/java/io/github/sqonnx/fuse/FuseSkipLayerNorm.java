@@ -1,5 +1,7 @@
 package io.github.sqonnx.fuse;
 
+import static io.github.sqonnx.fuse.PatternMiss.require;
+
 import io.github.sqonnx.ir.Attr;
 import io.github.sqonnx.ir.DataType;
 import io.github.sqonnx.ir.Node;
@@ -63,7 +65,7 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
     }
     try {
       return Optional.of(root.opType().equals("LayerNormalization") ? op(root, add) : decomposed(root, add));
-    } catch (Miss m) {
+    } catch (PatternMiss m) {
       return Optional.of(Site.rejected(root, add, m.why));
     }
   }
@@ -196,21 +198,5 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
   private static Node single(Value v, String op, java.util.function.Predicate<Node> test) {
     return v.consumers().stream().filter(n -> n.opType().equals(op) && n.domain().isEmpty() && test.test(n))
         .findFirst().orElse(null);
-  }
-
-  private static void require(boolean ok, Reason reason, String message) {
-    if (!ok) {
-      throw new Miss(reason.because(message));
-    }
-  }
-
-  /** A pattern walk's first misfit; caught in {@link #match}. */
-  private static final class Miss extends RuntimeException {
-    private final transient Rejection why;
-
-    Miss(Rejection why) {
-      super(why.message(), null, false, false);
-      this.why = why;
-    }
   }
 }
