@@ -206,13 +206,7 @@ public final class ModelIO {
       } else {
         proto = embeddedProto(model, where, target, null);
       }
-      try (FileChannel ch = FileChannel.open(tmpModel, StandardOpenOption.WRITE);
-          OutputStream os = Channels.newOutputStream(ch)) {
-        CodedOutputStream cos = CodedOutputStream.newInstance(os, 1 << 16);
-        proto.writeTo(cos);
-        cos.flush();
-        ch.force(true);
-      }
+      writeProto(proto, tmpModel, true);
       if (tmpData != null) {
         backup = AtomicFiles.linkBackup(dataFile); // so a failed rename of the model can put it back
         AtomicFiles.moveInto(tmpData, dataFile);
@@ -292,12 +286,7 @@ public final class ModelIO {
     Path tmpModel = null;
     try {
       tmpModel = AtomicFiles.createTemp(target);
-      try (FileChannel ch = FileChannel.open(tmpModel, StandardOpenOption.WRITE);
-          OutputStream os = Channels.newOutputStream(ch)) {
-        CodedOutputStream cos = CodedOutputStream.newInstance(os, 1 << 16);
-        proto.writeTo(cos);
-        cos.flush();
-      }
+      writeProto(proto, tmpModel, false);
       AtomicFiles.moveInto(tmpModel, target);
       tmpModel = null;
     } catch (AccessDeniedException e) {
@@ -306,6 +295,19 @@ public final class ModelIO {
       throw new SqOnnxException(where + ": cannot write in " + dir + ": " + reason(e), e);
     } finally {
       AtomicFiles.deleteQuietly(tmpModel);
+    }
+  }
+
+  /** Streams {@code proto} into the (temporary) file; {@code durable} forces it to disk before the rename. */
+  private static void writeProto(ModelProto proto, Path file, boolean durable) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE);
+        OutputStream os = Channels.newOutputStream(ch)) {
+      CodedOutputStream cos = CodedOutputStream.newInstance(os, 1 << 16);
+      proto.writeTo(cos);
+      cos.flush();
+      if (durable) {
+        ch.force(true);
+      }
     }
   }
 
