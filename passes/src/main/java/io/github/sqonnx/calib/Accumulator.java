@@ -40,25 +40,24 @@ final class Accumulator {
   private boolean needNegativeMin;
   /** Sampled activation rows for α search, or null when not asked for. */
   final RowSample rowSample;
-  /** Per-channel histograms ({@link Bins#countChannels}), or null when not asked for. */
-  private final int[] channelHist;
-  private final long[] channelMantissas;
+  /** Per-channel histograms, or null when not asked for. */
+  private final ChannelWindows channelHist;
 
   Accumulator(String tensor, int channels, boolean histogram) {
     this(tensor, channels, histogram, 0);
   }
 
   Accumulator(String tensor, int channels, boolean histogram, int sampleRows) {
-    this(tensor, channels, histogram, sampleRows, false);
+    this(tensor, channels, histogram, sampleRows, 0);
   }
 
   /**
-   * With {@code perChannel} (a channel-last tensor, values read in Java) each channel gets its own
-   * histogram too, from which the tensor's is summed: see {@link #channelStats}.
+   * With {@code windowOctaves} > 0 (a channel-last tensor, values read in Java) each channel gets its
+   * own histogram too, in a window of that many octaves ({@link ChannelWindows}), from which the
+   * tensor's is summed: see {@link #channelStats}.
    */
-  Accumulator(String tensor, int channels, boolean histogram, int sampleRows, boolean perChannel) {
-    this.channelHist = perChannel && channels > 0 ? new int[channels * (TensorStats.BINS + 1)] : null;
-    this.channelMantissas = channelHist == null ? null : new long[channelHist.length];
+  Accumulator(String tensor, int channels, boolean histogram, int sampleRows, int windowOctaves) {
+    this.channelHist = windowOctaves > 0 && channels > 0 ? new ChannelWindows(channels, windowOctaves) : null;
     this.rowSample = sampleRows > 0 && channels > 0 ? new RowSample(sampleRows) : null;
     this.tensor = tensor;
     this.channels = channels;
@@ -185,7 +184,7 @@ final class Accumulator {
     }
     extremes.add(row, len);
     if (channelHist != null) {
-      Bins.countChannels(row, len, channelHist, channelMantissas);
+      channelHist.add(row, len);
     } else if (histogram != null) {
       Bins.count(row, 0, len, lanes);
     }
@@ -221,11 +220,7 @@ final class Accumulator {
   TensorStats stats() {
     long[] h = histogram == null ? new long[TensorStats.BINS] : histogram.clone();
     if (channelHist != null && histogram != null) {
-      for (int c = 0, base = 0; c < channels; c++, base += TensorStats.BINS + 1) {
-        for (int b = 0; b < TensorStats.BINS; b++) {
-          h[b] += channelHist[base + b];
-        }
-      }
+      channelHist.addTo(h);
     }
     int hi = max;
     int lo = min;
@@ -252,7 +247,7 @@ final class Accumulator {
    * ORT. A channel's bin counts are ints: a channel sees one value per token, and a calibration of
    * 2^31 tokens is refused rather than wrapped. The histograms are handed over, not copied: this is
    * called once, after the last batch, and a copy would double the run's largest heap (577 MiB of
-   * histograms on the 968 MB benchmark model, docs/BENCHMARKS.md).
+   * histograms on the 968 MB benchmark model before they were windowed, docs/BENCHMARKS.md).
    */
   ChannelStats channelStats() {
     if (channelHist == null || extremes == null) {
@@ -267,6 +262,6 @@ final class Accumulator {
       hi[c] = extremes.hi(c);
       lo[c] = extremes.lo(c);
     }
-    return new ChannelStats(hi, lo, channelHist, channelMantissas);
+    return new ChannelStats(hi, lo, channelHist);
   }
 }

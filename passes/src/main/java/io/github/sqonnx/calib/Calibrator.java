@@ -79,6 +79,7 @@ public final class Calibrator {
     private int shards = 1;
     private Set<String> channelTensors = Set.of();
     private long channelBudget;
+    private int channelWindow = ChannelWindows.DEFAULT_OCTAVES;
     private Consumer<ChannelDetail> channelSink;
 
     private Builder(Path model) {
@@ -183,6 +184,20 @@ public final class Calibrator {
       this.channelTensors = Set.copyOf(tensors);
       this.channelBudget = budgetBytes;
       this.channelSink = Objects.requireNonNull(sink);
+      return this;
+    }
+
+    /**
+     * How many octaves below each channel's maximum its histogram keeps bin by bin (default 10;
+     * {@value ChannelWindows#FULL_OCTAVES} keeps every bin, the full histograms, 9x the heap): see
+     * {@link ChannelWindows}. Only with {@link #channelStats}.
+     */
+    public Builder channelWindow(int octaves) {
+      if (octaves < 1 || octaves > ChannelWindows.FULL_OCTAVES) {
+        throw new SqOnnxException("a per-channel histogram window of " + octaves + " octaves; 1 to "
+            + ChannelWindows.FULL_OCTAVES + " allowed");
+      }
+      this.channelWindow = octaves;
       return this;
     }
 
@@ -381,7 +396,7 @@ public final class Calibrator {
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows,
-            perChannel.contains(p.tensor())));
+            perChannel.contains(p.tensor()) ? b.channelWindow : 0));
       }
       long expected = source.expectedSamples();
       long done = 0;
@@ -467,7 +482,7 @@ public final class Calibrator {
       for (CalibrationGraph.Plan p : plans) {
         if (b.channelTensors.contains(p.tensor()) && p.layout().channels() > 0) {
           out.add(p.tensor());
-          bytes += ChannelStats.bytes(p.layout().channels());
+          bytes += ChannelStats.bytes(p.layout().channels(), b.channelWindow);
         }
       }
       if (bytes > b.channelBudget) {

@@ -2,30 +2,25 @@ package io.github.sqonnx.calib;
 
 /**
  * Per-channel statistics of one channel-last tensor: each channel's largest and smallest value and
- * its own |x| histogram (the bins of {@link TensorStats}). Kept, in memory only, for the tensors that
- * smoothing may multiply by a per-channel factor, so that the statistics of the smoothed tensor (and
- * of any tensor that only reshapes or transposes it) follow from one calibration pass: see
- * {@link #scaled}. An extreme that calibration could not pin down exactly is ±inf on the side where it
- * cannot decide the tensor's min or max (another channel does), see {@code Extremes.hi}.
+ * its own |x| histogram (the bins of {@link TensorStats}, kept in a window below the channel's maximum:
+ * {@link ChannelWindows}). Kept, in memory only, for the tensors that smoothing may multiply by a
+ * per-channel factor, so that the statistics of the smoothed tensor (and of any tensor that only
+ * reshapes or transposes it) follow from one calibration pass: see {@link #scaled}. An extreme that
+ * calibration could not pin down exactly is ±inf on the side where it cannot decide the tensor's min
+ * or max (another channel does), see {@code Extremes.hi}.
  */
 public final class ChannelStats {
-  private static final int STRIDE = TensorStats.BINS + 1;
-
   private final float[] hi;
   private final float[] lo;
-  /** counts[c * (BINS + 1) + b]; slot BINS of each channel holds NaNs and is ignored. */
-  private final int[] counts;
-  /** The sum of the mantissa bits of the values counted in each slot. */
-  private final long[] mantissas;
+  private final ChannelWindows windows;
 
-  ChannelStats(float[] hi, float[] lo, int[] counts, long[] mantissas) {
-    if (hi.length != lo.length || counts.length != hi.length * STRIDE || mantissas.length != counts.length) {
+  ChannelStats(float[] hi, float[] lo, ChannelWindows windows) {
+    if (hi.length != lo.length || windows.channels != hi.length) {
       throw new IllegalArgumentException("channel statistics of inconsistent sizes");
     }
     this.hi = hi;
     this.lo = lo;
-    this.counts = counts;
-    this.mantissas = mantissas;
+    this.windows = windows;
   }
 
   public int channels() {
@@ -33,8 +28,8 @@ public final class ChannelStats {
   }
 
   /** Heap bytes the per-channel histograms of a tensor of {@code channels} channels take. */
-  static long bytes(long channels) {
-    return channels * STRIDE * 12L;
+  static long bytes(long channels, int octaves) {
+    return ChannelWindows.bytes(channels, octaves);
   }
 
   /**
@@ -44,7 +39,8 @@ public final class ChannelStats {
    * for 0 (a last axis along tokens, e.g. Kᵀ). Min, max and per-channel maxima are exact up to the
    * float product; each channel's histogram is shifted by 16·log2(factor) bins, a bin's count split
    * between the two bins it then straddles in proportion to the overlap, its values taken as spread
-   * evenly around their mean position in the bin, so totals are kept exactly.
+   * evenly around their mean position in the bin, so totals are kept exactly. A channel's values below
+   * its window ({@link #spreadLump}) land below the shifted window, far under any range's clip.
    */
   public TensorStats scaled(float[] factor, int outChannels, long count) {
     if (factor.length != channels()) {
@@ -71,24 +67,22 @@ public final class ChannelStats {
         absMax[j] = Math.max(absMax[j], Math.max(0f, Math.max(u, -l)));
       }
       double shift = TensorStats.BINS_PER_OCTAVE * (Math.log(f) / Math.log(2));
-      int base = c * STRIDE;
-      h[0] += counts[base];
+      ChannelWindows w = windows;
+      h[0] += w.count(c, 0);
       float top = Math.max(0f, Math.max(hi[c], -lo[c]));
-      double topPosition = top > 0 && Float.isFinite(top) ? position(top) : Double.POSITIVE_INFINITY;
-      for (int b = 1; b < TensorStats.BINS; b++) {
-        int n = counts[base + b];
+      double topPosition = top > 0 && Float.isFinite(top) ? ChannelWindows.position(top) : Double.POSITIVE_INFINITY;
+      int last = Math.min(w.start[c] + w.slots, TensorStats.BINS);
+      for (int b = w.start[c]; b < last; b++) {
+        int n = w.count(c, b);
         if (n == 0) {
           continue;
         }
         // the values of bin b are taken as spread evenly over the widest interval inside the bin (and
         // below the channel's max) that has their mean position at its centre: a bin's full width
         // for values spread through it, a point for a cluster (e.g. one token's outlier, every sample)
-        int octave = (b - 1) / TensorStats.BINS_PER_OCTAVE;
-        double meanMantissa = (double) mantissas[base + b] / n / (1 << 23);
-        double mean = TensorStats.BINS_PER_OCTAVE * (octave + Math.log1p(meanMantissa) / Math.log(2));
         double start = b - 1;
         double end = Math.min(b, topPosition);
-        mean = Math.max(start, Math.min(end, mean));
+        double mean = Math.max(start, Math.min(end, w.meanPosition(b, n, w.sum(c, b))));
         double half = Math.min(mean - start, end - mean);
         double from = mean - half + shift;
         double to = mean + half + shift;
@@ -98,13 +92,56 @@ public final class ChannelStats {
         h[clamp(first)] += n - moved;
         h[clamp(first + 1)] += moved;
       }
+      spreadLump(h, w.lumpCount[c], w.lumpPosition[c], w.start[c] - 1, shift);
     }
     return new TensorStats(absMax, min, max, count, h);
   }
 
-  /** Where |x| lies in bin units: bin b (>= 1) covers positions [b - 1, b). */
-  private static double position(float x) {
-    return TensorStats.BINS_PER_OCTAVE * (Math.log(x) / Math.log(2) - TensorStats.MIN_EXP);
+  /** Below this many values a lump is placed value by value (see {@link #spreadLump}). */
+  static final int FEW = 64;
+
+  /**
+   * Adds a channel's {@code n} values below its window (positions under {@code edge}, their sum
+   * {@code sum}), shifted by {@code shift} bins. Only their count and the total S of their distances
+   * under the edge are known. They are spread as values spread evenly near zero would be, given S: a
+   * smooth density near zero makes the distances in log position exponential, and given their sum, n
+   * exponential distances are S times uniform spacings, so that a share (1 - t/S)^(n-1) of them lies
+   * more than t under the edge. That is the unbiased estimate for any rate (which is why a channel's
+   * distribution is not simply an exponential of mean S/n: with a few values that loses the deep
+   * tail, visibly in the sum over hundreds of channels); one value stays at its own position, a
+   * cluster just under the edge stays one (S near 0), and many tend to the exponential.
+   *
+   * <p>Many values: cumulative counts are rounded, so the total is kept exactly. A few (most channels
+   * of a short calibration have a handful below the window): each at its quantile of that spread.
+   */
+  static void spreadLump(long[] h, long n, double sum, double edge, double shift) {
+    if (n == 0) {
+      return;
+    }
+    double total = Math.max(0, n * edge - sum); // S
+    double top = edge + shift;
+    if (total < 1e-9 || n == 1) {
+      h[clamp((int) Math.floor(top - total) + 1)] += n; // bin j covers [j - 1, j)
+      return;
+    }
+    if (n < FEW) {
+      for (int i = 0; i < n; i++) { // share (i + 0.5)/n deeper than t
+        double t = total * -Math.expm1(Math.log((i + 0.5) / n) / (n - 1));
+        h[clamp((int) Math.floor(top - t) + 1)]++;
+      }
+      return;
+    }
+    long placed = 0;
+    for (int j = (int) Math.ceil(top); placed < n; j--) {
+      double t = top - (j - 1); // bin j's lower edge, t under the edge
+      if (j <= 0 || t >= total) {
+        h[clamp(j)] += n - placed;
+        break;
+      }
+      long upTo = n - Math.round(n * Math.exp((n - 1) * Math.log1p(-t / total))); // those above j - 1
+      h[clamp(j)] += upTo - placed;
+      placed = upTo;
+    }
   }
 
   /** A shifted bin below the first binned magnitude joins bin 0 (with zeros); above the top, the last. */
