@@ -97,6 +97,22 @@ public final class ChannelStats {
     return new TensorStats(absMax, min, max, count, h);
   }
 
+  /**
+   * The lowest bin from which up {@link #scaled} with these factors holds no value of a lump: there,
+   * the counts are those of the full histograms (what a range is chosen from, unless the tensor's 99th
+   * percentile lies below it); 1 when nothing was lumped.
+   */
+  int lumpEdge(float[] factor) {
+    int edge = 1;
+    for (int c = 0; c < channels(); c++) {
+      if (windows.lumpCount[c] > 0) {
+        double shift = TensorStats.BINS_PER_OCTAVE * (Math.log(factor[c]) / Math.log(2));
+        edge = Math.max(edge, (int) Math.ceil(windows.start[c] - 1 + shift) + 1);
+      }
+    }
+    return edge;
+  }
+
   /** Below this many values a lump is placed value by value (see {@link #spreadLump}). */
   static final int FEW = 64;
 
