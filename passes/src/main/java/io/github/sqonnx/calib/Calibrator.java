@@ -396,7 +396,7 @@ public final class Calibrator {
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows,
-            perChannel.contains(p.tensor()) ? b.channelWindow : 0));
+            perChannel.contains(p.tensor()) ? window : 0));
       }
       long expected = source.expectedSamples();
       long done = 0;
@@ -472,23 +472,43 @@ public final class Calibrator {
       return new ActivationStats(name, ran, b.shards > 1 ? ActivationStats.Shards.one(b.shard, b.shards) : null, stats);
     }
 
-    /** The tensors that get per-channel histograms: all asked for that have channels, or none over budget. */
+    /** The window of the per-channel histograms this run keeps (set by {@link #perChannel}). */
+    private int window;
+
+    /**
+     * The tensors that get per-channel histograms: all asked for that have channels, or none over
+     * budget. Their window is the one asked for, or, where that is over budget, the widest down to
+     * {@link ChannelWindows#NARROWEST} octaves that fits (a window that wide still leaves the ranges as
+     * the full histograms give them: WindowedRangesTest), so a large model keeps one pass.
+     */
     private Set<String> perChannel(List<CalibrationGraph.Plan> plans) {
       if (b.channelSink == null || b.inGraph || !b.histogram) {
         return Set.of();
       }
       Set<String> out = new java.util.HashSet<>();
-      long bytes = 0;
+      long channels = 0;
       for (CalibrationGraph.Plan p : plans) {
         if (b.channelTensors.contains(p.tensor()) && p.layout().channels() > 0) {
           out.add(p.tensor());
-          bytes += ChannelStats.bytes(p.layout().channels(), b.channelWindow);
+          channels += p.layout().channels();
         }
       }
+      int narrowest = Math.min(b.channelWindow, ChannelWindows.NARROWEST);
+      for (window = b.channelWindow; window > narrowest; window--) {
+        if (ChannelStats.bytes(channels, window) <= b.channelBudget) {
+          break;
+        }
+      }
+      long bytes = ChannelStats.bytes(channels, window);
       if (bytes > b.channelBudget) {
-        note("per-channel histograms of " + out.size() + " tensors would take " + (bytes >> 20) + " MiB, over the "
-            + (b.channelBudget >> 20) + " MiB allowed: the smoothed model will be calibrated again instead");
+        note("per-channel histograms of " + out.size() + " tensors would take " + (bytes >> 20) + " MiB (" + window
+            + "-octave windows), over the " + (b.channelBudget >> 20)
+            + " MiB allowed: the smoothed model will be calibrated again instead");
         return Set.of();
+      }
+      if (window < b.channelWindow) {
+        note("per-channel histograms of " + out.size() + " tensors kept in " + window + "-octave windows (" + (bytes >> 20)
+            + " MiB), not " + b.channelWindow + ", to fit the " + (b.channelBudget >> 20) + " MiB allowed");
       }
       return out;
     }

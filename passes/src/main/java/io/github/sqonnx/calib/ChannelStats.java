@@ -27,6 +27,11 @@ public final class ChannelStats {
     return hi.length;
   }
 
+  /** The octaves of bins each channel's histogram keeps below its maximum. */
+  int octaves() {
+    return windows.slots / TensorStats.BINS_PER_OCTAVE;
+  }
+
   /** Heap bytes the per-channel histograms of a tensor of {@code channels} channels take. */
   static long bytes(long channels, int octaves) {
     return ChannelWindows.bytes(channels, octaves);

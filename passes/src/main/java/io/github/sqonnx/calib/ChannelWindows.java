@@ -24,6 +24,8 @@ import java.util.Arrays;
 final class ChannelWindows {
   /** The default window: 10 octaves, values down to 1/1024 of their channel's maximum in their bins. */
   static final int DEFAULT_OCTAVES = 12;
+  /** The narrowest window a run falls back to when the default is over its heap allowance. */
+  static final int NARROWEST = 8;
   /** A window this wide covers every bin (1..BINS-1) without sliding: the full histograms. */
   static final int FULL_OCTAVES = TensorStats.MAX_EXP - TensorStats.MIN_EXP;
 

@@ -131,4 +131,31 @@ class ChannelWindowsTest {
     int edge = s[0].lumpEdge(f);
     assertTrue(edge > TensorStats.bin((float) b.absPercentile(0.5)), "a 1-octave window's edge " + edge);
   }
+
+  /** The budget check: the default window where it fits, a narrower one where only that fits, else none. */
+  @Test
+  void overBudgetTheWindowNarrowsThenTheDetailIsDropped(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    java.nio.file.Path text = java.nio.file.Files.write(tmp.resolve("en.txt"),
+        io.github.sqonnx.testmodels.RealModels.englishSentences(8));
+    java.util.List<String> rescalable;
+    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.ir.ModelIO.load(io.github.sqonnx.testmodels.RealModels.minilm())) {
+      rescalable = io.github.sqonnx.smooth.SmoothPass.rescalableTensors(m);
+    }
+    ChannelDetail wide = detail(text, rescalable, Long.MAX_VALUE);
+    long channels = wide.all().values().stream().mapToLong(ChannelStats::channels).sum();
+    assertTrue(wide.all().values().stream().allMatch(c -> c.octaves() == ChannelWindows.DEFAULT_OCTAVES));
+    ChannelDetail narrower = detail(text, rescalable, ChannelStats.bytes(channels, 9));
+    assertEquals(wide.all().keySet(), narrower.all().keySet());
+    assertTrue(narrower.all().values().stream().allMatch(c -> c.octaves() == 9));
+    assertTrue(detail(text, rescalable, ChannelStats.bytes(channels, ChannelWindows.NARROWEST) - 1).all().isEmpty());
+  }
+
+  private static ChannelDetail detail(java.nio.file.Path text, java.util.List<String> tensors, long budget) {
+    ChannelDetail[] got = new ChannelDetail[1];
+    Calibrator.forModel(io.github.sqonnx.testmodels.RealModels.minilm())
+        .text(text, io.github.sqonnx.testmodels.RealModels.minilmTokenizer()).samples(8).batchSize(8).quiet(true)
+        .channelStats(tensors, budget, d -> got[0] = d).run();
+    return got[0];
+  }
 }

@@ -113,7 +113,7 @@ public final class RewriteTimeBenchmark {
     RewriteOptions.Builder b = RewriteOptions.builder().calibration(CalibrationData.text(calib, RealModels.minilmTokenizer()))
         .samples(SAMPLES).batchSize(BATCH).quiet(true);
     if (measure) {
-      b.pipeline(PassSpec.parseList("smooth(alpha=0.5),recalibrate(measure=true),quantize(scheme=O3,target=cpu,weights=channel)"));
+      b.pipeline(PassSpec.parseList("smooth(alpha=0.5),recalibrate(measure=true),quantize(scheme=O3,target=cpu,weights=per-channel)"));
     }
     return b.build();
   }
