@@ -188,7 +188,7 @@ public final class Calibrator {
     }
 
     /**
-     * How many octaves below each channel's maximum its histogram keeps bin by bin (default 10;
+     * How many octaves below each channel's maximum its histogram keeps bin by bin (default 12;
      * {@value ChannelWindows#FULL_OCTAVES} keeps every bin, the full histograms, 9x the heap): see
      * {@link ChannelWindows}. Only with {@link #channelStats}.
      */
