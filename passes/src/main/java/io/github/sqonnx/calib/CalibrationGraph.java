@@ -27,8 +27,16 @@ import java.util.Map;
  * then max(max_c, -min_c), which needs no Abs pass.
  */
 final class CalibrationGraph {
-  /** Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode. */
-  record Outputs(String shape, String max, String min, String values) {}
+  /**
+   * Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode,
+   * all three for a tensor with two token axes in Java mode, whose {@code values} are then a row
+   * subsample along {@code sampleAxis} ({@link RowSubsample}; else -1).
+   */
+  record Outputs(String shape, String max, String min, String values, int sampleAxis) {
+    Outputs(String shape, String max, String min, String values) {
+      this(shape, max, min, values, -1);
+    }
+  }
 
   /** How to calibrate one target: its layout and whether padding is masked (in the graph, or in Java in Java mode). */
   record Plan(String tensor, Layout layout, boolean masked) {}
@@ -111,6 +119,10 @@ final class CalibrationGraph {
     String t = p.tensor();
     Value shape = op("Shape", t + "@shape", x);
     output(shape, DataType.INT64);
+    int axis = RowSubsample.axis(p.layout());
+    if (valuesOut && axis >= 0 && opset >= 10) { // Slice's steps came in opset 10
+      return sampled(p, maskInput, x, shape, axis);
+    }
     if (valuesOut) {
       // the tensor itself, unmasked: Java skips the padded rows (ValidRows), so ORT does no extra pass;
       // an Identity only where the name is taken (a graph input or output), since it costs a copy
@@ -131,6 +143,56 @@ final class CalibrationGraph {
     output(max, DataType.FLOAT);
     output(min, DataType.FLOAT);
     return new Outputs(shape.name(), max.name(), min.name(), null);
+  }
+
+  /**
+   * A tensor with two token axes ([B, h, S, K]) in Java mode: exact max and min reduced here over the
+   * real cells, and for the histogram every step-th index along {@code axis} ({@link RowSubsample}),
+   * padded cells set to NaN (which the histogram drops). Each Where feeds its reduction at once, so
+   * ONNX Runtime needs one whole-size temporary at a time, not two.
+   */
+  private Outputs sampled(Plan p, String maskInput, Value x, Value shape, int axis) {
+    String t = p.tensor();
+    int rank = p.layout().rank();
+    Value mask = p.masked() ? mask(p.layout(), maskInput) : null;
+    Value max = reduce("ReduceMax", mask == null ? x : where(mask, x, Float.NEGATIVE_INFINITY, t + "@masked_max"),
+        allAxes(rank), t + "@max");
+    output(max, DataType.FLOAT);
+    Value min = reduce("ReduceMin", mask == null ? x : where(mask, x, Float.POSITIVE_INFINITY, t + "@masked_min"),
+        allAxes(rank), t + "@min");
+    output(min, DataType.FLOAT);
+    // step = (S·R - 1) / ELEMENTS + 1, R the product of the dims after the axis (RowSubsample.step)
+    Value n = gather(shape, axis, t);
+    for (int i = axis + 1; i < rank; i++) {
+      n = op("Mul", t + "@sample_n", n, gather(shape, i, t));
+    }
+    Value one = ints(new long[] {1});
+    Value step = op("Add", t + "@sample_step", op("Div", t + "@sample_q",
+        op("Sub", t + "@sample_n1", n, one), ints(new long[] {RowSubsample.ELEMENTS})), one);
+    Value sample = slice(x, axis, step, t + "@sample");
+    if (mask != null) {
+      sample = where(slice(mask, axis, step, t + "@sample_mask"), sample, Float.NaN, t + "@sample_masked");
+    }
+    output(sample, DataType.FLOAT);
+    return new Outputs(shape.name(), max.name(), min.name(), sample.name(), axis);
+  }
+
+  private Value gather(Value shape, int axis, String t) {
+    return node(rw.op("Gather").inputs(shape, ints(new long[] {axis})).attr(Attr.of("axis", 0L)).outputs(t + "@dim"));
+  }
+
+  /** Every {@code step}-th index from 0 along {@code axis} (a one-element int64 tensor). */
+  private Value slice(Value x, int axis, Value step, String name) {
+    return node(rw.op("Slice").inputs(x, ints(new long[] {0}), ints(new long[] {Long.MAX_VALUE}),
+        ints(new long[] {axis}), step).outputs(name));
+  }
+
+  private static long[] allAxes(int rank) {
+    long[] axes = new long[rank];
+    for (int i = 0; i < rank; i++) {
+      axes[i] = i;
+    }
+    return axes;
   }
 
   /** Float16, bfloat16 and double activations are measured as float32. */

@@ -486,7 +486,7 @@ public final class Calibrator {
       long perSample = 0;
       for (String t : targets) {
         Layout l = layouts.get(t);
-        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens, keys) : probeElements.get(t);
+        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? collector.fetched(t, l, tokens, keys) : probeElements.get(t);
       }
       int step = !b.inGraph ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
       for (int from = 0; from < n; from += step) {

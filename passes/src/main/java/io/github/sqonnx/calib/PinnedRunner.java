@@ -104,14 +104,15 @@ final class PinnedRunner implements AutoCloseable {
   }
 
   /**
-   * A direct buffer of at least {@code n} floats for {@code name}: a power of two in bytes, so a run
-   * whose batches grow (text is batched by length) reallocates a few times only; the buffer it
-   * replaces is freed at once rather than when a GC finds it.
+   * A direct buffer of at least {@code n} floats for {@code name}: a power of two in bytes up to
+   * 64 MiB, so a run whose batches grow (text is batched by length) reallocates a few times only;
+   * above, a multiple of an eighth of the size's top power of two (at most 12.5% spare, not up to
+   * 100%). The buffer it replaces is freed at once rather than when a GC finds it.
    */
   private ByteBuffer buffer(String name, long n) {
     ByteBuffer b = buffers.get(name);
     if (b == null || b.capacity() < 4 * n) {
-      long want = Math.max(1024, Long.highestOneBit(Math.max(1, 4 * n - 1)) << 1);
+      long want = capacity(4 * n);
       if (b != null) {
         free(b);
       }
@@ -119,6 +120,15 @@ final class PinnedRunner implements AutoCloseable {
       buffers.put(name, b);
     }
     return b.duplicate().clear().limit(Math.toIntExact(4 * n)).slice().order(ByteOrder.nativeOrder());
+  }
+
+  /** The bytes allocated for a buffer that must hold {@code bytes}. */
+  static long capacity(long bytes) {
+    if (bytes <= 64L << 20) {
+      return Math.max(1024, Long.highestOneBit(Math.max(1, bytes - 1)) << 1);
+    }
+    long grain = Long.highestOneBit(bytes) >> 3;
+    return (bytes + grain - 1) / grain * grain;
   }
 
   /** Frees a direct buffer now (sun.misc.Unsafe.invokeCleaner, in jdk.unsupported); else the GC will. */
