@@ -169,9 +169,9 @@ final class CalibrationGraph {
     Value one = ints(new long[] {1});
     Value step = op("Add", t + "@sample_step", op("Div", t + "@sample_q",
         op("Sub", t + "@sample_n1", n, one), ints(new long[] {RowSubsample.ELEMENTS})), one);
-    Value sample = slice(x, axis, step, t + "@sample");
+    Value sample = sample(x, axis, step, t + "@sample");
     if (mask != null) {
-      sample = where(slice(mask, axis, step, t + "@sample_mask"), sample, Float.NaN, t + "@sample_masked");
+      sample = where(sample(mask, axis, step, t + "@sample_mask"), sample, Float.NaN, t + "@sample_masked");
     }
     output(sample, DataType.FLOAT);
     return new Outputs(shape.name(), max.name(), min.name(), sample.name(), axis);
@@ -181,10 +181,13 @@ final class CalibrationGraph {
     return node(rw.op("Gather").inputs(shape, ints(new long[] {axis})).attr(Attr.of("axis", 0L)).outputs(t + "@dim"));
   }
 
-  /** Every {@code step}-th index from 0 along {@code axis} (a one-element int64 tensor). */
-  private Value slice(Value x, int axis, Value step, String name) {
-    return node(rw.op("Slice").inputs(x, ints(new long[] {0}), ints(new long[] {Long.MAX_VALUE}),
-        ints(new long[] {axis}), step).outputs(name));
+  /** The first HEAD indices along {@code axis}, then every {@code step}-th (a one-element int64 tensor) of the rest. */
+  private Value sample(Value x, int axis, Value step, String name) {
+    Value head = node(rw.op("Slice").inputs(x, ints(new long[] {0}), ints(new long[] {RowSubsample.HEAD}),
+        ints(new long[] {axis})).outputs(name + "_head"));
+    Value rest = node(rw.op("Slice").inputs(x, ints(new long[] {RowSubsample.HEAD}), ints(new long[] {Long.MAX_VALUE}),
+        ints(new long[] {axis}), step).outputs(name + "_rest"));
+    return node(rw.op("Concat").inputs(head, rest).attr(Attr.of("axis", (long) axis)).outputs(name));
   }
 
   private static long[] allAxes(int rank) {

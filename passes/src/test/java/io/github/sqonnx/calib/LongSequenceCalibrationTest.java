@@ -81,8 +81,8 @@ class LongSequenceCalibrationTest {
   }
 
   /**
-   * t = x xᵀ ([B, S, S]) for x = 1 but x[1] = 100: the only 10^4 sits at (1, 1), in row 1, which a
-   * step of 4 skips. A padded sample holds 10^8 at a padded cell, which must not count either.
+   * t = x xᵀ ([B, S, S]) for x = 1 but x[65] = 100: the only 10^4 sits at (65, 65), in row 65, which
+   * the sample skips (the 64 head rows, then rows 64, 68, ...). A padded sample holds 10^8 at a padded cell, which must not count either.
    */
   @Test
   void anOutlierOnlyInARowTheSampleSkipsStillSetsTheExactMax() throws Exception {
@@ -90,7 +90,7 @@ class LongSequenceCalibrationTest {
     int s = 1024;
     float[] x = new float[s];
     Arrays.fill(x, 1);
-    x[1] = 100;
+    x[65] = 100;
     long[] ones = new long[s];
     Arrays.fill(ones, 1);
     Map<String, HostTensor> full = Map.of("x", HostTensor.ofFloats(new long[] {1, s}, x),
