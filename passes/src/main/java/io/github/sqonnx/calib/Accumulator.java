@@ -77,6 +77,20 @@ final class Accumulator {
     return Float.intBitsToFloat(key(key));
   }
 
+  /**
+   * The histogram part of a batch whose extremes and count came through {@link #addReduced}: a row
+   * subsample (see {@link RowSubsample}), each row's bins weighted by the rows it stands for.
+   */
+  void addSampled(IntBuffer data, long[] sampled, int axis, long step, long queries) {
+    if (histogram == null) {
+      return;
+    }
+    long[] h = RowSubsample.histogram(data, sampled, axis, step, queries);
+    for (int b = 0; b < h.length; b++) {
+      histogram[b] += h[b];
+    }
+  }
+
   /** Per-channel (or, with no channels, whole-tensor) max and min over the batch's real tokens. */
   void addReduced(float[] maxC, float[] minC, long valid) {
     if (maxC.length != Math.max(1, channels) || minC.length != maxC.length) {

@@ -27,8 +27,16 @@ import java.util.Map;
  * then max(max_c, -min_c), which needs no Abs pass.
  */
 final class CalibrationGraph {
-  /** Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode. */
-  record Outputs(String shape, String max, String min, String values) {}
+  /**
+   * Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode,
+   * all three for a tensor with two token axes in Java mode, whose {@code values} are then a row
+   * subsample along {@code sampleAxis} ({@link RowSubsample}; else -1).
+   */
+  record Outputs(String shape, String max, String min, String values, int sampleAxis) {
+    Outputs(String shape, String max, String min, String values) {
+      this(shape, max, min, values, -1);
+    }
+  }
 
   /** How to calibrate one target: its layout and whether padding is masked (in the graph, or in Java in Java mode). */
   record Plan(String tensor, Layout layout, boolean masked) {}
@@ -45,7 +53,15 @@ final class CalibrationGraph {
   /** The source graph's element types, resolved at the first target (before any node is added). */
   private io.github.sqonnx.ir.ElementTypes types;
 
+  /** Where the next node goes: after this one (a sampled tensor's nodes), or appended when null. */
+  private Node anchor;
+  /** Whether the next node reads graph inputs only (the mask), and goes before the model's nodes. */
+  private boolean front;
+  private Node frontNode;
+  private final Node firstNode;
+
   private CalibrationGraph(Model model) {
+    this.firstNode = model.graph().nodes().isEmpty() ? null : model.graph().nodes().get(0);
     this.model = model;
     this.rw = new Rewriter(model);
     Long v = model.opsets().get("");
@@ -107,6 +123,18 @@ final class CalibrationGraph {
   }
 
   private Outputs add(Plan p, String maskInput, boolean valuesOut) {
+    int axis = RowSubsample.axis(p.layout());
+    if (valuesOut && axis >= 0 && opset >= 10) { // Slice's steps came in opset 10
+      Value raw = model.graph().requireValue(p.tensor());
+      List<Node> consumers = List.copyOf(raw.consumers());
+      // its nodes go right after the tensor's producer, not at the end of the graph (see gate)
+      anchor = raw.producer().orElse(null);
+      try {
+        return sampled(p, maskInput, raw, axis, consumers);
+      } finally {
+        anchor = null;
+      }
+    }
     Value x = asFloat(model.graph().requireValue(p.tensor()));
     String t = p.tensor();
     Value shape = op("Shape", t + "@shape", x);
@@ -131,6 +159,92 @@ final class CalibrationGraph {
     output(max, DataType.FLOAT);
     output(min, DataType.FLOAT);
     return new Outputs(shape.name(), max.name(), min.name(), null);
+  }
+
+  /**
+   * A tensor with two token axes ([B, h, S, K]) in Java mode: exact max and min reduced here over the
+   * real cells, and for the histogram every step-th index along {@code axis} ({@link RowSubsample}),
+   * padded cells set to NaN (which the histogram drops). Each Where feeds its reduction at once, so
+   * ONNX Runtime needs one whole-size temporary at a time, not two.
+   */
+  private Outputs sampled(Plan p, String maskInput, Value raw, int axis, List<Node> consumers) {
+    String t = p.tensor();
+    Value x = asFloat(raw);
+    Value shape = op("Shape", t + "@shape", x);
+    output(shape, DataType.INT64);
+    int rank = p.layout().rank();
+    Value mask = p.masked() ? mask(p.layout(), maskInput) : null;
+    Value max = reduce("ReduceMax", mask == null ? x : where(mask, x, Float.NEGATIVE_INFINITY, "calib_masked_max"),
+        allAxes(rank), t + "@max");
+    output(max, DataType.FLOAT);
+    Value min = reduce("ReduceMin", mask == null ? x : where(mask, x, Float.POSITIVE_INFINITY, "calib_masked_min"),
+        allAxes(rank), t + "@min");
+    output(min, DataType.FLOAT);
+    // step = (S·R - 1) / ELEMENTS + 1, R the product of the dims after the axis (RowSubsample.step)
+    Value n = gather(shape, axis);
+    for (int i = axis + 1; i < rank; i++) {
+      n = op("Mul", "calib_n", n, gather(shape, i));
+    }
+    Value one = ints(new long[] {1});
+    Value step = op("Add", "calib_step", op("Div", "calib_q",
+        op("Sub", "calib_n1", n, one), ints(new long[] {RowSubsample.ELEMENTS})), one);
+    Value sample = sample(x, axis, step, t + "@sample");
+    if (mask != null) {
+      sample = where(sample(mask, axis, step, "calib_sample_mask"), sample, Float.NaN, "calib_sample_masked");
+    }
+    output(sample, DataType.FLOAT);
+    if (anchor != null) {
+      Value done = op("Add", "calib_done", op("Add", "calib_done", max, min),
+          reduce("ReduceMax", sample, allAxes(rank), "calib_sample_max"));
+      gate(consumers, op("IsNaN", "calib_done", done));
+    }
+    return new Outputs(shape.name(), max.name(), min.name(), sample.name(), axis);
+  }
+
+  /**
+   * Makes everything after the model's own {@code consumers} of a sampled tensor wait for its
+   * reductions and sample: each of their outputs o is read through Where(cond, o, o), which is o
+   * bit for bit. ONNX Runtime otherwise runs the calibration nodes, which lead to graph outputs only,
+   * after the whole model (measured: its order puts every layer's reductions at the end), keeping
+   * every layer's [B, h, S, K] tensor alive at once: memory that grew with the layers times S².
+   */
+  private void gate(List<Node> consumers, Value cond) {
+    for (Node n : consumers) {
+      for (Value o : n.outputs()) {
+        if (o == null || o.uses().stream().anyMatch(Value.Use::isCapture)) {
+          continue;
+        }
+        List<Value.Use> uses = List.copyOf(o.uses());
+        if (uses.isEmpty()) {
+          continue;
+        }
+        Value gated = rw.op("Where").inputs(cond, o, o).outputs("calib_gate").insertAfter(n).output(0);
+        for (Value.Use u : uses) {
+          rw.setInput(u.node(), u.index(), gated);
+        }
+      }
+    }
+  }
+
+  private Value gather(Value shape, int axis) {
+    return node(rw.op("Gather").inputs(shape, ints(new long[] {axis})).attr(Attr.of("axis", 0L)).outputs("calib_dim"));
+  }
+
+  /** The first HEAD indices along {@code axis}, then every {@code step}-th (a one-element int64 tensor) of the rest. */
+  private Value sample(Value x, int axis, Value step, String name) {
+    Value head = node(rw.op("Slice").inputs(x, ints(new long[] {0}), ints(new long[] {RowSubsample.HEAD}),
+        ints(new long[] {axis})).outputs("calib_head"));
+    Value rest = node(rw.op("Slice").inputs(x, ints(new long[] {RowSubsample.HEAD}), ints(new long[] {Long.MAX_VALUE}),
+        ints(new long[] {axis}), step).outputs("calib_rest"));
+    return node(rw.op("Concat").inputs(head, rest).attr(Attr.of("axis", (long) axis)).outputs(name));
+  }
+
+  private static long[] allAxes(int rank) {
+    long[] axes = new long[rank];
+    for (int i = 0; i < rank; i++) {
+      axes[i] = i;
+    }
+    return axes;
   }
 
   /** Float16, bfloat16 and double activations are measured as float32. */
@@ -170,6 +284,22 @@ final class CalibrationGraph {
    * at real tokens. One per distinct layout.
    */
   private Value mask(Layout layout, String maskInput) {
+    Value made = masks.get(layout.toString());
+    if (made != null) {
+      return made;
+    }
+    boolean wasFront = front;
+    front = firstNode != null;
+    try {
+      made = makeMask(layout, maskInput);
+    } finally {
+      front = wasFront;
+    }
+    masks.put(layout.toString(), made);
+    return made;
+  }
+
+  private Value makeMask(Layout layout, String maskInput) {
     return masks.computeIfAbsent(layout.toString(), k -> {
       Value bool = boolMask(maskInput);
       int rank = layout.rank();
@@ -230,16 +360,32 @@ final class CalibrationGraph {
         k -> rw.addInitializer("calib_fill", Tensor.ofFloats(new long[0], new float[] {v})));
   }
 
+  /** One initializer per distinct list: the copy stays small however many targets use it. */
   private Value ints(long[] v) {
-    return rw.addInitializer("calib_axes", Tensor.ofLongs(DataType.INT64, new long[] {v.length}, v));
+    return scalars.computeIfAbsent("ints " + java.util.Arrays.toString(v),
+        k -> rw.addInitializer("calib_axes", Tensor.ofLongs(DataType.INT64, new long[] {v.length}, v)));
   }
 
   private Value op(String type, String name, Value... in) {
     return node(rw.op(type).inputs(in).outputs(name));
   }
 
-  private static Value node(Rewriter.NodeBuilder b) {
-    Node n = b.append();
+  /**
+   * Appends, or, while {@link #anchor} is set, inserts after it (and moves it on), so that a sampled
+   * tensor's nodes stay in topological order right after its producer; graph-input-only nodes (the
+   * mask) go first, before any node, so that every anchor can use them.
+   */
+  private Value node(Rewriter.NodeBuilder b) {
+    Node n;
+    if (front) {
+      n = frontNode == null ? b.insertBefore(firstNode) : b.insertAfter(frontNode);
+      frontNode = n;
+    } else if (anchor != null) {
+      n = b.insertAfter(anchor);
+      anchor = n;
+    } else {
+      n = b.append();
+    }
     return n.output(0);
   }
 

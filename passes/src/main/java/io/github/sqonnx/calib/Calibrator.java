@@ -39,6 +39,9 @@ import java.util.function.Consumer;
  * says which. Memory holds one batch at a time: it does not grow with the number of samples.
  */
 public final class Calibrator {
+  /** Tokens of the first layout probe at most. */
+  private static final long PROBE_TOKENS = 64;
+
   /** Where the samples come from. */
   private enum Kind { TEXT, TENSORS, FEEDS }
 
@@ -521,7 +524,7 @@ public final class Calibrator {
       long perSample = 0;
       for (String t : targets) {
         Layout l = layouts.get(t);
-        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? l.elements(1, tokens, keys) : probeElements.get(t);
+        perSample += l.axesOf(Layout.Role.UNKNOWN).isEmpty() ? collector.fetched(t, l, tokens, keys) : probeElements.get(t);
       }
       int step = !b.inGraph ? (int) Math.max(1, Math.min(n, b.maxFetchBytes / Math.max(1, 4 * perSample))) : n;
       for (int from = 0; from < n; from += step) {
@@ -546,7 +549,9 @@ public final class Calibrator {
       Map<String, String> shapes = CalibrationGraph.probe(b.model, targets, file);
       String axis0 = ref != null ? ref : first.keySet().iterator().next();
       long[] kp = Layout.KEY_PROBE;
-      long s0 = past != null ? kp[0] : ref != null ? first.get(ref).shape()[1] : 1;
+      // at most PROBE_TOKENS: the layouts hold at any length, and a probe at the samples' own length
+      // (two samples of 2047 tokens) took more memory than the calibration runs themselves
+      long s0 = past != null ? kp[0] : ref != null ? Math.min(PROBE_TOKENS, first.get(ref).shape()[1]) : 1;
       long s1 = past != null ? kp[2] : ref != null ? Layout.secondTokens(s0) : 1;
       // with a past the probes have past lengths of their own, so that keys (past + new) and new
       // tokens grow differently

@@ -60,7 +60,7 @@ final class Collector implements AutoCloseable {
     this.javaPass = javaPass;
     for (CalibrationGraph.Outputs o : outs.values()) {
       fetch.add(o.shape());
-      if (!javaPass) {
+      if (!javaPass || o.sampleAxis() >= 0) {
         fetch.add(o.max());
         fetch.add(o.min());
       }
@@ -108,7 +108,8 @@ final class Collector implements AutoCloseable {
         for (int i = 0; i < shape.length; i++) {
           shape[i] = l.axes().get(i).size(batch, tokens, keys);
         }
-        pinned.put(values, shape);
+        int axis = outs.get(p.tensor()).sampleAxis();
+        pinned.put(values, axis >= 0 ? RowSubsample.dims(shape, axis) : shape);
       } else {
         small.add(values); // a shape the layout cannot predict: fetched the ordinary way
       }
@@ -133,13 +134,28 @@ final class Collector implements AutoCloseable {
       CalibrationGraph.Outputs o = outs.get(p.tensor());
       long[] dims = out.get(o.shape()).longs();
       long valid = valid(p, dims, d);
+      IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
+      Accumulator a = acc.get(p.tensor());
+      if (o.sampleAxis() >= 0) {
+        // exact extremes reduced by ORT, the histogram from a row subsample of shape RowSubsample.dims
+        float[] max = out.get(o.max()).floats();
+        float[] min = out.get(o.min()).floats();
+        int axis = o.sampleAxis();
+        tasks.add(() -> {
+          long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+          a.addReduced(max, min, valid);
+          if (!fetchOnly) {
+            a.addSampled(data, RowSubsample.dims(dims, axis), axis, RowSubsample.step(dims, axis), dims[axis]);
+          }
+          binCpuNanos.addAndGet(java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - c0);
+        });
+        continue;
+      }
       byte[] mb = maskBytes;
       ValidRows rows = p.masked()
           ? rowsByLayout.computeIfAbsent(p.layout().toString(), k -> ValidRows.of(p.layout(), mb, batch, tokens, keys))
           : ValidRows.ALL;
-      IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
       int rowLength = dims.length == 0 ? 1 : Math.toIntExact(dims[dims.length - 1]);
-      Accumulator a = acc.get(p.tensor());
       if (rowLength > 0 && !fetchOnly) {
         tasks.add(() -> {
           java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
@@ -157,6 +173,23 @@ final class Collector implements AutoCloseable {
       tasks.forEach(t -> started.add(pool.submit(t)));
       pending = started;
     }
+  }
+
+  /** Elements of {@code tensor} (of known layout {@code l}) that one sample of this many tokens and keys makes ORT write out. */
+  long fetched(String tensor, Layout l, long tokens, long keys) {
+    CalibrationGraph.Outputs o = outs.get(tensor);
+    if (!javaPass || o == null || o.sampleAxis() < 0) {
+      return l.elements(1, tokens, keys);
+    }
+    long[] shape = new long[l.rank()];
+    for (int i = 0; i < shape.length; i++) {
+      shape[i] = l.axes().get(i).size(1, tokens, keys);
+    }
+    long n = 1;
+    for (long d : RowSubsample.dims(shape, o.sampleAxis())) {
+      n *= d;
+    }
+    return n;
   }
 
   private static IntBuffer bits(float[] v) {

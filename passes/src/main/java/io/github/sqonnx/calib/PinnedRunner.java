@@ -47,6 +47,10 @@ final class PinnedRunner implements AutoCloseable {
       // it (they bin one batch while ORT runs the next), and a spinning pool starves them. Measured on
       // MiniLM, 2 cores: 1.6x plain inference with spinning, 1.0x without.
       so.addConfigEntry("session.intra_op.allow_spinning", "0");
+      // ORT's memory pattern plans one block for a run's tensors per input shape and keeps it beside the
+      // arena: measured on a 2-layer Llama-shaped model at 2048 tokens (calibrate, 4 samples), peak RSS
+      // 2573 MiB with it, 1980 without, at no loss of speed (17 s against 22 s on a loaded machine)
+      so.setMemoryPatternOptimization(false);
       OrtSession s = env.createSession(model.toString(), so);
       if (io.github.sqonnx.ort.Unsigned.needed(s.getInputInfo(), s.getOutputInfo())) {
         // uint16/32/64 inputs: ORT's Java API cannot make them, so the copy runs as its signed twin
@@ -104,14 +108,15 @@ final class PinnedRunner implements AutoCloseable {
   }
 
   /**
-   * A direct buffer of at least {@code n} floats for {@code name}: a power of two in bytes, so a run
-   * whose batches grow (text is batched by length) reallocates a few times only; the buffer it
-   * replaces is freed at once rather than when a GC finds it.
+   * A direct buffer of at least {@code n} floats for {@code name}: a power of two in bytes up to
+   * 64 MiB, so a run whose batches grow (text is batched by length) reallocates a few times only;
+   * above, a multiple of an eighth of the size's top power of two (at most 12.5% spare, not up to
+   * 100%). The buffer it replaces is freed at once rather than when a GC finds it.
    */
   private ByteBuffer buffer(String name, long n) {
     ByteBuffer b = buffers.get(name);
     if (b == null || b.capacity() < 4 * n) {
-      long want = Math.max(1024, Long.highestOneBit(Math.max(1, 4 * n - 1)) << 1);
+      long want = capacity(4 * n);
       if (b != null) {
         free(b);
       }
@@ -119,6 +124,15 @@ final class PinnedRunner implements AutoCloseable {
       buffers.put(name, b);
     }
     return b.duplicate().clear().limit(Math.toIntExact(4 * n)).slice().order(ByteOrder.nativeOrder());
+  }
+
+  /** The bytes allocated for a buffer that must hold {@code bytes}. */
+  static long capacity(long bytes) {
+    if (bytes <= 64L << 20) {
+      return Math.max(1024, Long.highestOneBit(Math.max(1, bytes - 1)) << 1);
+    }
+    long grain = Long.highestOneBit(bytes) >> 3;
+    return (bytes + grain - 1) / grain * grain;
   }
 
   /** Frees a direct buffer now (sun.misc.Unsafe.invokeCleaner, in jdk.unsupported); else the GC will. */
