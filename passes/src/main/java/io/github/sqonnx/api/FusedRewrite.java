@@ -27,7 +27,8 @@ final class FusedRewrite {
       options.progress.note("fusing attention and LayerNorms in " + in.getFileName());
       try (Model m = ModelIO.load(in)) {
         io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(m, in.toString());
-        fuse = FusePass.run(m);
+        fuse = FusePass.run(m, io.github.sqonnx.fuse.Fusion.parse(options.get(RewriteOptions.FUSIONS),
+            RewriteOptions.FUSIONS.key()));
         if (fuse.applied() > 0) {
           ModelIO.save(m, fused);
         }

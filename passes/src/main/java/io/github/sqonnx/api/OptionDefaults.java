@@ -19,6 +19,7 @@ public final class OptionDefaults {
   public static final String WEIGHTS = "per-channel";
   public static final String TARGET = "cpu";
   public static final String FUSE = "false";
+  public static final String FUSIONS = "attention,skip-layernorm";
   /** Held-out samples a rewrite measures on when an accuracy target or a report asks for a measurement. */
   public static final int EVAL_SAMPLES = 64;
 

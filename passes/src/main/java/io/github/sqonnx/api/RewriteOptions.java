@@ -39,6 +39,11 @@ public final class RewriteOptions {
       .def(OptionDefaults.FUSE).flag()
       .doc("first fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft "
           + "Attention (INT8: QAttention) and SkipLayerNormalization").build();
+  public static final OptionDef<String> FUSIONS = OptionDef.of("fusions", String.class,
+          (v, name) -> io.github.sqonnx.fuse.Fusion.text(io.github.sqonnx.fuse.Fusion.parse(v, name)))
+      .def(OptionDefaults.FUSIONS).label("LIST")
+      .doc("which fusions fuse runs, comma-separated, any of attention (Attention, INT8: QAttention) and "
+          + "skip-layernorm (SkipLayerNormalization)").build();
   public static final OptionDef<Path> CALIBRATION_TEXT = OptionDef.of("calibrationText", Path.class, OptionDef.path())
       .cli("--calibration").label("TEXT_FILE").doc("calibration text, one sample per line (needs tokenizer)").build();
   public static final OptionDef<Path> TOKENIZER = OptionDef.of("tokenizer", Path.class, OptionDef.path())
@@ -78,7 +83,7 @@ public final class RewriteOptions {
 
   /** The rewrite goal's options, in help order; Maven user properties {@code sq-onnx.KEY}. */
   public static final OptionTable TABLE = new OptionTable("rewrite", "sq-onnx.", List.of(SCHEME, ALPHA, NO_SMOOTH,
-      FUSE, CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
+      FUSE, FUSIONS, CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
       EXCLUDE, MIN_COSINE, MAX_REL_L2, EVAL_SAMPLES, PIPELINE));
 
   final OptionValues values;
@@ -280,6 +285,11 @@ public final class RewriteOptions {
      */
     public Builder fuse(boolean on) {
       return set(FUSE, Boolean.toString(on));
+    }
+
+    /** Which fusions {@link #fuse} runs (default all). */
+    public Builder fusions(java.util.Set<io.github.sqonnx.fuse.Fusion> which) {
+      return set(FUSIONS, io.github.sqonnx.fuse.Fusion.text(which));
     }
 
     /** The calibration source (replaces any other given before). */

@@ -51,6 +51,35 @@ class FuseRewriteTest {
   }
 
   @Test
+  void skipLayerNormAloneKeepsTheAttentionMatmulsInteger() {
+    Path out = tmp.resolve("skipln-o3.onnx");
+    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().fuse(true)
+        .fusions(java.util.EnumSet.of(io.github.sqonnx.fuse.Fusion.SKIP_LAYER_NORM)).build());
+    assertEquals("fuse", r.passes().get(0).pass(), r.summary());
+    assertEquals(13, r.passes().get(0).applied(), r.summary());
+    assertTrue(r.passes().get(0).findings().stream().noneMatch(f -> f.rule().equals("fuse-attention")), r.summary());
+    assertEquals(13, count(out, "SkipLayerNormalization"));
+    assertEquals(0, count(out, "QAttention") + count(out, "Attention"));
+    // Q·Kᵀ and P·V stay quantized matmuls: 36 Linears + 12 attention matmuls, all integer
+    assertTrue(r.fusion().allInteger() && r.fusion().sites().size() == 48, r.fusion().summary());
+    VerifyResult v = SqOnnx.verify(RealModels.minilm(), out,
+        VerifyOptions.text(RealModels.dir().resolve("heldout-en.txt"), RealModels.minilmTokenizer(), 32));
+    assertTrue(v.outputs().get(0).meanCosine() > 0.99, v.summary());
+  }
+
+  @Test
+  void anUnknownFusionIsRefusedByName() {
+    io.github.sqonnx.SqOnnxException e = org.junit.jupiter.api.Assertions.assertThrows(io.github.sqonnx.SqOnnxException.class,
+        () -> o3().fuse(true).set(RewriteOptions.FUSIONS, "attention,gelu"));
+    assertEquals("fusions 'gelu' is not one of attention,skip-layernorm", e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(io.github.sqonnx.SqOnnxException.class,
+        () -> o3().set(RewriteOptions.FUSIONS, "skip-layernorm, Skip-LayerNorm"));
+    assertEquals("fusions names 'skip-layernorm' twice", e.getMessage());
+    assertEquals("attention,skip-layernorm", o3().set(RewriteOptions.FUSIONS, "SKIP-layernorm, attention").build()
+        .get(RewriteOptions.FUSIONS), "read back in one order, so the canonical text (the plugin's hash) is one");
+  }
+
+  @Test
   void withoutTheOptionNothingIsFused() {
     Path out = tmp.resolve("plain-o3.onnx");
     RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().build());

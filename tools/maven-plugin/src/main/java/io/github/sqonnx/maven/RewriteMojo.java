@@ -65,6 +65,10 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.fuse", defaultValue = OptionDefaults.FUSE)
   boolean fuse;
 
+  /** Which fusions fuse runs, comma-separated, any of attention (Attention, INT8: QAttention) and skip-layernorm (SkipLayerNormalization) (--fusions). */
+  @Parameter(property = "sq-onnx.fusions", defaultValue = OptionDefaults.FUSIONS)
+  String fusions;
+
   /** Calibration text, one sample per line; needs tokenizer (--calibration). */
   @Parameter(property = "sq-onnx.calibrationText")
   File calibrationText;
