@@ -24,7 +24,8 @@ final class FusedRewrite {
     try {
       Path fused = dir.resolve(in.getFileName());
       PassResult fuse;
-      options.progress.note("fusing attention and LayerNorms in " + in.getFileName());
+      options.progress.note("fusing attention and LayerNorms in " + in.getFileName()
+          + (options.isSet(RewriteOptions.FUSE) ? "" : " (the O3 default on cpu; --no-fuse to keep the graph unfused)"));
       try (Model m = ModelIO.load(in)) {
         io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(m, in.toString());
         fuse = FusePass.run(m, io.github.sqonnx.fuse.Fusion.parse(options.get(RewriteOptions.FUSIONS),
@@ -36,10 +37,17 @@ final class FusedRewrite {
       RewriteResult r = SqOnnx.rewrite(fuse.applied() > 0 ? fused : in, out, options,
           java.util.function.UnaryOperator.identity());
       List<PassResult> passes = new ArrayList<>();
-      passes.add(fuse);
+      // fusing by default (not asked for) and nothing fused: the output is the unfused rewrite's, so the
+      // result reads as one (a decoder or any other non-BERT graph gets no fuse line of sites left alone)
+      boolean report = fuse.applied() > 0 || options.isSet(RewriteOptions.FUSE);
+      if (report) {
+        passes.add(fuse);
+      }
       passes.addAll(r.passes());
       Map<String, Long> millis = new LinkedHashMap<>();
-      millis.put("fuse", fuse.nanos() / 1_000_000);
+      if (report) {
+        millis.put("fuse", fuse.nanos() / 1_000_000);
+      }
       millis.putAll(r.millis());
       return new RewriteResult(r.output(), passes, r.alphas(), r.fusion(), SqOnnx.modelBytes(in), r.outputBytes(),
           millis, r.smoothing(), r.accuracy());

@@ -36,7 +36,7 @@ public final class RewriteOptions {
   public static final OptionDef<Boolean> NO_SMOOTH = OptionDef.of("noSmooth", Boolean.class, OptionDef.bool())
       .def(OptionDefaults.NO_SMOOTH).flag().doc("quantize without smoothing (for comparison)").build();
   public static final OptionDef<Boolean> FUSE = OptionDef.of("fuse", Boolean.class, OptionDef.bool())
-      .def(OptionDefaults.FUSE).flag()
+      .defaultDoc(OptionDefaults.FUSE_DOC).flag()
       .doc("first fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft "
           + "Attention (INT8: QAttention) and SkipLayerNormalization").build();
   public static final OptionDef<String> FUSIONS = OptionDef.of("fusions", String.class,
@@ -150,6 +150,19 @@ public final class RewriteOptions {
   /** Whether the option was given (not its default). */
   public boolean isSet(OptionDef<?> o) {
     return values.isSet(o);
+  }
+
+  /**
+   * Whether the rewrite fuses first ({@link io.github.sqonnx.fuse.FusePass}): as given, else {@value
+   * OptionDefaults#FUSE_DOC} and no explicit pipeline.
+   */
+  public boolean fuses() {
+    Boolean f = values.get(FUSE);
+    if (f != null) {
+      return f;
+    }
+    return values.get(SCHEME).equals("O3") && values.get(TARGET) == Target.CPU && values.get(PIPELINE) == null
+        && !(calibration instanceof CalibrationData.Stats);
   }
 
   /** The quantization scheme; empty for smoothing only. */
@@ -281,7 +294,7 @@ public final class RewriteOptions {
     /**
      * Fuse BERT-style self-attention and residual Add + LayerNorm into com.microsoft Attention and
      * SkipLayerNormalization before anything else ({@link io.github.sqonnx.fuse.FusePass}); quantized,
-     * the Attention runs as QAttention.
+     * the Attention runs as QAttention. Not given: {@value OptionDefaults#FUSE_DOC} ({@link RewriteOptions#fuses()}).
      */
     public Builder fuse(boolean on) {
       return set(FUSE, Boolean.toString(on));
