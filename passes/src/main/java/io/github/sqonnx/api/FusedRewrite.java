@@ -24,22 +24,28 @@ final class FusedRewrite {
     try {
       Path fused = dir.resolve(in.getFileName());
       PassResult fuse;
+      boolean asked = options.isSet(RewriteOptions.FUSE);
+      boolean use;
       options.progress.note("fusing attention and LayerNorms in " + in.getFileName()
-          + (options.isSet(RewriteOptions.FUSE) ? "" : " (the O3 default on cpu; --no-fuse to keep the graph unfused)"));
+          + (asked ? "" : " (the O3 default on cpu; --no-fuse to keep the graph unfused)"));
       try (Model m = ModelIO.load(in)) {
         io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(m, in.toString());
         fuse = FusePass.run(m, io.github.sqonnx.fuse.Fusion.parse(options.get(RewriteOptions.FUSIONS),
             RewriteOptions.FUSIONS.key()));
-        if (fuse.applied() > 0) {
+        // by default, only encoders whose attention fused (what was measured faster): a decoder's final
+        // norm alone, say, would change its graph for no measured gain
+        use = fuse.applied() > 0 && (asked || fuse.findings().stream()
+            .anyMatch(f -> f.applied() && f.rule().equals("fuse-attention")));
+        if (use) {
           ModelIO.save(m, fused);
         }
       }
-      RewriteResult r = SqOnnx.rewrite(fuse.applied() > 0 ? fused : in, out, options,
+      RewriteResult r = SqOnnx.rewrite(use ? fused : in, out, options,
           java.util.function.UnaryOperator.identity());
       List<PassResult> passes = new ArrayList<>();
-      // fusing by default (not asked for) and nothing fused: the output is the unfused rewrite's, so the
+      // fusing by default (not asked for) and not used: the output is the unfused rewrite's, so the
       // result reads as one (a decoder or any other non-BERT graph gets no fuse line of sites left alone)
-      boolean report = fuse.applied() > 0 || options.isSet(RewriteOptions.FUSE);
+      boolean report = use || asked;
       if (report) {
         passes.add(fuse);
       }
