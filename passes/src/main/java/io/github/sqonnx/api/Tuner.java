@@ -11,6 +11,7 @@ import io.github.sqonnx.pass.PassResult;
 import io.github.sqonnx.quant.QuantOptions;
 import io.github.sqonnx.quant.QuantizePass;
 import io.github.sqonnx.quant.Scheme;
+import io.github.sqonnx.quant.SiteForm;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -160,10 +161,10 @@ final class Tuner {
       String which = k == sites.size() ? "all " + k + " sites" + (to == Form.PER_TOKEN ? " with a per-token form" : "")
           : k == 1 ? sites.get(0) : "the " + k + " most sensitive (" + sites.get(0) + " ... " + sites.get(k - 1) + ")";
       String from = base.get(sites.get(0)) == Form.PER_TOKEN ? "per-token" : "scheme";
-      steps.add(new Accuracy.Step(which, from, describe(to, ""), last.error().relL2(), last.error().meanCosine(),
+      steps.add(new Accuracy.Step(which, from, describe(to), last.error().relL2(), last.error().meanCosine(),
           t.error().relL2(), t.error().meanCosine()));
       log.accept(String.format("accuracy: %s %s -> %s: rel L2 %.4g -> %.4g, mean cosine %.6f -> %.6f", which, from,
-          describe(to, ""), last.error().relL2(), t.error().relL2(), last.error().meanCosine(), t.error().meanCosine()));
+          describe(to), last.error().relL2(), t.error().relL2(), last.error().meanCosine(), t.error().meanCosine()));
       last = t;
       if (t.error().betterThan(best.error())) {
         best = t; // a former best's file stays until the trial folder goes: it may still be the bisection's candidate
@@ -181,24 +182,22 @@ final class Tuner {
 
   /** Per-token is the O1 form already, and no form the attention matmuls take apart from the scheme's. */
   private boolean perTokenHelps(Accuracy.Sensitivity s) {
-    return base.scheme() != Scheme.O1 && s.form().endsWith("-linear") && !s.form().startsWith("per-token");
+    return base.scheme() != Scheme.O1 && SiteForm.of(s.form())
+        .filter(f -> f.kind() == SiteForm.Kind.LINEAR && !f.perToken()).isPresent();
   }
 
-  private static String describe(Form f, String rule) {
-    switch (f) {
-      case PER_TOKEN: return "per-token";
-      case FLOAT: return "float";
-      default: return rule.replace("-linear", "").replace("-attention-matmul", "");
-    }
+  /** A form a site moves to (moves go to a safer form, never back to the scheme's). */
+  private static String describe(Form f) {
+    return f == Form.PER_TOKEN ? "per-token" : f == Form.FLOAT ? "float" : "scheme";
   }
 
   /** Quantized matmul sites of a trial: node name → the rule (form) that quantized it. */
   static Map<String, String> sites(PassResult r) {
     Map<String, String> out = new LinkedHashMap<>();
     for (Finding f : r.findings()) {
-      // QAttention (the fused Attention quantized) is a site too: the target may leave it float
-      if (f.applied() && (f.rule().endsWith("-linear") || f.rule().endsWith("-attention-matmul")
-          || f.rule().equals("quantize-fused-attention"))) {
+      // every quantized matmul form is a site, QAttention (the fused Attention quantized) too: the
+      // target may leave any of them float
+      if (f.applied() && SiteForm.of(f.rule()).isPresent()) {
         out.put(f.site(), f.rule());
       }
     }

@@ -21,7 +21,7 @@ final class DynamicPerTensorAttentionMatMul extends AttentionRule {
 
   @Override
   public String name() {
-    return "dynamic-per-tensor-attention-matmul";
+    return SiteForm.DYNAMIC_PER_TENSOR_ATTENTION_MATMUL.rule();
   }
 
   @Override

@@ -23,7 +23,7 @@ final class DynamicPerTensorLinear extends LinearRule {
 
   @Override
   public String name() {
-    return "dynamic-per-tensor-linear";
+    return SiteForm.DYNAMIC_PER_TENSOR_LINEAR.rule();
   }
 
   @Override

@@ -23,7 +23,7 @@ final class PerTokenAttentionMatMul extends AttentionRule {
 
   @Override
   public String name() {
-    return "per-token-attention-matmul";
+    return SiteForm.PER_TOKEN_ATTENTION_MATMUL.rule();
   }
 
   @Override

@@ -23,7 +23,7 @@ final class PerTokenLinear extends LinearRule {
 
   @Override
   public String name() {
-    return "per-token-linear";
+    return SiteForm.PER_TOKEN_LINEAR.rule();
   }
 
   @Override

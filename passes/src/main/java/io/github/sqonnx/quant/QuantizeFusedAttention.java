@@ -48,7 +48,7 @@ final class QuantizeFusedAttention implements RewriteRule<QuantizeFusedAttention
 
   @Override
   public String name() {
-    return "quantize-fused-attention";
+    return SiteForm.FUSED_ATTENTION.rule();
   }
 
   @Override

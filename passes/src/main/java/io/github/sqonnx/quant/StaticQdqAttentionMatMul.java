@@ -26,7 +26,7 @@ final class StaticQdqAttentionMatMul extends AttentionRule {
 
   @Override
   public String name() {
-    return "static-qdq-attention-matmul";
+    return SiteForm.STATIC_QDQ_ATTENTION_MATMUL.rule();
   }
 
   @Override

@@ -38,7 +38,7 @@ final class StaticQdqLinear extends LinearRule {
 
   @Override
   public String name() {
-    return "static-qdq-linear";
+    return SiteForm.STATIC_QDQ_LINEAR.rule();
   }
 
   @Override
