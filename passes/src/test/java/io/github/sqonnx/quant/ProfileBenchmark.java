@@ -24,7 +24,7 @@ import java.util.Map;
 /**
  * Where the time goes, and how far INT8 is from what it could be: FP32, ONNX Runtime's own dynamic
  * INT8 (the {@code -q} peer, where the model has one) and the O3 default ({@code rewrite} with no
- * options: SmoothQuant α 0.5, recalibration, static INT8) profiled by ORT's profiler, time per op
+ * options: SmoothQuant α 0.5, recalibration, static INT8; since fuse became the O3 default, an encoder fused) profiled by ORT's profiler, time per op
  * category; then the three timed head to head at several shapes (random token ids at full length,
  * interleaved rounds, medians); accuracy against FP32; and the ceiling: the FP32 model with every GEMM
  * at the int8 rate of the CPU (4x the fp32 rate with AVX512-VNNI: 64 u8·s8 products per 512-bit
