@@ -24,21 +24,36 @@ final class FusedRewrite {
     try {
       Path fused = dir.resolve(in.getFileName());
       PassResult fuse;
-      options.progress.note("fusing attention and LayerNorms in " + in.getFileName());
+      boolean asked = options.isSet(RewriteOptions.FUSE);
+      boolean use;
+      options.progress.note("fusing attention and LayerNorms in " + in.getFileName()
+          + (asked ? "" : " (the O3 default on cpu; --no-fuse to keep the graph unfused)"));
       try (Model m = ModelIO.load(in)) {
         io.github.sqonnx.calib.UnsupportedForms.refuseRewrite(m, in.toString());
-        fuse = FusePass.run(m);
-        if (fuse.applied() > 0) {
+        fuse = FusePass.run(m, io.github.sqonnx.fuse.Fusion.parse(options.get(RewriteOptions.FUSIONS),
+            RewriteOptions.FUSIONS.key()));
+        // by default, only encoders whose attention fused (what was measured faster): a decoder's final
+        // norm alone, say, would change its graph for no measured gain
+        use = fuse.applied() > 0 && (asked || fuse.findings().stream()
+            .anyMatch(f -> f.applied() && f.rule().equals("fuse-attention")));
+        if (use) {
           ModelIO.save(m, fused);
         }
       }
-      RewriteResult r = SqOnnx.rewrite(fuse.applied() > 0 ? fused : in, out, options,
+      RewriteResult r = SqOnnx.rewrite(use ? fused : in, out, options,
           java.util.function.UnaryOperator.identity());
       List<PassResult> passes = new ArrayList<>();
-      passes.add(fuse);
+      // fusing by default (not asked for) and not used: the output is the unfused rewrite's, so the
+      // result reads as one (a decoder or any other non-BERT graph gets no fuse line of sites left alone)
+      boolean report = use || asked;
+      if (report) {
+        passes.add(fuse);
+      }
       passes.addAll(r.passes());
       Map<String, Long> millis = new LinkedHashMap<>();
-      millis.put("fuse", fuse.nanos() / 1_000_000);
+      if (report) {
+        millis.put("fuse", fuse.nanos() / 1_000_000);
+      }
       millis.putAll(r.millis());
       return new RewriteResult(r.output(), passes, r.alphas(), r.fusion(), SqOnnx.modelBytes(in), r.outputBytes(),
           millis, r.smoothing(), r.accuracy());

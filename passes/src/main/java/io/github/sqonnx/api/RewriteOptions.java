@@ -36,9 +36,14 @@ public final class RewriteOptions {
   public static final OptionDef<Boolean> NO_SMOOTH = OptionDef.of("noSmooth", Boolean.class, OptionDef.bool())
       .def(OptionDefaults.NO_SMOOTH).flag().doc("quantize without smoothing (for comparison)").build();
   public static final OptionDef<Boolean> FUSE = OptionDef.of("fuse", Boolean.class, OptionDef.bool())
-      .def(OptionDefaults.FUSE).flag()
+      .defaultDoc(OptionDefaults.FUSE_DOC).flag()
       .doc("first fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft "
           + "Attention (INT8: QAttention) and SkipLayerNormalization").build();
+  public static final OptionDef<String> FUSIONS = OptionDef.of("fusions", String.class,
+          (v, name) -> io.github.sqonnx.fuse.Fusion.text(io.github.sqonnx.fuse.Fusion.parse(v, name)))
+      .def(OptionDefaults.FUSIONS).label("LIST")
+      .doc("which fusions fuse runs, comma-separated, any of attention (Attention, INT8: QAttention) and "
+          + "skip-layernorm (SkipLayerNormalization)").build();
   public static final OptionDef<Path> CALIBRATION_TEXT = OptionDef.of("calibrationText", Path.class, OptionDef.path())
       .cli("--calibration").label("TEXT_FILE").doc("calibration text, one sample per line (needs tokenizer)").build();
   public static final OptionDef<Path> TOKENIZER = OptionDef.of("tokenizer", Path.class, OptionDef.path())
@@ -78,7 +83,7 @@ public final class RewriteOptions {
 
   /** The rewrite goal's options, in help order; Maven user properties {@code sq-onnx.KEY}. */
   public static final OptionTable TABLE = new OptionTable("rewrite", "sq-onnx.", List.of(SCHEME, ALPHA, NO_SMOOTH,
-      FUSE, CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
+      FUSE, FUSIONS, CALIBRATION_TEXT, TOKENIZER, CALIBRATION_TENSORS, STATS, SAMPLES, MAX_LENGTH, BATCH_SIZE, SEED, WEIGHTS, TARGET,
       EXCLUDE, MIN_COSINE, MAX_REL_L2, EVAL_SAMPLES, PIPELINE));
 
   final OptionValues values;
@@ -145,6 +150,19 @@ public final class RewriteOptions {
   /** Whether the option was given (not its default). */
   public boolean isSet(OptionDef<?> o) {
     return values.isSet(o);
+  }
+
+  /**
+   * Whether the rewrite fuses first ({@link io.github.sqonnx.fuse.FusePass}): as given, else {@value
+   * OptionDefaults#FUSE_DOC} and no explicit pipeline.
+   */
+  public boolean fuses() {
+    Boolean f = values.get(FUSE);
+    if (f != null) {
+      return f;
+    }
+    return values.get(SCHEME).equals("O3") && values.get(TARGET) == Target.CPU && values.get(PIPELINE) == null
+        && !(calibration instanceof CalibrationData.Stats);
   }
 
   /** The quantization scheme; empty for smoothing only. */
@@ -276,10 +294,15 @@ public final class RewriteOptions {
     /**
      * Fuse BERT-style self-attention and residual Add + LayerNorm into com.microsoft Attention and
      * SkipLayerNormalization before anything else ({@link io.github.sqonnx.fuse.FusePass}); quantized,
-     * the Attention runs as QAttention.
+     * the Attention runs as QAttention. Not given: {@value OptionDefaults#FUSE_DOC} ({@link RewriteOptions#fuses()}).
      */
     public Builder fuse(boolean on) {
       return set(FUSE, Boolean.toString(on));
+    }
+
+    /** Which fusions {@link #fuse} runs (default all). */
+    public Builder fusions(java.util.Set<io.github.sqonnx.fuse.Fusion> which) {
+      return set(FUSIONS, io.github.sqonnx.fuse.Fusion.text(which));
     }
 
     /** The calibration source (replaces any other given before). */

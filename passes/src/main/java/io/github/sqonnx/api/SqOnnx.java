@@ -43,13 +43,13 @@ public final class SqOnnx {
       java.util.Optional<io.github.sqonnx.branches.MergedForm> merged =
           io.github.sqonnx.branches.MergedForm.of(model, in.toString());
       if (merged.isPresent()) {
-        if (options.get(RewriteOptions.FUSE)) { // causal decoders: nothing the fusions take
+        if (options.isSet(RewriteOptions.FUSE) && options.fuses()) { // causal decoders: nothing the fusions take
           options.progress.note("fuse: not applied to merged decoders (" + in.getFileName() + ")");
         }
         return MergedRewrite.run(in, out, options, model, merged.get());
       }
     }
-    if (options.get(RewriteOptions.FUSE)) {
+    if (options.fuses()) {
       return FusedRewrite.run(in, out, options);
     }
     return rewrite(in, out, options, java.util.function.UnaryOperator.identity());

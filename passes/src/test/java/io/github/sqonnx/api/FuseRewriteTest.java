@@ -8,6 +8,7 @@ import io.github.sqonnx.ir.ModelIO;
 import io.github.sqonnx.ir.Node;
 import io.github.sqonnx.testmodels.RealModels;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,9 +52,68 @@ class FuseRewriteTest {
   }
 
   @Test
-  void withoutTheOptionNothingIsFused() {
+  void skipLayerNormAloneKeepsTheAttentionMatmulsInteger() {
+    Path out = tmp.resolve("skipln-o3.onnx");
+    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().fuse(true)
+        .fusions(java.util.EnumSet.of(io.github.sqonnx.fuse.Fusion.SKIP_LAYER_NORM)).build());
+    assertEquals("fuse", r.passes().get(0).pass(), r.summary());
+    assertEquals(13, r.passes().get(0).applied(), r.summary());
+    assertTrue(r.passes().get(0).findings().stream().noneMatch(f -> f.rule().equals("fuse-attention")), r.summary());
+    assertEquals(13, count(out, "SkipLayerNormalization"));
+    assertEquals(0, count(out, "QAttention") + count(out, "Attention"));
+    // Q·Kᵀ and P·V stay quantized matmuls: 36 Linears + 12 attention matmuls, all integer
+    assertTrue(r.fusion().allInteger() && r.fusion().sites().size() == 48, r.fusion().summary());
+    VerifyResult v = SqOnnx.verify(RealModels.minilm(), out,
+        VerifyOptions.text(RealModels.dir().resolve("heldout-en.txt"), RealModels.minilmTokenizer(), 32));
+    assertTrue(v.outputs().get(0).meanCosine() > 0.99, v.summary());
+  }
+
+  @Test
+  void anUnknownFusionIsRefusedByName() {
+    io.github.sqonnx.SqOnnxException e = org.junit.jupiter.api.Assertions.assertThrows(io.github.sqonnx.SqOnnxException.class,
+        () -> o3().fuse(true).set(RewriteOptions.FUSIONS, "attention,gelu"));
+    assertEquals("fusions 'gelu' is not one of attention,skip-layernorm", e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(io.github.sqonnx.SqOnnxException.class,
+        () -> o3().set(RewriteOptions.FUSIONS, "skip-layernorm, Skip-LayerNorm"));
+    assertEquals("fusions names 'skip-layernorm' twice", e.getMessage());
+    assertEquals("attention,skip-layernorm", o3().set(RewriteOptions.FUSIONS, "SKIP-layernorm, attention").build()
+        .get(RewriteOptions.FUSIONS), "read back in one order, so the canonical text (the plugin's hash) is one");
+  }
+
+  @Test
+  void fuseDefaultsOnForStaticInt8OnCpuOnly() {
+    assertTrue(o3().build().fuses());
+    assertTrue(!o3().target("tensorrt").build().fuses(), "TensorRT has no com.microsoft ops");
+    assertTrue(!o3().scheme("O1").build().fuses());
+    assertTrue(!o3().smoothing(false).calibration(CalibrationData.stats(tmp.resolve("s.json"))).build().fuses(),
+        "saved statistics name the unfused graph's tensors");
+    assertTrue(o3().target("tensorrt").fuse(true).build().fuses(), "asked for, it is done");
+    assertTrue(!o3().fuse(false).build().fuses());
+  }
+
+  @Test
+  void byDefaultOnlyAGraphWhoseAttentionFusesIsFused() {
+    // a generated BERT-like encoder fuses by default; a pre-LN decoder (causal attention: nothing for
+    // FuseAttention) keeps its graph and gets no fuse pass, though its final norm alone could fuse when asked
+    for (io.github.sqonnx.testmodels.TransformerSpec.Kind kind : List.of(io.github.sqonnx.testmodels.TransformerSpec.Kind.ENCODER_POST_LN,
+        io.github.sqonnx.testmodels.TransformerSpec.Kind.DECODER_PRE_LN)) {
+      Path fp32 = tmp.resolve(kind + ".onnx");
+      try (Model m = io.github.sqonnx.testmodels.TransformerBuilder.build(
+          io.github.sqonnx.testmodels.TransformerSpec.builder().kind(kind).seed(3).build())) {
+        ModelIO.save(m, fp32);
+      }
+      RewriteResult r = SqOnnx.rewrite(fp32, tmp.resolve(kind + "-o3.onnx"), RewriteOptions.builder().quiet(true)
+          .calibration(CalibrationData.feeds(PerLayerTest.feeds(fp32, 1, 2))).build());
+      boolean encoder = kind == io.github.sqonnx.testmodels.TransformerSpec.Kind.ENCODER_POST_LN;
+      assertEquals(encoder, r.passes().get(0).pass().equals("fuse"), kind + "\n" + r.summary());
+      assertEquals(encoder, count(tmp.resolve(kind + "-o3.onnx"), "QAttention") > 0, r.summary());
+    }
+  }
+
+  @Test
+  void turnedOffNothingIsFused() {
     Path out = tmp.resolve("plain-o3.onnx");
-    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().build());
+    RewriteResult r = SqOnnx.rewrite(RealModels.minilm(), out, o3().fuse(false).build());
     assertTrue(r.passes().stream().noneMatch(p -> p.pass().equals("fuse")), r.summary());
     assertEquals(0, count(out, "QAttention") + count(out, "SkipLayerNormalization"));
   }

@@ -19,7 +19,8 @@ import java.util.Map;
 
 /**
  * {@code --fuse} head to head: FP32, ONNX Runtime's dynamic INT8 (the {@code -q} peer), the
- * O3 default of the plain export and O3 with the attention fused first (QAttention), optionally the
+ * O3 default of the plain export, O3 with attention and SkipLayerNorm fused first (QAttention) and O3
+ * with only SkipLayerNorm fused (the attention matmuls stay int8 MatMuls), optionally the
  * fused FP32 graph; one session each, 2 threads, the shapes timed in interleaved rounds (medians),
  * accuracy as mean cosine of mean-pooled embeddings against FP32 on 256 held-out sentences. Writes the
  * section "## Fused attention from plain exports, MODEL" of docs/BENCHMARKS.md.
@@ -66,14 +67,22 @@ public final class FuseBenchmark {
     variants.add(new ProfileBenchmark.Variant("ORT dynamic INT8 (-q peer)", bge ? RealModels.bgeQ() : RealModels.minilmQ()));
     CalibrationData calibration = CalibrationData.text(RealModels.dir().resolve("calibration-en.txt"), tokenizer);
     List<String> summaries = new ArrayList<>();
-    for (boolean fuse : new boolean[] {false, true}) {
-      Path q = work.resolve(fuse ? "o3-fused.onnx" : "o3-default.onnx");
+    // the unfused default, both fusions, and SkipLayerNormalization alone (attention matmuls stay int8 MatMuls)
+    String[][] forms = {
+        {"O3 default (unfused)", "o3-default.onnx", null},
+        {"O3 --fuse (Attention → QAttention, SkipLayerNorm)", "o3-fused.onnx", "attention,skip-layernorm"},
+        {"O3 --fuse --fusions skip-layernorm (int8 attention matmuls)", "o3-skipln.onnx", "skip-layernorm"}};
+    for (String[] form : forms) {
+      Path q = work.resolve(form[1]);
       long t = System.nanoTime();
-      RewriteResult r = SqOnnx.rewrite(fp32, q, RewriteOptions.builder().quiet(true).calibration(calibration)
-          .samples(512).fuse(fuse).build());
+      RewriteOptions.Builder o = RewriteOptions.builder().quiet(true).calibration(calibration).samples(512).fuse(form[2] != null);
+      if (form[2] != null) {
+        o.set(RewriteOptions.FUSIONS, form[2]);
+      }
+      RewriteResult r = SqOnnx.rewrite(fp32, q, o.build());
       System.out.printf(Locale.ROOT, "%s rewritten in %.1f s%n%s", q.getFileName(), (System.nanoTime() - t) / 1e9, r.summary());
-      summaries.add(r.summary().replace('\n', ' ').replaceAll(" +", " ").trim());
-      variants.add(new ProfileBenchmark.Variant(fuse ? "O3 --fuse (Attention → QAttention, SkipLayerNorm)" : "O3 default (unfused)", q));
+      summaries.add(form[0] + ": `" + r.summary().replace('\n', ' ').replaceAll(" +", " ").trim() + "`");
+      variants.add(new ProfileBenchmark.Variant(form[0], q));
     }
     if (fp32Fused) {
       Path f = work.resolve("fp32-fused.onnx");
@@ -147,7 +156,7 @@ public final class FuseBenchmark {
     }
     b.append("\nMean cosine: mean-pooled sentence embeddings against FP32 on 256 held-out europarl sentences. \"vs peer\": "
         + "the peer's time over the row's (above 1: faster than ORT's dynamic INT8).\n\n");
-    b.append("Rewrite summaries: unfused `").append(summaries.get(0)).append("`; fused `").append(summaries.get(1)).append("`.\n\n");
+    b.append("Rewrite summaries: ").append(String.join("; ", summaries)).append(".\n\n");
     b.append("Rerun: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.quant.FuseBenchmark -Dexec.args=\"").append(args).append("\"`\n");
     return b.toString();

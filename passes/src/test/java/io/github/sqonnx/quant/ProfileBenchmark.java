@@ -24,7 +24,7 @@ import java.util.Map;
 /**
  * Where the time goes, and how far INT8 is from what it could be: FP32, ONNX Runtime's own dynamic
  * INT8 (the {@code -q} peer, where the model has one) and the O3 default ({@code rewrite} with no
- * options: SmoothQuant α 0.5, recalibration, static INT8) profiled by ORT's profiler, time per op
+ * options: SmoothQuant α 0.5, recalibration, static INT8; since fuse became the O3 default, an encoder fused) profiled by ORT's profiler, time per op
  * category; then the three timed head to head at several shapes (random token ids at full length,
  * interleaved rounds, medians); accuracy against FP32; and the ceiling: the FP32 model with every GEMM
  * at the int8 rate of the CPU (4x the fp32 rate with AVX512-VNNI: 64 u8·s8 products per 512-bit
@@ -39,7 +39,7 @@ import java.util.Map;
  * </pre>
  * Options: {@code --model minilm|bge|decoder} (bge needs {@code -Psecond-model} unpacked; decoder is a
  * generated OPT-like decoder, 6 layers, width 384, measured against FP32 only), {@code --rounds N}
- * timed rounds per shape (15), {@code --profile-runs N} profiled runs per model (10),
+ * timed rounds per shape (15), {@code --profile-runs N} profiled runs per model (10), {@code --profile-shape BxS} the profiled shape (8x128),
  * {@code --shapes BxS,...} (1x32,8x128,32x256; decoder 1x128,8x128 prefill and 1x1,8x1 decode),
  * {@code --quantized LABEL=PATH} another quantized model to time beside the others (repeatable: a
  * candidate measured head to head), {@code --candidate LABEL=key:value;key:value} the default pipeline
@@ -57,6 +57,7 @@ public final class ProfileBenchmark {
     int rounds = 15;
     int profileRuns = 10;
     String shapes = null;
+    String profileShape = "8x128";
     boolean write = true;
     List<String> extra = new ArrayList<>();
     List<String> candidates = new ArrayList<>();
@@ -67,6 +68,7 @@ public final class ProfileBenchmark {
         case "--rounds": rounds = Integer.parseInt(args[++i]); break;
         case "--profile-runs": profileRuns = Integer.parseInt(args[++i]); break;
         case "--shapes": shapes = args[++i]; break;
+        case "--profile-shape": profileShape = args[++i]; break;
         case "--quantized": extra.add(args[++i]); break;
         case "--candidate": candidates.add(args[++i]); break;
         case "--out": out = Path.of(args[++i]); break;
@@ -147,8 +149,9 @@ public final class ProfileBenchmark {
 
     Map<String, Double> accuracy = decoder ? decoderAccuracy(variants, vocab) : textAccuracy(variants, tokenizer);
 
-    // Profile at the middle shape (8 x 128), where the goals and earlier tables meet.
-    int[] profShape = decoder ? new int[] {8, 128} : new int[] {8, 128};
+    // Profile at the middle shape (8 x 128) unless told otherwise: where the goals and earlier tables meet.
+    String[] ps = profileShape.split("x");
+    int[] profShape = {Integer.parseInt(ps[0]), Integer.parseInt(ps[1])};
     Map<String, Path> byLabel = new LinkedHashMap<>();
     variants.forEach(v -> byLabel.put(v.label(), v.model()));
     Map<String, HostTensor> profFeeds;

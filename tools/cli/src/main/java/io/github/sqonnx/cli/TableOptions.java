@@ -21,7 +21,9 @@ final class TableOptions {
     for (OptionDef<?> o : options) {
       OptionSpec.Builder b = OptionSpec.builder(o.cli()).description(o.help().replace("%", "%%"));
       switch (o.arity()) {
-        case FLAG -> b.type(boolean.class).arity("0");
+        // a flag whose default depends on other options (fuse) can be turned either way: --[no-]fuse
+        case FLAG -> b.type(o.defaultValue() == null ? Boolean.class : boolean.class).arity("0")
+            .negatable(o.defaultValue() == null);
         case LIST -> b.type(List.class).auxiliaryTypes(String.class).paramLabel(o.label());
         default -> b.type(String.class).paramLabel(o.label());
       }
@@ -41,8 +43,8 @@ final class TableOptions {
       }
       switch (o.arity()) {
         case FLAG -> {
-          if ((Boolean) v) {
-            set.accept(o, "true");
+          if ((Boolean) v || o.defaultValue() == null) {
+            set.accept(o, v.toString());
           }
         }
         case LIST -> {

@@ -61,9 +61,17 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   @Parameter(property = "sq-onnx.noSmooth", defaultValue = OptionDefaults.NO_SMOOTH)
   boolean noSmooth;
 
-  /** First fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft Attention (INT8: QAttention) and SkipLayerNormalization (--fuse). */
-  @Parameter(property = "sq-onnx.fuse", defaultValue = OptionDefaults.FUSE)
-  boolean fuse;
+  /**
+   * First fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft Attention
+   * (INT8: QAttention) and SkipLayerNormalization (--[no-]fuse); not set: on for O3 on cpu with text or tensor
+   * calibration where attention fuses, else off.
+   */
+  @Parameter(property = "sq-onnx.fuse")
+  Boolean fuse;
+
+  /** Which fusions fuse runs, comma-separated, any of attention (Attention, INT8: QAttention) and skip-layernorm (SkipLayerNormalization) (--fusions). */
+  @Parameter(property = "sq-onnx.fusions", defaultValue = OptionDefaults.FUSIONS)
+  String fusions;
 
   /** Calibration text, one sample per line; needs tokenizer (--calibration). */
   @Parameter(property = "sq-onnx.calibrationText")

@@ -27,8 +27,9 @@ final class TableParameters {
       }
       switch (o.arity()) {
         case FLAG -> {
-          if ((Boolean) v) {
-            set.accept(o, "true");
+          // a flag without a fixed default (fuse) passes false too: false then overrides the default
+          if ((Boolean) v || o.defaultValue() == null) {
+            set.accept(o, v.toString());
           }
         }
         case LIST -> {
