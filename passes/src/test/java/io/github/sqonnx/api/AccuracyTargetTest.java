@@ -76,11 +76,7 @@ class AccuracyTargetTest {
   @Test
   void qattentionSitesOfAFusedEncoderCanBeLeftFloat() throws Exception {
     // a post-LN encoder, fused by --fuse: its Attention nodes are quantized into QAttention
-    Path enc = tmp.resolve("encoder.onnx");
-    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.testmodels.TransformerBuilder.build(
-        io.github.sqonnx.testmodels.TransformerSpec.builder().seed(3).layers(2).maxSeq(32).outlierChannels(2).build())) {
-      io.github.sqonnx.ir.ModelIO.save(m, enc);
-    }
+    Path enc = PerLayerTest.encoder(tmp);
     RewriteOptions.Builder o = RewriteOptions.builder().alpha("0.5").fuse(true).evalSamples(4).quiet(true)
         .calibration(CalibrationData.feeds(PerLayerTest.feeds(enc, 1, 4)));
     RewriteResult first = SqOnnx.rewrite(enc, tmp.resolve("first.onnx"), o.build());

@@ -31,6 +31,15 @@ class PerLayerTest {
     return p;
   }
 
+  /** A small post-LN encoder with planted outliers, whose attention {@code fuse} fuses. */
+  static Path encoder(Path dir) {
+    Path p = dir.resolve("encoder.onnx");
+    try (Model m = TransformerBuilder.build(TransformerSpec.builder().seed(3).layers(2).maxSeq(32).outlierChannels(2).build())) {
+      ModelIO.save(m, p);
+    }
+    return p;
+  }
+
   static List<Map<String, HostTensor>> feeds(Path model, long seed, int n) {
     List<Map<String, HostTensor>> out = new ArrayList<>();
     try (OrtRunner r = new OrtRunner(model)) {

@@ -55,11 +55,7 @@ class SiteFormsTest {
 
   @Test
   void qattentionIsASiteAndASiteLeftFloatIsNot() throws Exception {
-    Path enc = tmp.resolve("encoder.onnx");
-    try (io.github.sqonnx.ir.Model m = io.github.sqonnx.testmodels.TransformerBuilder.build(
-        io.github.sqonnx.testmodels.TransformerSpec.builder().seed(3).layers(2).maxSeq(32).outlierChannels(2).build())) {
-      io.github.sqonnx.ir.ModelIO.save(m, enc);
-    }
+    Path enc = PerLayerTest.encoder(tmp);
     RewriteOptions.Builder o = RewriteOptions.builder().alpha("0.5").fuse(true)
         .calibration(CalibrationData.feeds(PerLayerTest.feeds(enc, 1, 4))).quiet(true);
     RewriteResult r = SqOnnx.rewrite(enc, tmp.resolve("fused.onnx"), o.build());
