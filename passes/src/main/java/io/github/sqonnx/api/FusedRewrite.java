@@ -35,7 +35,7 @@ final class FusedRewrite {
         // by default, only encoders whose attention fused (what was measured faster): a decoder's final
         // norm alone, say, would change its graph for no measured gain
         use = fuse.applied() > 0 && (asked || fuse.findings().stream()
-            .anyMatch(f -> f.applied() && f.rule().equals("fuse-attention")));
+            .anyMatch(f -> f.applied() && f.rule().equals(io.github.sqonnx.fuse.Fusion.ATTENTION.ruleName())));
         if (use) {
           ModelIO.save(m, fused);
         }

@@ -284,51 +284,45 @@ final class CalibrationGraph {
    * at real tokens. One per distinct layout.
    */
   private Value mask(Layout layout, String maskInput) {
-    Value made = masks.get(layout.toString());
-    if (made != null) {
-      return made;
-    }
-    boolean wasFront = front;
-    front = firstNode != null;
-    try {
-      made = makeMask(layout, maskInput);
-    } finally {
-      front = wasFront;
-    }
-    masks.put(layout.toString(), made);
-    return made;
+    return masks.computeIfAbsent(layout.toString(), k -> {
+      boolean wasFront = front;
+      front = firstNode != null;
+      try {
+        return makeMask(layout, maskInput);
+      } finally {
+        front = wasFront;
+      }
+    });
   }
 
   private Value makeMask(Layout layout, String maskInput) {
-    return masks.computeIfAbsent(layout.toString(), k -> {
-      Value bool = boolMask(maskInput);
-      int rank = layout.rank();
-      if (layout.maskForm() == Layout.MaskForm.FLAT) {
-        long[] shape = new long[rank];
-        java.util.Arrays.fill(shape, 1);
-        shape[layout.axesOf(Layout.Role.BATCH_TOKEN).get(0)] = -1;
-        return node(rw.op("Reshape").inputs(tail(bool), ints(shape)).outputs("calib_mask"));
-      }
-      int b = layout.axesOf(Layout.Role.BATCH).get(0);
-      Value result = null;
-      List<Integer> tokenAxes = new java.util.ArrayList<>(layout.axesOf(Layout.Role.TOKEN));
-      tokenAxes.addAll(layout.axesOf(Layout.Role.KEY));
-      for (int tok : tokenAxes) {
-        Value src = layout.axes().get(tok).role() == Layout.Role.KEY ? bool : tail(bool);
-        Value m = tok > b ? src : node(rw.op("Transpose").inputs(src).attr(Attr.ints("perm", 1, 0)).outputs("calib_mask_t"));
-        long[] axes = new long[rank - 2];
-        int n = 0;
-        for (int i = 0; i < rank; i++) {
-          if (i != b && i != tok) {
-            axes[n++] = i;
-          }
+    Value bool = boolMask(maskInput);
+    int rank = layout.rank();
+    if (layout.maskForm() == Layout.MaskForm.FLAT) {
+      long[] shape = new long[rank];
+      java.util.Arrays.fill(shape, 1);
+      shape[layout.axesOf(Layout.Role.BATCH_TOKEN).get(0)] = -1;
+      return node(rw.op("Reshape").inputs(tail(bool), ints(shape)).outputs("calib_mask"));
+    }
+    int b = layout.axesOf(Layout.Role.BATCH).get(0);
+    Value result = null;
+    List<Integer> tokenAxes = new java.util.ArrayList<>(layout.axesOf(Layout.Role.TOKEN));
+    tokenAxes.addAll(layout.axesOf(Layout.Role.KEY));
+    for (int tok : tokenAxes) {
+      Value src = layout.axes().get(tok).role() == Layout.Role.KEY ? bool : tail(bool);
+      Value m = tok > b ? src : node(rw.op("Transpose").inputs(src).attr(Attr.ints("perm", 1, 0)).outputs("calib_mask_t"));
+      long[] axes = new long[rank - 2];
+      int n = 0;
+      for (int i = 0; i < rank; i++) {
+        if (i != b && i != tok) {
+          axes[n++] = i;
         }
-        Value u = axes.length == 0 ? m : unsqueeze(m, axes);
-        // with two token axes (attention probabilities), a cell is real when its query and key both are
-        result = result == null ? u : node(rw.op("And").inputs(result, u).outputs("calib_mask"));
       }
-      return result;
-    });
+      Value u = axes.length == 0 ? m : unsqueeze(m, axes);
+      // with two token axes (attention probabilities), a cell is real when its query and key both are
+      result = result == null ? u : node(rw.op("And").inputs(result, u).outputs("calib_mask"));
+    }
+    return result;
   }
 
   private Value boolMask(String maskInput) {

@@ -395,11 +395,11 @@ public final class Calibrator {
       Path file = copies.file("calibration");
       Map<String, CalibrationGraph.Outputs> outs =
           CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
-      Set<String> perChannel = perChannel(plans);
+      Map<String, Integer> perChannel = perChannel(plans);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
         acc.put(p.tensor(), new Accumulator(p.tensor(), p.layout().channels(), b.histogram, b.sampleRows,
-            perChannel.contains(p.tensor()) ? window : 0));
+            perChannel.getOrDefault(p.tensor(), 0)));
       }
       long expected = source.expectedSamples();
       long done = 0;
@@ -461,7 +461,7 @@ public final class Calibrator {
       if (b.channelSink != null) {
         Map<String, ChannelStats> detail = new TreeMap<>();
         acc.forEach((t, a) -> {
-          ChannelStats c = perChannel.contains(t) ? a.channelStats() : null;
+          ChannelStats c = perChannel.containsKey(t) ? a.channelStats() : null;
           if (c != null) {
             detail.put(t, c);
           }
@@ -475,18 +475,15 @@ public final class Calibrator {
       return new ActivationStats(name, ran, b.shards > 1 ? ActivationStats.Shards.one(b.shard, b.shards) : null, stats);
     }
 
-    /** The window of the per-channel histograms this run keeps (set by {@link #perChannel}). */
-    private int window;
-
     /**
-     * The tensors that get per-channel histograms: all asked for that have channels, or none over
-     * budget. Their window is the one asked for, or, where that is over budget, the widest down to
+     * The tensors that get per-channel histograms, each with its window in octaves: all asked for that
+     * have channels, or none over budget. Their window is the one asked for, or, where that is over budget, the widest down to
      * {@link ChannelWindows#NARROWEST} octaves that fits (a window that wide still leaves the ranges as
      * the full histograms give them: WindowedRangesTest), so a large model keeps one pass.
      */
-    private Set<String> perChannel(List<CalibrationGraph.Plan> plans) {
+    private Map<String, Integer> perChannel(List<CalibrationGraph.Plan> plans) {
       if (b.channelSink == null || b.inGraph || !b.histogram) {
-        return Set.of();
+        return Map.of();
       }
       Set<String> out = new java.util.HashSet<>();
       long channels = 0;
@@ -497,6 +494,7 @@ public final class Calibrator {
         }
       }
       int narrowest = Math.min(b.channelWindow, ChannelWindows.NARROWEST);
+      int window;
       for (window = b.channelWindow; window > narrowest; window--) {
         if (ChannelStats.bytes(channels, window) <= b.channelBudget) {
           break;
@@ -507,13 +505,17 @@ public final class Calibrator {
         note("per-channel histograms of " + out.size() + " tensors would take " + (bytes >> 20) + " MiB (" + window
             + "-octave windows), over the " + (b.channelBudget >> 20)
             + " MiB allowed: the smoothed model will be calibrated again instead");
-        return Set.of();
+        return Map.of();
       }
       if (window < b.channelWindow) {
         note("per-channel histograms of " + out.size() + " tensors kept in " + window + "-octave windows (" + (bytes >> 20)
             + " MiB), not " + b.channelWindow + ", to fit the " + (b.channelBudget >> 20) + " MiB allowed");
       }
-      return out;
+      Map<String, Integer> windows = new java.util.HashMap<>();
+      for (String t : out) {
+        windows.put(t, window);
+      }
+      return windows;
     }
 
     /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */

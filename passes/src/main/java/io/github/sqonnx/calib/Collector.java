@@ -104,10 +104,7 @@ final class Collector implements AutoCloseable {
       Layout l = p.layout();
       String values = outs.get(p.tensor()).values();
       if (l.axesOf(Layout.Role.UNKNOWN).isEmpty()) {
-        long[] shape = new long[l.rank()];
-        for (int i = 0; i < shape.length; i++) {
-          shape[i] = l.axes().get(i).size(batch, tokens, keys);
-        }
+        long[] shape = shape(l, batch, tokens, keys);
         int axis = outs.get(p.tensor()).sampleAxis();
         pinned.put(values, axis >= 0 ? RowSubsample.dims(shape, axis) : shape);
       } else {
@@ -141,14 +138,12 @@ final class Collector implements AutoCloseable {
         float[] max = out.get(o.max()).floats();
         float[] min = out.get(o.min()).floats();
         int axis = o.sampleAxis();
-        tasks.add(() -> {
-          long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+        tasks.add(timed(() -> {
           a.addReduced(max, min, valid);
           if (!fetchOnly) {
             a.addSampled(data, RowSubsample.dims(dims, axis), axis, RowSubsample.step(dims, axis), dims[axis]);
           }
-          binCpuNanos.addAndGet(java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - c0);
-        });
+        }));
         continue;
       }
       byte[] mb = maskBytes;
@@ -157,12 +152,7 @@ final class Collector implements AutoCloseable {
           : ValidRows.ALL;
       int rowLength = dims.length == 0 ? 1 : Math.toIntExact(dims[dims.length - 1]);
       if (rowLength > 0 && !fetchOnly) {
-        tasks.add(() -> {
-          java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-          long c0 = mx.getCurrentThreadCpuTime();
-          a.addValues(data, rowLength, rows, valid);
-          binCpuNanos.addAndGet(mx.getCurrentThreadCpuTime() - c0);
-        });
+        tasks.add(timed(() -> a.addValues(data, rowLength, rows, valid)));
       }
     }
     finish();
@@ -181,15 +171,30 @@ final class Collector implements AutoCloseable {
     if (!javaPass || o == null || o.sampleAxis() < 0) {
       return l.elements(1, tokens, keys);
     }
-    long[] shape = new long[l.rank()];
-    for (int i = 0; i < shape.length; i++) {
-      shape[i] = l.axes().get(i).size(1, tokens, keys);
-    }
     long n = 1;
-    for (long d : RowSubsample.dims(shape, o.sampleAxis())) {
+    for (long d : RowSubsample.dims(shape(l, 1, tokens, keys), o.sampleAxis())) {
       n *= d;
     }
     return n;
+  }
+
+  /** The shape ORT writes {@code l}'s tensor in for a batch of this size. */
+  private static long[] shape(Layout l, long batch, long tokens, long keys) {
+    long[] shape = new long[l.rank()];
+    for (int i = 0; i < shape.length; i++) {
+      shape[i] = l.axes().get(i).size(batch, tokens, keys);
+    }
+    return shape;
+  }
+
+  /** A binning task that adds the CPU time of its own thread to the binning total. */
+  private Runnable timed(Runnable task) {
+    return () -> {
+      java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+      long c0 = mx.getCurrentThreadCpuTime();
+      task.run();
+      binCpuNanos.addAndGet(mx.getCurrentThreadCpuTime() - c0);
+    };
   }
 
   private static IntBuffer bits(float[] v) {

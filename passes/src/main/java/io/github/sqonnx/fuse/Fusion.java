@@ -36,6 +36,11 @@ public enum Fusion {
     return rule.get();
   }
 
+  /** The name its rule's findings carry (rules are stateless: making one costs nothing). */
+  public String ruleName() {
+    return rule().name();
+  }
+
   /**
    * A comma-separated list of keys (any case, any order, no repeats, at least one) as a set; the
    * message names the option as {@code name}.
