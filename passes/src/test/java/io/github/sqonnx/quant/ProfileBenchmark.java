@@ -277,7 +277,7 @@ public final class ProfileBenchmark {
     b.append(String.format(Locale.ROOT, "%s on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, all graph "
         + "optimizations. Measured %s on a 2-core machine shared with other jobs: load average %s before, %s after; "
         + "absolute times are not comparable between runs, ratios within one run are.%n%n",
-        name, ortVersion(), cpu(), Runtime.getRuntime().availableProcessors(), THREADS, LocalDate.now(), loadBefore, loadAfter));
+        name, QuantBenchmark.ortVersion(), QuantBenchmark.cpu(), Runtime.getRuntime().availableProcessors(), THREADS, LocalDate.now(), loadBefore, loadAfter));
     b.append(String.format(Locale.ROOT, "Time per op category (ORT's profiler, kernel time, ms per run, median over %d profiled "
         + "runs after 3 warm-up runs, the models interleaved; categories are medians each, so they need not add up to the total), batch %d x %d random token ids:%n%n", profileRuns, profShape[0], profShape[1]));
     b.append("| category |");
@@ -378,22 +378,5 @@ public final class ProfileBenchmark {
 
   private static String load() {
     return String.format(Locale.ROOT, "%.1f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
-  }
-
-  private static String cpu() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) {
-          return line.substring(line.indexOf(':') + 1).trim();
-        }
-      }
-    } catch (java.io.IOException e) {
-      // not Linux: the architecture is still worth printing
-    }
-    return System.getProperty("os.arch");
-  }
-
-  private static String ortVersion() {
-    return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
   }
 }

@@ -58,6 +58,7 @@ public final class RewriteTimeBenchmark {
     double load0 = load();
     List<double[]> rows = new ArrayList<>(); // plain, plain loop, one pass, two passes
     RewriteOptions one = options(calib, false);
+    Map<String, List<Double>> phases = new java.util.LinkedHashMap<>(); // one-pass rewrite: phase -> seconds per round
     RewriteOptions two = options(calib, true);
     try (MiniLmText text = new MiniLmText(RealModels.minilmTokenizer())) {
       plain(fp32, text, sentences); // warm-up: JIT, ORT's library
@@ -67,7 +68,11 @@ public final class RewriteTimeBenchmark {
         double[] p = plain(fp32, text, sentences);
         row[0] = p[0];
         row[1] = p[1];
-        row[2] = timed(() -> SqOnnx.rewrite(fp32, work.resolve("one.onnx"), one));
+        row[2] = timed(() -> {
+          RewriteResult res = SqOnnx.rewrite(fp32, work.resolve("one.onnx"), one);
+          res.millis().forEach((k, v) -> phases.computeIfAbsent(k, x -> new ArrayList<>()).add(v / 1000.0));
+          return res;
+        });
         row[3] = timed(() -> SqOnnx.rewrite(fp32, work.resolve("two.onnx"), two));
         System.err.printf(Locale.ROOT, "round %d: plain %.2f s (loop %.2f), one pass %.2f s, two passes %.2f s%n",
             r + 1, row[0], row[1], row[2], row[3]);
@@ -86,13 +91,15 @@ public final class RewriteTimeBenchmark {
       double load1 = load();
       StringBuilder md = new StringBuilder("## Rewrite time\n\n");
       md.append(String.format(Locale.ROOT, "all-MiniLM-L6-v2, SmoothQuant α 0.5 + O3 (the default), %d English europarl"
-          + " sentences (calibration-en.txt), at most 128 tokens, batches of %d, ORT CPU with %d threads, one JVM;"
-          + " %d interleaved rounds, medians. A plain pass = tokenize the sentences, open an ORT session on the FP32"
-          + " model and run it over them. A rewrite = everything `sq-onnx rewrite` does after the JVM starts:"
-          + " calibrate, smooth, the smoothed model's statistics, quantize, save, fusion check. On a loaded 2-core"
-          + " machine shared with other jobs (load average %.1f before, %.1f after): only the ratios, taken per"
-          + " round, mean anything. Accuracy: mean-pooled sentence embeddings of 256 held-out sentences against FP32."
-          + " Measured %s.%n%n", SAMPLES, BATCH, THREADS, rounds, load0, load1, java.time.LocalDate.now()));
+          + " sentences (calibration-en.txt), at most 128 tokens, batches of %d, ONNX Runtime %s CPU (%s, %d cores seen)"
+          + " with %d threads, one JVM; %d interleaved rounds, medians. A plain pass = tokenize the sentences, open an"
+          + " ORT session on the FP32 model and run it over them. A rewrite = everything `sq-onnx rewrite` does after"
+          + " the JVM starts: calibrate, smooth, the smoothed model's statistics, quantize, save, fusion check."
+          + " Load average %.1f before, %.1f after (the benchmark itself keeps both cores busy, so about 2 is an"
+          + " otherwise idle machine; other jobs stretch ORT's pool most, so only ratios taken per round compare)."
+          + " Accuracy: mean-pooled sentence embeddings of 256 held-out sentences against FP32. Measured %s.%n%n",
+          SAMPLES, BATCH, QuantBenchmark.ortVersion(), QuantBenchmark.cpu(), Runtime.getRuntime().availableProcessors(),
+          THREADS, rounds, load0, load1, java.time.LocalDate.now()));
       md.append("| run | median wall | / plain pass | mean cosine | kNN@10 |\n|---|---:|---:|---:|---:|\n");
       md.append(String.format(Locale.ROOT, "| plain ORT pass (of which running the batches) | %.2f s (%.2f s) | 1.00x | | |%n",
           median(rows, 0), median(rows, 1)));
@@ -100,6 +107,13 @@ public final class RewriteTimeBenchmark {
           median(rows, 2), ratio(rows, 2), accOne[0], accOne[1]));
       md.append(String.format(Locale.ROOT, "| rewrite, two passes (`recalibrate(measure=true)`: the smoothed model calibrated again) | %.2f s | %.2fx | %.4f | %.3f |%n%n",
           median(rows, 3), ratio(rows, 3), accTwo[0], accTwo[1]));
+      md.append("Where the default's time goes (median seconds per phase over the rounds; calibrate = one pass over the"
+          + " samples, opening its session included):\n\n| phase | seconds | / plain pass |\n|---|---:|---:|\n");
+      double plainMedian = median(rows, 0);
+      phases.forEach((k, v) -> md.append(String.format(Locale.ROOT, "| %s | %.3f | %.2fx |%n", k,
+          median(v.stream().mapToDouble(Double::doubleValue).toArray()),
+          median(v.stream().mapToDouble(Double::doubleValue).toArray()) / plainMedian)));
+      md.append("\n");
       md.append("Regenerate: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
           + "-Dexec.mainClass=io.github.sqonnx.quant.RewriteTimeBenchmark -Dexec.args=\"--rounds 5\"`\n");
       System.out.print(md);
