@@ -14,6 +14,14 @@ package io.github.sqonnx.api;
  * @param scale how a smoothing scale on the tensor was undone: "none" (no smoothing there),
  *     "known" (taken from the smoothed float model) or "fitted" (least squares per channel, when
  *     only the two models are given)
+ * @param fusedInto the candidate's fused node (com.microsoft Attention or QAttention) that computes this
+ *     matmul inside it, whose output is then the tensor compared (all of that attention's error included);
+ *     null where the matmul is a node of its own
  */
 public record LayerError(String site, String kind, String tensor, boolean quantized, double relL2, double cosine,
-    String scale) {}
+    String scale, String fusedInto) {
+  /** A matmul that is a node of its own in the candidate (or missing there). */
+  public LayerError(String site, String kind, String tensor, boolean quantized, double relL2, double cosine, String scale) {
+    this(site, kind, tensor, quantized, relL2, cosine, scale, null);
+  }
+}

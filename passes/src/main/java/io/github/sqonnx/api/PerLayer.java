@@ -39,8 +39,20 @@ import java.util.Set;
 final class PerLayer {
   private PerLayer() {}
 
-  /** A matmul of the reference and where its output is in the candidate. */
-  record Site(String node, String kind, String refTensor, String candTensor, boolean quantized) {}
+  /**
+   * A matmul of the reference and where its output is in the candidate; {@code fusedInto} names the
+   * candidate's fused attention node that computes it inside (its output is then what is compared), or null.
+   */
+  record Site(String node, String kind, String refTensor, String candTensor, boolean quantized, String fusedInto) {
+    Site(String node, String kind, String refTensor, String candTensor, boolean quantized) {
+      this(node, kind, refTensor, candTensor, quantized, null);
+    }
+  }
+
+  /** The fused attention ops whose output stands for the matmuls they swallowed. */
+  private static final Set<String> FUSED_ATTENTION = Set.of("Attention", "QAttention", "MultiHeadAttention");
+  /** Reference nodes walked forward from a matmul looking for its fused attention's output. */
+  private static final int FUSED_SEARCH = 512;
 
   static List<LayerError> measure(Path reference, Path smoothed, Path candidate, List<Map<String, HostTensor>> batches) {
     List<Site> sites = sites(reference, candidate);
@@ -66,8 +78,9 @@ final class PerLayer {
           Map<String, HostTensor> rb = b.run(feeds, candNames);
           Map<String, HostTensor> rm = m == null ? Map.of() : m.run(feeds, smNames);
           HostTensor mask = feeds.get("attention_mask");
+          Set<String> added = new HashSet<>(); // the matmuls inside one fused attention share its output
           for (Site s : sites) {
-            if (s.candTensor() != null) {
+            if (s.candTensor() != null && added.add(s.refTensor())) {
               sums.computeIfAbsent(s.refTensor(), k -> new Sums())
                   .add(ra.get(s.refTensor()), rb.get(s.candTensor()), rm.get(s.refTensor()), mask);
             }
@@ -105,8 +118,19 @@ final class PerLayer {
         }
         String name = n.name().isEmpty() ? n.output(0).name() : n.name();
         String[] t = mapped(n.output(0), cg);
-        out.add(t == null ? new Site(name, kind, n.output(0).name(), null, false)
-            : new Site(name, kind, t[0], t[1], quantized(cg.requireValue(t[1]))));
+        if (t != null) {
+          out.add(new Site(name, kind, t[0], t[1], quantized(cg.requireValue(t[1]))));
+          continue;
+        }
+        Node fused = fusedAttention(n.output(0), cg);
+        if (fused == null) {
+          out.add(new Site(name, kind, n.output(0).name(), null, false));
+        } else {
+          // QAttention runs the Q, K and V projections as int8 GEMMs, Q·Kᵀ and P·V in float inside
+          String y = fused.output(0).name();
+          out.add(new Site(name, kind, y, y, kind.equals("linear") && fused.opType().equals("QAttention"),
+              fused.name().isEmpty() ? fused.opType() : fused.name()));
+        }
       }
     }
     return out;
@@ -145,6 +169,44 @@ final class PerLayer {
         return null;
       }
       v = next.output(0);
+    }
+    return null;
+  }
+
+  /**
+   * The candidate's fused attention node (com.microsoft Attention, QAttention, MultiHeadAttention) that
+   * swallowed the matmul whose output is {@code y}: the first tensor reached forward from y in the
+   * reference that the candidate has by name, where that is computed by such a node (the fuse pass
+   * gives the attention's output the name of the head merge it replaced); only tensors the candidate
+   * lacks are walked through. Null when there is none within FUSED_SEARCH nodes: a matmul that is
+   * really missing stays reported so.
+   */
+  private static Node fusedAttention(Value y, Graph candidate) {
+    Deque<Value> todo = new ArrayDeque<>(List.of(y));
+    Set<Node> seen = new HashSet<>();
+    while (!todo.isEmpty() && seen.size() < FUSED_SEARCH) {
+      for (Value.Use u : todo.poll().uses()) {
+        Node next = u.node();
+        if (!seen.add(next)) {
+          continue;
+        }
+        for (Value o : next.outputs()) {
+          if (o == null) {
+            continue;
+          }
+          Optional<Value> there = candidate.value(o.name());
+          if (there.isEmpty()) {
+            todo.add(o); // fused away: the search goes on through it
+            continue;
+          }
+          // a tensor the candidate keeps ends the fused region on this path, whatever computes it:
+          // a later layer's attention must not claim this one's matmuls
+          Node p = there.get().producer().orElse(null);
+          if (p != null && FUSED_ATTENTION.contains(p.opType()) && p.domain().equals("com.microsoft")) {
+            return p;
+          }
+        }
+      }
     }
     return null;
   }
@@ -328,7 +390,7 @@ final class PerLayer {
       double rel = rr == 0 ? Math.sqrt(Math.max(0, err)) : Math.sqrt(Math.max(0, err) / rr);
       double cos = rr == 0 && cc == 0 ? 1 : rr == 0 || cc == 0 ? 0 : dot / Math.sqrt(rr * cc);
       return new LayerError(site.node(), site.kind(), site.candTensor(), site.quantized(), rel, cos,
-          scaled ? (known ? "known" : "fitted") : "none");
+          scaled ? (known ? "known" : "fitted") : "none", site.fusedInto());
     }
   }
 }

@@ -140,6 +140,9 @@ public final class ReportData {
     for (LayerError e : perLayer) {
       ObjectNode o = layers.addObject().put("site", e.site()).put("kind", e.kind()).put("tensor", e.tensor())
           .put("quantized", e.quantized()).put("scale", e.scale());
+      if (e.fusedInto() != null) {
+        o.put("fusedInto", e.fusedInto());
+      }
       if (!Double.isNaN(e.relL2())) {
         o.put("relL2", e.relL2()).put("cosine", e.cosine());
       }

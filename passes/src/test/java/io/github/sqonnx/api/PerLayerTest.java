@@ -76,6 +76,47 @@ class PerLayerTest {
   }
 
   @Test
+  void matmulsInsideAFusedAttentionAreComparedAtItsOutputAndAreMissingWhenThatOutputIsNotItsOwn() {
+    Path fp32 = encoder(tmp);
+    Path int8 = tmp.resolve("fused-int8.onnx");
+    SqOnnx.rewrite(fp32, int8, RewriteOptions.builder().calibration(CalibrationData.feeds(feeds(fp32, 1, 4)))
+        .fuse(true).quiet(true).build());
+    List<LayerError> errors = SqOnnx.perLayer(fp32, int8, VerifyOptions.random(2));
+    List<LayerError> inside = errors.stream().filter(e -> e.fusedInto() != null).toList();
+    // per layer the Q, K and V projections, Q·Kᵀ and P·V: 2 layers, each its own QAttention output
+    assertEquals(10, inside.size(), errors.toString());
+    assertEquals(2, inside.stream().map(LayerError::tensor).distinct().count(), inside.toString());
+    assertEquals(2, inside.stream().map(LayerError::fusedInto).distinct().count(), inside.toString());
+    for (LayerError e : errors) {
+      assertTrue(e.relL2() > 1e-5 && e.relL2() < 0.3, e.toString());
+    }
+    for (LayerError e : inside) {
+      // QAttention's projections are int8 GEMMs, its Q·Kᵀ and P·V float
+      assertEquals(e.kind().equals("linear"), e.quantized(), e.toString());
+    }
+    // negative: the first layer's attention output renamed away from it (an Identity now computes that
+    // name): its five matmuls are missing again, and the second layer's attention does not claim them
+    Path renamed = tmp.resolve("renamed.onnx");
+    try (Model m = ModelIO.load(int8)) {
+      io.github.sqonnx.ir.Rewriter rw = new io.github.sqonnx.ir.Rewriter(m);
+      for (io.github.sqonnx.ir.Node n : List.copyOf(m.graph().nodes())) {
+        if (n.opType().equals("QAttention") && n == m.graph().nodes().stream()
+            .filter(x -> x.opType().equals("QAttention")).findFirst().orElseThrow()) {
+          io.github.sqonnx.ir.Value o = n.output(0);
+          List<io.github.sqonnx.ir.Value.Use> uses = List.copyOf(o.uses());
+          io.github.sqonnx.ir.Value copy = rw.op("Identity").inputs(o).outputs("copy").insertAfter(n).output(0);
+          uses.forEach(u -> rw.setInput(u.node(), u.index(), copy));
+          rw.takeName(o, copy);
+        }
+      }
+      ModelIO.save(m, renamed);
+    }
+    List<PerLayer.Site> sites = PerLayer.sites(fp32, renamed);
+    assertEquals(5, sites.stream().filter(s -> s.candTensor() == null).count(), sites.toString());
+    assertEquals(5, sites.stream().filter(s -> s.fusedInto() != null).count(), sites.toString());
+  }
+
+  @Test
   void aScaleFoldedIntoTheQuantizedAttentionMatmulIsComparedAfterTheReferencesScale() {
     // BERT-like: Q·Kᵀ then Div(√d), which static O3 folds into the matmul's dequantization scale,
     // keeping the matmul's output name for scores already divided

@@ -12,8 +12,13 @@ final class PerLayerTable {
         + "%-48s %-9s %-5s %11s %10s %s%n", "matmul", "kind", "int8", "rel L2", "cosine", "scale"));
     for (LayerError e : errors) {
       b.append(String.format("%-48s %-9s %-5s %11.3e %10.6f %s%n", e.site(), e.kind(), e.quantized() ? "yes" : "no",
-          e.relL2(), e.cosine(), Double.isNaN(e.relL2()) ? "missing in the candidate" : e.scale()));
+          e.relL2(), e.cosine(), Double.isNaN(e.relL2()) ? "missing in the candidate" : note(e)));
     }
     return b.toString();
+  }
+
+  /** The scale column, and where a fused attention computes the matmul, the output compared instead. */
+  private static String note(LayerError e) {
+    return e.fusedInto() == null ? e.scale() : e.scale() + "; inside " + e.fusedInto() + " (its output compared)";
   }
 }

@@ -169,7 +169,8 @@ public final class HtmlReport {
     for (JsonNode r : rows) {
       h.raw("<tr><td>").text(r.path("site").asText()).raw("<td>").text(r.path("kind").asText()).raw("<td>")
           .text(r.path("quantized").asBoolean() ? "yes" : "no").num(r, "relL2").num(r, "cosine").raw("<td>")
-          .text(r.has("relL2") ? r.path("scale").asText() : "missing in the candidate");
+          .text(!r.has("relL2") ? "missing in the candidate" : r.path("scale").asText()
+              + (r.has("fusedInto") ? "; inside " + r.path("fusedInto").asText() + " (its output compared)" : ""));
     }
     h.raw("</table>");
   }
