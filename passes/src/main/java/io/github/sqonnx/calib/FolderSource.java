@@ -139,13 +139,10 @@ final class FolderSource implements Source {
   public long longestTokens(java.util.Collection<String> names) {
     long most = 0;
     for (Path set : sets) {
-      Map<String, HostTensor> batch = new LinkedHashMap<>();
-      if (!npy) {
-        batch = readPb(set);
-      }
-      for (String n : npy ? names : List.<String>of()) {
+      Map<String, HostTensor> batch = npy ? new LinkedHashMap<>() : readPb(set);
+      for (String n : names) {
         Path f = set.resolve(n + ".npy");
-        if (Files.isRegularFile(f)) {
+        if (npy && Files.isRegularFile(f)) {
           batch.put(n, Npy.read(f));
         }
       }

@@ -41,6 +41,8 @@ interface Source extends AutoCloseable {
   static Source of(Iterable<Map<String, HostTensor>> feeds) {
     Iterator<Map<String, HostTensor>> it = feeds.iterator();
     return new Source() {
+      int n = -1;
+
       @Override
       public long longestTokens(java.util.Collection<String> inputs) {
         if (!(feeds instanceof java.util.Collection)) {
@@ -52,8 +54,6 @@ interface Source extends AutoCloseable {
         }
         return most;
       }
-
-      int n = -1;
 
       @Override
       public Map<String, HostTensor> next() {
