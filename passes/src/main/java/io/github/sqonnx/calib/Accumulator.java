@@ -79,15 +79,28 @@ final class Accumulator {
 
   /**
    * The histogram part of a batch whose extremes and count came through {@link #addReduced}: a row
-   * subsample (see {@link RowSubsample}), each row's bins weighted by the rows it stands for.
+   * subsample {@code s} (of shape {@code sampled}, taken with {@code step} from {@code queries}
+   * indices), each row's bins weighted by the rows it stands for. A channel-last tensor's per-channel
+   * windows get each real row folded in as many times (what a full fetch of rows alike would give;
+   * {@link ChannelWindows} keeps its one-row loop), and its row sample is offered each row once (it
+   * keeps distinct rows only).
    */
-  void addSampled(IntBuffer data, long[] sampled, int axis, long step, long queries) {
-    if (histogram == null) {
-      return;
+  void addSampled(IntBuffer data, long[] sampled, RowSubsample s, long step, long queries) {
+    if (histogram != null && channelHist == null) {
+      long[] h = s.histogram(data, sampled, step, queries);
+      for (int b = 0; b < h.length; b++) {
+        histogram[b] += h[b];
+      }
     }
-    long[] h = RowSubsample.histogram(data, sampled, axis, step, queries);
-    for (int b = 0; b < h.length; b++) {
-      histogram[b] += h[b];
+    if (channelHist != null || rowSample != null) {
+      s.rows(data, sampled, step, queries, (row, len, weight) -> {
+        if (rowSample != null) {
+          rowSample.offerBits(row, 0, len);
+        }
+        for (long w = 0; channelHist != null && w < weight; w++) {
+          channelHist.add(row, len);
+        }
+      });
     }
   }
 
@@ -257,14 +270,15 @@ final class Accumulator {
   }
 
   /**
-   * Per-channel extremes and histograms, or null when they were not kept or values were reduced in
-   * ORT. A channel's bin counts are ints: a channel sees one value per token, and a calibration of
+   * Per-channel extremes and histograms, or null when they were not kept, or no value was seen.
+   * Extremes come from the values read in Java, or, for a sampled tensor, from ORT's exact per-channel
+   * reductions. A channel's bin counts are ints: a channel sees one value per token, and a calibration of
    * 2^31 tokens is refused rather than wrapped. The histograms are handed over, not copied: this is
    * called once, after the last batch, and a copy would double the run's largest heap (577 MiB of
    * histograms on the 968 MB benchmark model before they were windowed, docs/BENCHMARKS.md).
    */
   ChannelStats channelStats() {
-    if (channelHist == null || extremes == null) {
+    if (channelHist == null || (extremes == null && count == 0)) {
       return null;
     }
     if (count / Math.max(1, channels) >= Integer.MAX_VALUE) {
@@ -273,8 +287,11 @@ final class Accumulator {
     float[] hi = new float[channels];
     float[] lo = new float[channels];
     for (int c = 0; c < channels; c++) {
-      hi[c] = extremes.hi(c);
-      lo[c] = extremes.lo(c);
+      // a sampled tensor's extremes were reduced by ORT (exact), not folded in Java
+      hi[c] = extremes != null ? extremes.hi(c)
+          : channelMax[c] == Integer.MIN_VALUE ? Float.NEGATIVE_INFINITY : value(channelMax[c]);
+      lo[c] = extremes != null ? extremes.lo(c)
+          : channelMin[c] == Integer.MAX_VALUE ? Float.POSITIVE_INFINITY : value(channelMin[c]);
     }
     return new ChannelStats(hi, lo, channelHist);
   }

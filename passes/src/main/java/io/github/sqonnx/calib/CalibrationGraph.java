@@ -29,17 +29,30 @@ import java.util.Map;
 final class CalibrationGraph {
   /**
    * Output names for one target; {@code max}/{@code min} in in-graph mode, {@code values} in Java mode,
-   * all three for a tensor with two token axes in Java mode, whose {@code values} are then a row
-   * subsample along {@code sampleAxis} ({@link RowSubsample}; else -1).
+   * all three for a sampled tensor in Java mode, whose {@code values} are then the {@code sample}
+   * ({@link RowSubsample}; else null).
    */
-  record Outputs(String shape, String max, String min, String values, int sampleAxis) {
+  record Outputs(String shape, String max, String min, String values, RowSubsample sample) {
     Outputs(String shape, String max, String min, String values) {
-      this(shape, max, min, values, -1);
+      this(shape, max, min, values, null);
+    }
+
+    /** The sampled axis, or -1 where the tensor is fetched whole. */
+    int sampleAxis() {
+      return sample == null ? -1 : sample.axis();
     }
   }
 
-  /** How to calibrate one target: its layout and whether padding is masked (in the graph, or in Java in Java mode). */
-  record Plan(String tensor, Layout layout, boolean masked) {}
+  /**
+   * How to calibrate one target: its layout, whether padding is masked (in the graph, or in Java in
+   * Java mode), and in Java mode the sample its histogram comes from (null: the whole tensor).
+   */
+  record Plan(String tensor, Layout layout, boolean masked, RowSubsample sample) {
+    /** Tensors with two token axes sampled, the others whole: the form for samples of up to ROWS tokens. */
+    Plan(String tensor, Layout layout, boolean masked) {
+      this(tensor, layout, masked, RowSubsample.of(layout, false));
+    }
+  }
 
   private final Model model;
   private final Rewriter rw;
@@ -123,14 +136,13 @@ final class CalibrationGraph {
   }
 
   private Outputs add(Plan p, String maskInput, boolean valuesOut) {
-    int axis = RowSubsample.axis(p.layout());
-    if (valuesOut && axis >= 0 && opset >= 10) { // Slice's steps came in opset 10
+    if (valuesOut && p.sample() != null && opset >= 10) { // Slice's steps came in opset 10
       Value raw = model.graph().requireValue(p.tensor());
       List<Node> consumers = List.copyOf(raw.consumers());
       // its nodes go right after the tensor's producer, not at the end of the graph (see gate)
       anchor = raw.producer().orElse(null);
       try {
-        return sampled(p, maskInput, raw, axis, consumers);
+        return sampled(p, maskInput, raw, p.sample(), consumers);
       } finally {
         anchor = null;
       }
@@ -162,43 +174,48 @@ final class CalibrationGraph {
   }
 
   /**
-   * A tensor with two token axes ([B, h, S, K]) in Java mode: exact max and min reduced here over the
-   * real cells, and for the histogram every step-th index along {@code axis} ({@link RowSubsample}),
-   * padded cells set to NaN (which the histogram drops). Each Where feeds its reduction at once, so
-   * ONNX Runtime needs one whole-size temporary at a time, not two.
+   * A sampled tensor in Java mode: exact max and min reduced here over the real cells (per channel
+   * where the last axis holds channels), and for the histogram the indices along the sample's axis
+   * that {@link RowSubsample} keeps, padded cells set to NaN (which the histogram drops). Each Where
+   * feeds its reduction at once, so ONNX Runtime needs one whole-size temporary at a time, not two.
    */
-  private Outputs sampled(Plan p, String maskInput, Value raw, int axis, List<Node> consumers) {
+  private Outputs sampled(Plan p, String maskInput, Value raw, RowSubsample s, List<Node> consumers) {
     String t = p.tensor();
     Value x = asFloat(raw);
     Value shape = op("Shape", t + "@shape", x);
     output(shape, DataType.INT64);
     int rank = p.layout().rank();
+    int axis = s.axis();
+    long[] axes = p.layout().channels() > 0 ? allAxes(rank - 1) : allAxes(rank);
     Value mask = p.masked() ? mask(p.layout(), maskInput) : null;
     Value max = reduce("ReduceMax", mask == null ? x : where(mask, x, Float.NEGATIVE_INFINITY, "calib_masked_max"),
-        allAxes(rank), t + "@max");
+        axes, t + "@max");
     output(max, DataType.FLOAT);
     Value min = reduce("ReduceMin", mask == null ? x : where(mask, x, Float.POSITIVE_INFINITY, "calib_masked_min"),
-        allAxes(rank), t + "@min");
+        axes, t + "@min");
     output(min, DataType.FLOAT);
-    // step = (S·R - 1) / ELEMENTS + 1, R the product of the dims after the axis (RowSubsample.step)
+    // step = (n - 1) / budget + 1, n the product of the dims from the axis up to the sample's end (RowSubsample.step)
     Value n = gather(shape, axis);
-    for (int i = axis + 1; i < rank; i++) {
+    for (int i = axis + 1; i < s.end(); i++) {
       n = op("Mul", "calib_n", n, gather(shape, i));
     }
     Value one = ints(new long[] {1});
     Value step = op("Add", "calib_step", op("Div", "calib_q",
-        op("Sub", "calib_n1", n, one), ints(new long[] {RowSubsample.ELEMENTS})), one);
+        op("Sub", "calib_n1", n, one), ints(new long[] {s.budget()})), one);
     Value sample = sample(x, axis, step, t + "@sample");
     if (mask != null) {
       sample = where(sample(mask, axis, step, "calib_sample_mask"), sample, Float.NaN, "calib_sample_masked");
     }
     output(sample, DataType.FLOAT);
     if (anchor != null) {
-      Value done = op("Add", "calib_done", op("Add", "calib_done", max, min),
-          reduce("ReduceMax", sample, allAxes(rank), "calib_sample_max"));
+      Value extremes = op("Add", "calib_done", max, min);
+      if (axes.length < rank) { // per-channel extremes: one value for the gate, which must broadcast anywhere
+        extremes = reduce("ReduceMax", extremes, new long[] {0}, "calib_done");
+      }
+      Value done = op("Add", "calib_done", extremes, reduce("ReduceMax", sample, allAxes(rank), "calib_sample_max"));
       gate(consumers, op("IsNaN", "calib_done", done));
     }
-    return new Outputs(shape.name(), max.name(), min.name(), sample.name(), axis);
+    return new Outputs(shape.name(), max.name(), min.name(), sample.name(), s);
   }
 
   /**

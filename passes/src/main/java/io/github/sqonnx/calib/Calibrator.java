@@ -84,6 +84,7 @@ public final class Calibrator {
     private long channelBudget;
     private int channelWindow = ChannelWindows.DEFAULT_OCTAVES;
     private Consumer<ChannelDetail> channelSink;
+    private long rowSampleAbove = RowSubsample.ROWS;
 
     private Builder(Path model) {
       this.model = Objects.requireNonNull(model, "model");
@@ -201,6 +202,15 @@ public final class Calibrator {
             + ChannelWindows.FULL_OCTAVES + " allowed");
       }
       this.channelWindow = octaves;
+      return this;
+    }
+
+    /**
+     * Tests: tensors with one token axis are histogrammed from a row sample ({@link RowSubsample}) when
+     * the longest sample may have more than this many tokens ({@link RowSubsample#ROWS} by default).
+     */
+    Builder rowSampleAbove(long tokens) {
+      this.rowSampleAbove = tokens;
       return this;
     }
 
@@ -373,6 +383,11 @@ public final class Calibrator {
       InputCheck.contradictedNames(inputs, first).ifPresent(m -> note(name + ": " + m)); // once a run
       checkRef(first);
       probe(first);
+      boolean rowSamples = !b.inGraph && longest(first) > b.rowSampleAbove;
+      if (rowSamples) {
+        note("samples of over " + b.rowSampleAbove + " tokens: the histograms of tensors with one token axis come from "
+            + RowSubsample.ROWS + " rows a sample at most (their extremes from every row)");
+      }
       List<CalibrationGraph.Plan> plans = new ArrayList<>();
       List<String> unsupported = new ArrayList<>();
       for (String t : targets) {
@@ -384,7 +399,7 @@ public final class Calibrator {
         if (mask != null && !masked && form != Layout.MaskForm.NONE) {
           unsupported.add("'" + t + "' " + l);
         }
-        plans.add(new CalibrationGraph.Plan(t, l, masked));
+        plans.add(new CalibrationGraph.Plan(t, l, masked, RowSubsample.of(l, rowSamples)));
       }
       boolean oneByOne = !unsupported.isEmpty();
       if (oneByOne) {
@@ -516,6 +531,23 @@ public final class Calibrator {
         windows.put(t, window);
       }
       return windows;
+    }
+
+    /**
+     * The most tokens (or keys, with a past) a sample of the source has: the first batch's, or more
+     * where the source can tell without being consumed (text, tensor folders, a collection of feeds).
+     * An iterable of feeds that is not a collection can only be read once: its first batch decides, so
+     * a run whose first batch is short keeps the whole fetch (the safe form, exact, pinned memory
+     * linear in the sequence length).
+     */
+    private long longest(Map<String, HostTensor> first) {
+      List<String> names = new ArrayList<>();
+      for (String n : new String[] {ref, mask}) {
+        if (n != null && !names.contains(n)) {
+          names.add(n);
+        }
+      }
+      return Math.max(source.longestTokens(names), Source.tokens(first, names));
     }
 
     /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */

@@ -60,7 +60,7 @@ final class Collector implements AutoCloseable {
     this.javaPass = javaPass;
     for (CalibrationGraph.Outputs o : outs.values()) {
       fetch.add(o.shape());
-      if (!javaPass || o.sampleAxis() >= 0) {
+      if (!javaPass || o.sample() != null) {
         fetch.add(o.max());
         fetch.add(o.min());
       }
@@ -105,8 +105,8 @@ final class Collector implements AutoCloseable {
       String values = outs.get(p.tensor()).values();
       if (l.axesOf(Layout.Role.UNKNOWN).isEmpty()) {
         long[] shape = shape(l, batch, tokens, keys);
-        int axis = outs.get(p.tensor()).sampleAxis();
-        pinned.put(values, axis >= 0 ? RowSubsample.dims(shape, axis) : shape);
+        RowSubsample sample = outs.get(p.tensor()).sample();
+        pinned.put(values, sample != null ? sample.dims(shape) : shape);
       } else {
         small.add(values); // a shape the layout cannot predict: fetched the ordinary way
       }
@@ -133,15 +133,15 @@ final class Collector implements AutoCloseable {
       long valid = valid(p, dims, d);
       IntBuffer data = views.containsKey(o.values()) ? views.get(o.values()) : bits(out.get(o.values()).floats());
       Accumulator a = acc.get(p.tensor());
-      if (o.sampleAxis() >= 0) {
+      if (o.sample() != null) {
         // exact extremes reduced by ORT, the histogram from a row subsample of shape RowSubsample.dims
         float[] max = out.get(o.max()).floats();
         float[] min = out.get(o.min()).floats();
-        int axis = o.sampleAxis();
+        RowSubsample s = o.sample();
         tasks.add(timed(() -> {
           a.addReduced(max, min, valid);
           if (!fetchOnly) {
-            a.addSampled(data, RowSubsample.dims(dims, axis), axis, RowSubsample.step(dims, axis), dims[axis]);
+            a.addSampled(data, s.dims(dims), s, s.step(dims), dims[s.axis()]);
           }
         }));
         continue;
@@ -168,11 +168,11 @@ final class Collector implements AutoCloseable {
   /** Elements of {@code tensor} (of known layout {@code l}) that one sample of this many tokens and keys makes ORT write out. */
   long fetched(String tensor, Layout l, long tokens, long keys) {
     CalibrationGraph.Outputs o = outs.get(tensor);
-    if (!javaPass || o == null || o.sampleAxis() < 0) {
+    if (!javaPass || o == null || o.sample() == null) {
       return l.elements(1, tokens, keys);
     }
     long n = 1;
-    for (long d : RowSubsample.dims(shape(l, 1, tokens, keys), o.sampleAxis())) {
+    for (long d : o.sample().dims(shape(l, 1, tokens, keys))) {
       n *= d;
     }
     return n;

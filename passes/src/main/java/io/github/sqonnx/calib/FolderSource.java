@@ -131,6 +131,26 @@ final class FolderSource implements Source {
     return -1;
   }
 
+  /**
+   * Reads those inputs of every folder once more, before the run (token ids and masks: small; a
+   * test_data_set folder is read whole, since its files name their input inside).
+   */
+  @Override
+  public long longestTokens(java.util.Collection<String> names) {
+    long most = 0;
+    for (Path set : sets) {
+      Map<String, HostTensor> batch = npy ? new LinkedHashMap<>() : readPb(set);
+      for (String n : names) {
+        Path f = set.resolve(n + ".npy");
+        if (npy && Files.isRegularFile(f)) {
+          batch.put(n, Npy.read(f));
+        }
+      }
+      most = Math.max(most, Source.tokens(batch, names));
+    }
+    return most;
+  }
+
   @Override
   public String where() {
     return sets.get(Math.max(0, next - 1)).toString();

@@ -4,22 +4,33 @@ import java.nio.IntBuffer;
 import java.util.List;
 
 /**
- * The histogram of a tensor with two token axes (attention scores and probabilities [B, h, S, K])
- * from a strided subsample of its query rows, so that what leaves ONNX Runtime grows at most
- * linearly in the sequence length instead of with S·K. Its exact min and max (and the count) still
- * come from ReduceMax/ReduceMin over the whole tensor in the calibration graph, padding masked; only
- * the histogram is sampled.
+ * What of a long tensor leaves ONNX Runtime for its histogram: a subsample along one token axis,
+ * so that the fetched values (and the pinned buffers ORT writes them into) stop growing with the
+ * sequence length as the whole tensor does. Its exact min and max (per channel where the last axis
+ * holds channels) and its count still come from ReduceMax/ReduceMin over the whole tensor in the
+ * calibration graph, padding masked; only the histogram (and, for a channel-last tensor, its
+ * per-channel windows and the rows offered to α search) comes from the sample.
  *
- * <p>The sampled axis is the first token (or key) axis. Along it the first {@link #HEAD} indices are
- * kept, then every {@code step}-th index of the rest, {@code step = ceil(S·R / ELEMENTS)} (at least
- * 1), R the product of the dimensions after it: each strided row then stands for {@code step} rows
- * (the last for the rest), and its bins are counted that many times, so the histogram keeps the scale of a full fetch (its total equals the
- * full one's wherever no padding is involved) and batches of different lengths keep their weights.
- * Up to ELEMENTS values per query matrix (S·R ≤ 2^18: 512 x 512) the step is 1 and the histogram is
- * exactly the full fetch's. The graph computes the same step from the tensor's shape (see
- * {@link CalibrationGraph}); {@link #step} is its Java twin for predicting the fetched shape.
+ * <p>Along {@link #axis} the first {@link #HEAD} indices are kept, then every {@code step}-th index of
+ * the rest, {@code step = (n - 1) / budget + 1} (at least 1), n the product of the dimensions from the
+ * axis up to {@link #end}: each strided index then stands for {@code step} indices (the last for the
+ * rest), and its bins are counted that many times, so the histogram keeps the scale of a full fetch
+ * (its total equals the full one's wherever no padding is involved) and batches of different lengths
+ * keep their weights. Two forms:
+ * <ul>
+ *   <li>two token axes (attention scores and probabilities [B, h, S, K]): the first of them, n = S·K
+ *       (end = rank), budget {@link #ELEMENTS} per query matrix: up to 512 x 512 the step is 1 and the
+ *       histogram is exactly the full fetch's; at 2048 tokens 188 of 2048 query rows are read;</li>
+ *   <li>one token axis ([B, S, C], [B, h, S, d], Kᵀ [B, h, d, S]), used only where the calibration's
+ *       samples can be longer than {@link #ROWS} tokens (shorter calibrations keep the whole fetch,
+ *       whose Java reductions are faster than the graph's): n = S (end = axis + 1), budget
+ *       ROWS - HEAD, so at most ROWS indices are kept per sample whatever S is (HEAD, then at most
+ *       ceil((S - HEAD) / ceil(S / 448)) &lt;= 448), and a step of 1 up to 448 tokens.</li>
+ * </ul>
+ * The graph computes the same step from the tensor's shape (see {@link CalibrationGraph}); {@link
+ * #step} is its Java twin for predicting the fetched shape.
  */
-final class RowSubsample {
+record RowSubsample(int axis, int end, long budget) {
   /** Values per query matrix (per [b, h]) fetched at most, besides the head rows (plus one row). */
   static final long ELEMENTS = 1L << 18;
   /**
@@ -29,39 +40,47 @@ final class RowSubsample {
    * generated Llama (LongSequenceRangeTest).
    */
   static final long HEAD = 64;
-
-  private RowSubsample() {}
+  /** Indices a tensor with one token axis keeps per sample at most (HEAD of them whole). */
+  static final long ROWS = 512;
 
   /**
-   * The axis sampled for a tensor of this layout: the first of two or more token/key axes, where
-   * none is unknown and the last axis is not it; -1 where the tensor is fetched whole.
+   * The sample for a tensor of this layout, or null where it is fetched whole: two token axes always,
+   * one token axis where {@code oneAxis} (samples longer than ROWS tokens). Where an axis is unknown,
+   * or the tokens are flattened into the batch ([B*S, C]), nothing is sampled.
    */
-  static int axis(Layout l) {
-    if (!l.axesOf(Layout.Role.UNKNOWN).isEmpty()) {
-      return -1;
+  static RowSubsample of(Layout l, boolean oneAxis) {
+    if (!l.axesOf(Layout.Role.UNKNOWN).isEmpty() || !l.axesOf(Layout.Role.BATCH_TOKEN).isEmpty()) {
+      return null;
     }
     List<Integer> tokens = new java.util.ArrayList<>(l.axesOf(Layout.Role.TOKEN));
     tokens.addAll(l.axesOf(Layout.Role.KEY));
-    if (tokens.size() < 2) {
-      return -1;
+    int first = tokens.stream().mapToInt(Integer::intValue).min().orElse(-1);
+    int last = l.rank() - 1;
+    if (tokens.size() >= 2) {
+      return first < last ? new RowSubsample(first, l.rank(), ELEMENTS) : null;
     }
-    int first = tokens.stream().mapToInt(Integer::intValue).min().orElseThrow();
-    return first < l.rank() - 1 ? first : -1;
+    // one token axis: rows of channels along the last axis, or the last axis itself (Kᵀ); the mask must
+    // be one the graph can broadcast (one batch axis, the token axis unscaled)
+    if (!oneAxis || tokens.size() != 1 || l.maskForm() != Layout.MaskForm.UNSQUEEZE
+        || (first < last && l.channels() == 0)) {
+      return null;
+    }
+    return new RowSubsample(first, first + 1, ROWS - HEAD);
   }
 
-  /** The step along {@code axis} for a tensor of shape {@code dims}: (S·R - 1) / ELEMENTS + 1, as the graph computes it. */
-  static long step(long[] dims, int axis) {
+  /** The step for a tensor of shape {@code dims}: (n - 1) / budget + 1, as the graph computes it. */
+  long step(long[] dims) {
     long n = 1;
-    for (int i = axis; i < dims.length; i++) {
+    for (int i = axis; i < end; i++) {
       n *= dims[i];
     }
-    return (n - 1) / ELEMENTS + 1;
+    return (n - 1) / budget + 1;
   }
 
-  /** The shape of the sample: {@code dims} with {@link #kept} indices along {@code axis}. */
-  static long[] dims(long[] dims, int axis) {
+  /** The shape of the sample: {@code dims} with {@link #kept} indices along the axis. */
+  long[] dims(long[] dims) {
     long[] out = dims.clone();
-    out[axis] = kept(dims[axis], step(dims, axis));
+    out[axis] = kept(dims[axis], step(dims));
     return out;
   }
 
@@ -80,31 +99,38 @@ final class RowSubsample {
     return Math.min(step, queries - head - (i - head) * step);
   }
 
+  /** 0 for a head index (weight 1), 2 for the last kept one (the rest), else 1 (step). */
+  private static int group(long i, long kept, long queries) {
+    return i == kept - 1 ? 2 : i < Math.min(HEAD, queries) ? 0 : 1;
+  }
+
   /**
    * The weighted |x| histogram of a sample of shape {@code sampled} (raw float bits from position 0
-   * of {@code data}), taken along {@code axis} with {@code step} from {@code queries} rows. NaN (the
-   * graph's fill for padded cells) is dropped, as everywhere.
+   * of {@code data}), taken with {@code step} from {@code queries} indices. NaN (the graph's fill for
+   * padded cells) is dropped, as everywhere. Where the sampled axis is the last (Kᵀ), a row's values
+   * are weighted one by one.
    */
-  static long[] histogram(IntBuffer data, long[] sampled, int axis, long step, long queries) {
+  long[] histogram(IntBuffer data, long[] sampled, long step, long queries) {
     int rank = sampled.length;
     int rowLength = Math.toIntExact(sampled[rank - 1]);
-    long inner = 1; // rows per index along the sampled axis
-    for (int i = axis + 1; i < rank - 1; i++) {
-      inner *= sampled[i];
-    }
     long kept = sampled[axis];
     long rows = rowLength == 0 ? 0 : data.limit() / rowLength;
-    // rows by weight: the head rows (1), the strided ones (step), the last (the rest)
+    // values by weight: the head (1), the strided (step), the last (the rest)
     long[] weights = {1, step, weight(kept - 1, queries, step)};
     int[][] lanes = new int[3][(TensorStats.BINS + 1) * 4];
     int[] row = new int[Math.max(1, rowLength)];
     long[] h = new long[TensorStats.BINS];
     long counted = 0;
     for (long r = 0; r < rows; r++) {
-      long i = (r / inner) % kept;
-      int group = i == kept - 1 ? 2 : i < Math.min(HEAD, queries) ? 0 : 1;
       data.get(Math.toIntExact(r * rowLength), row, 0, rowLength);
-      Bins.count(row, 0, rowLength, lanes[group]);
+      if (axis == rank - 1) {
+        int head = (int) Math.min(Math.min(HEAD, queries), kept - 1);
+        Bins.count(row, 0, head, lanes[0]);
+        Bins.count(row, head, rowLength - 1, lanes[1]);
+        Bins.count(row, rowLength - 1, rowLength, lanes[2]);
+      } else {
+        Bins.count(row, 0, rowLength, lanes[group(index(r, sampled), kept, queries)]);
+      }
       counted += rowLength;
       if (counted > (1 << 28) || r == rows - 1) { // int lanes: flush long before they could wrap
         for (int g = 0; g < 3; g++) {
@@ -114,6 +140,38 @@ final class RowSubsample {
       }
     }
     return h;
+  }
+
+  /** Takes one sampled row (raw float bits [0, length)) and the rows it stands for. */
+  interface RowSink {
+    void add(int[] row, int length, long weight);
+  }
+
+  /**
+   * Hands every real row of a sample (axis before the last) to {@code sink} with its weight. A padded
+   * row is skipped: the graph set its values to NaN (the mask covers a whole row), and a row whose
+   * first value is NaN is taken as one.
+   */
+  void rows(IntBuffer data, long[] sampled, long step, long queries, RowSink sink) {
+    int rowLength = Math.toIntExact(sampled[sampled.length - 1]);
+    long rows = rowLength == 0 ? 0 : data.limit() / rowLength;
+    int[] row = new int[Math.max(1, rowLength)];
+    for (long r = 0; r < rows; r++) {
+      data.get(Math.toIntExact(r * rowLength), row, 0, rowLength);
+      if ((row[0] & 0x7fffffff) > 0x7f800000) {
+        continue;
+      }
+      sink.add(row, rowLength, weight(index(r, sampled), queries, step));
+    }
+  }
+
+  /** The kept index along the axis of row {@code r} (rows run along the last axis). */
+  private long index(long r, long[] sampled) {
+    long inner = 1; // rows per index along the sampled axis
+    for (int i = axis + 1; i < sampled.length - 1; i++) {
+      inner *= sampled[i];
+    }
+    return (r / inner) % sampled[axis];
   }
 
   private static void flush(int[] lanes, long weight, long[] h) {

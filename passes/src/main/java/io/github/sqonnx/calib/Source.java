@@ -15,6 +15,26 @@ interface Source extends AutoCloseable {
   /** Where the last batch came from, for messages ("data/test_data_set_3", "feed map 7"). */
   String where();
 
+  /**
+   * The largest axis-1 length (tokens) of these inputs over every sample the source gives, where it
+   * can tell without being consumed; else -1. It decides whether long tensors are row-sampled.
+   */
+  default long longestTokens(java.util.Collection<String> inputs) {
+    return -1;
+  }
+
+  /** The largest axis-1 length of {@code inputs} in {@code batch}; 0 where none has one. */
+  static long tokens(Map<String, HostTensor> batch, java.util.Collection<String> inputs) {
+    long most = 0;
+    for (String n : inputs) {
+      HostTensor t = batch.get(n);
+      if (t != null && t.shape().length > 1) {
+        most = Math.max(most, t.shape()[1]);
+      }
+    }
+    return most;
+  }
+
   @Override
   default void close() {}
 
@@ -22,6 +42,18 @@ interface Source extends AutoCloseable {
     Iterator<Map<String, HostTensor>> it = feeds.iterator();
     return new Source() {
       int n = -1;
+
+      @Override
+      public long longestTokens(java.util.Collection<String> inputs) {
+        if (!(feeds instanceof java.util.Collection)) {
+          return -1; // an iterable may be one pass only: not read ahead
+        }
+        long most = 0;
+        for (Map<String, HostTensor> batch : feeds) {
+          most = Math.max(most, tokens(batch, inputs));
+        }
+        return most;
+      }
 
       @Override
       public Map<String, HostTensor> next() {

@@ -211,6 +211,12 @@ final class TextSource implements Source {
     return ids.size();
   }
 
+  /** Every text input is [batch, tokens]: the longest tokenized line (ids are sorted by length). */
+  @Override
+  public long longestTokens(java.util.Collection<String> inputs) {
+    return ids.isEmpty() ? 0 : ids.get(ids.size() - 1).length;
+  }
+
   @Override
   public String where() {
     return file + " (batch " + batchIndex + ")";

@@ -66,4 +66,36 @@ class SampledOrderTest {
       assertTrue(vProducer.outputs().stream().allMatch(o -> o.consumers().stream().noneMatch(n -> n.opType().equals("Where"))));
     }
   }
+
+  /**
+   * A tensor with one token axis, row-sampled (samples over 512 tokens): its consumers' outputs wait
+   * for its reductions the same way, through a one-value condition (its extremes are per channel).
+   */
+  @Test
+  void aRowSampledChannelLastTensorGatesItsConsumersAndIsNotGatedWhole() {
+    Path model = GeneratedInputs.save(LongSequenceCalibrationTest.decoder().toBuilder().layers(2).build(), tmp, "llama");
+    List<String> probabilities = LongSequenceCalibrationTest.probabilities(model);
+    String v;
+    String v1; // the second layer's V, fetched whole: it keeps the first layer's P·V in the copy
+    try (Model m = ModelIO.load(model)) {
+      v = m.graph().requireValue(probabilities.get(0)).consumers().get(0).input(1).name();
+      v1 = m.graph().requireValue(probabilities.get(1)).consumers().get(0).input(1).name();
+    }
+    for (boolean rows : new boolean[] {true, false}) {
+      Path copy = tmp.resolve("copy-" + rows + ".onnx");
+      Map<String, CalibrationGraph.Outputs> outs = CalibrationGraph.build(model,
+          List.of(new CalibrationGraph.Plan(v, HEADS, true, RowSubsample.of(HEADS, rows)),
+              new CalibrationGraph.Plan(v1, HEADS, true, null)), "attention_mask", null, true, copy);
+      assertEquals(rows ? 2 : -1, outs.get(v).sampleAxis());
+      try (Model m = ModelIO.load(copy)) {
+        Node pv = m.graph().requireValue(v).consumers().stream().filter(n -> n.opType().equals("MatMul")).findFirst()
+            .orElseThrow();
+        List<Node> next = pv.output(0).consumers();
+        assertFalse(next.isEmpty());
+        // the negative: fetched whole (short samples), nothing is gated
+        assertEquals(rows, next.stream().allMatch(n -> n.opType().equals("Where")
+            && n.input(0).producer().orElseThrow().opType().equals("IsNaN")), next.toString());
+      }
+    }
+  }
 }
