@@ -31,6 +31,7 @@ import java.util.Map;
  * </pre>
  * Options: {@code --model minilm|bge} (bge needs {@code -Psecond-model} unpacked), {@code --rounds N},
  * {@code --shapes BxS,...} (1x32,8x128,32x256), {@code --fp32-fused} (also time the fused FP32 graph),
+ * {@code --mha} (also the fused O3 with each QAttention as an integer QKV GEMM + MultiHeadAttention, {@link MhaForm}),
  * {@code --ort-fused} (also O3 of testmodels' OrtFusedEncoder form, every optimizer fusion, BERT names only),
  * {@code --out FILE}, {@code --no-write}.
  */
@@ -43,6 +44,7 @@ public final class FuseBenchmark {
     String shapes = "1x32,8x128,32x256";
     boolean fp32Fused = false;
     boolean ortFused = false;
+    boolean mha = false;
     boolean write = true;
     Path out = Path.of("docs", "BENCHMARKS.md").toAbsolutePath();
     for (int i = 0; i < args.length; i++) {
@@ -52,6 +54,7 @@ public final class FuseBenchmark {
         case "--shapes" -> shapes = args[++i];
         case "--fp32-fused" -> fp32Fused = true;
         case "--ort-fused" -> ortFused = true;
+        case "--mha" -> mha = true;
         case "--out" -> out = Path.of(args[++i]);
         case "--no-write" -> write = false;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -83,6 +86,11 @@ public final class FuseBenchmark {
       System.out.printf(Locale.ROOT, "%s rewritten in %.1f s%n%s", q.getFileName(), (System.nanoTime() - t) / 1e9, r.summary());
       summaries.add(form[0] + ": `" + r.summary().replace('\n', ' ').replaceAll(" +", " ").trim() + "`");
       variants.add(new ProfileBenchmark.Variant(form[0], q));
+    }
+    if (mha) {
+      Path f = work.resolve("o3-mha.onnx");
+      System.out.println("QAttention nodes replaced: " + MhaForm.convert(work.resolve("o3-fused.onnx"), f));
+      variants.add(new ProfileBenchmark.Variant("O3 fused, QAttention as integer QKV GEMM + MultiHeadAttention (--mha)", f));
     }
     if (fp32Fused) {
       Path f = work.resolve("fp32-fused.onnx");
