@@ -16,8 +16,8 @@ import java.util.List;
  * fused O3 model → DequantizeLinear(input), DequantizeLinear(packed QKV weight) → MatMul → Add(bias)
  * (which ORT fuses into one MatMulIntegerToFloat) → Split → com.microsoft MultiHeadAttention. Same
  * arithmetic; the question is whether ORT's standalone integer GEMM and MHA kernel beat QAttention,
- * whose QKV projection the profile showed running about 3.4x fewer MACs a millisecond than the
- * standalone integer GEMMs.
+ * which was 43% of the fused MiniLM's kernel time at b8 x 128. Measured: no (docs/BENCHMARKS.md,
+ * "Fused attention from plain exports").
  */
 final class MhaForm {
   private MhaForm() {}
