@@ -424,6 +424,7 @@ public final class Calibrator {
       long loopCpu = 0;
       long ortNanos = 0;
       long binCpuNanos = 0;
+      boolean longSeen = false;
       try (Collector collector = new Collector(file, plans, outs, acc, mask, ref, !b.inGraph, b.threads, instr.fetchOnly(),
           () -> copies.file("twin"));
           Progress bar = new Progress(b.progress, expected < 0 ? -1 : Math.min(expected, b.samples))) {
@@ -435,6 +436,12 @@ public final class Calibrator {
             if (past != null) {
               past.check(batch, source.where());
             }
+          }
+          if (!rowSamples && !longSeen && !b.inGraph && Source.tokens(batch, tokenInputs()) > b.rowSampleAbove) {
+            longSeen = true; // a one-pass source whose first batch was short: said once, not per batch
+            note(source.where() + ": samples of over " + b.rowSampleAbove + " tokens after shorter first ones: "
+                + "tensors are fetched whole (exact; pinned memory grows with the sequence length), since a "
+                + "one-pass source cannot be read ahead; put a long sample first to bound it");
           }
           int n = Batches.batchSize(batch, ref);
           if (done + n > b.samples) {
@@ -541,13 +548,19 @@ public final class Calibrator {
      * linear in the sequence length).
      */
     private long longest(Map<String, HostTensor> first) {
+      List<String> names = tokenInputs();
+      return Math.max(source.longestTokens(names), Source.tokens(first, names));
+    }
+
+    /** The inputs whose axis 1 counts the tokens: the reference input and the mask. */
+    private List<String> tokenInputs() {
       List<String> names = new ArrayList<>();
       for (String n : new String[] {ref, mask}) {
         if (n != null && !names.contains(n)) {
           names.add(n);
         }
       }
-      return Math.max(source.longestTokens(names), Source.tokens(first, names));
+      return names;
     }
 
     /** In Java mode a batch whose tensors would pass the budget runs in sample ranges. */

@@ -140,12 +140,19 @@ class TokenRowSampleTest {
     List<String> names = List.of("input_ids", "attention_mask");
     assertEquals(600, Source.of(batches).longestTokens(names));
     assertEquals(-1, Source.of(onePass(batches)).longestTokens(names));
-    // a one-pass source whose first sample is short keeps the whole fetch: no note
+    // a one-pass source whose first sample is short keeps the whole fetch, and says so once the long one comes
     List<String> notes = new ArrayList<>();
     Calibrator.forModel(model).feeds(onePass(batches)).quiet(true).threads(2).log(notes::add).run();
-    assertEquals(List.of(), notes);
+    assertEquals(1, notes.size(), notes.toString());
+    assertTrue(notes.get(0).contains("fetched whole") && notes.get(0).contains("over " + RowSubsample.ROWS), notes.get(0));
+    notes.clear();
     Calibrator.forModel(model).feeds(batches).quiet(true).threads(2).log(notes::add).run();
     assertEquals(1, notes.size(), notes.toString());
+    assertTrue(notes.get(0).contains("come from " + RowSubsample.ROWS + " rows"), notes.get(0));
+    // negative: only short samples, one pass: nothing to say
+    notes.clear();
+    Calibrator.forModel(model).feeds(onePass(batches.subList(0, 1))).quiet(true).threads(2).log(notes::add).run();
+    assertEquals(List.of(), notes);
     Path dir = tmp.resolve("cal");
     io.github.sqonnx.testmodels.LargeLlama.calibration(dir, 2, 700, 100);
     try (FolderSource f = new FolderSource(dir, inputs)) {
