@@ -138,10 +138,12 @@ public final class FuseBenchmark {
     StringBuilder b = new StringBuilder(heading(bge)).append('\n');
     b.append(String.format(Locale.ROOT, "%s, plain export, on ONNX Runtime %s CPU, %d intra-op threads, all graph optimizations; "
         + "random token ids at full length, %d interleaved rounds per shape after one warm-up round, medians (small shapes "
-        + "repeat each timing 4-16 times). Measured %s on a loaded 2-core machine shared with other jobs (load average %s "
-        + "before, %s after): compare rows of this run only. SmoothQuant rows: α 0.5 + O3, 512 calibration sentences.%n%n",
+        + "repeat each timing 4-16 times). Measured %s on %s (%d cores seen), load average %s before, %s after (the "
+        + "benchmark keeps both cores busy, so about 2 is an otherwise idle machine; other jobs move the ratios): compare "
+        + "rows of this run only. SmoothQuant rows: α 0.5 + O3, 512 calibration sentences.%n%n",
         bge ? "BAAI bge-small-en-v1.5 (12 layers)" : "all-MiniLM-L6-v2 (6 layers)",
-        ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion(), THREADS, rounds, LocalDate.now(), loadBefore, loadAfter));
+        ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion(), THREADS, rounds, LocalDate.now(), QuantBenchmark.cpu(),
+        Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
     b.append("| model | mean cosine |");
     shapes.forEach(s -> b.append(String.format(Locale.ROOT, " b%dx%d ms | vs FP32 |", s[0], s[1])));
     shapes.forEach(s -> b.append(String.format(Locale.ROOT, " vs peer b%dx%d |", s[0], s[1])));
