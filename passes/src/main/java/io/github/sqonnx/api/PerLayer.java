@@ -126,7 +126,8 @@ final class PerLayer {
         if (fused == null) {
           out.add(new Site(name, kind, n.output(0).name(), null, false));
         } else {
-          // QAttention runs the Q, K and V projections as int8 GEMMs, Q·Kᵀ and P·V in float inside
+          // QAttention runs the Q, K and V projections as int8 GEMMs, Q·Kᵀ and P·V in float inside; an
+          // Attention or MultiHeadAttention (whose projections, if any, sit upstream) counts as float
           String y = fused.output(0).name();
           out.add(new Site(name, kind, y, y, kind.equals("linear") && fused.opType().equals("QAttention"),
               fused.name().isEmpty() ? fused.opType() : fused.name()));

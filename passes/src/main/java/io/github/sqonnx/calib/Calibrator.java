@@ -384,10 +384,6 @@ public final class Calibrator {
       checkRef(first);
       probe(first);
       boolean rowSamples = !b.inGraph && longest(first) > b.rowSampleAbove;
-      if (rowSamples) {
-        note("samples of over " + b.rowSampleAbove + " tokens: the histograms of tensors with one token axis come from "
-            + RowSubsample.ROWS + " rows a sample at most (their extremes from every row)");
-      }
       List<CalibrationGraph.Plan> plans = new ArrayList<>();
       List<String> unsupported = new ArrayList<>();
       for (String t : targets) {
@@ -410,6 +406,11 @@ public final class Calibrator {
       Path file = copies.file("calibration");
       Map<String, CalibrationGraph.Outputs> outs =
           CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
+      // said once the graph is built: an old opset or an unsupported layout keeps a tensor whole after all
+      if (outs.values().stream().anyMatch(o -> o.sample() != null && o.sample().end() == o.sample().axis() + 1)) {
+        note("samples of over " + b.rowSampleAbove + " tokens: the histograms of tensors with one token axis come from "
+            + RowSubsample.ROWS + " rows a sample at most (their extremes from every row)");
+      }
       Map<String, Integer> perChannel = perChannel(plans);
       Map<String, Accumulator> acc = new LinkedHashMap<>();
       for (CalibrationGraph.Plan p : plans) {
@@ -549,7 +550,7 @@ public final class Calibrator {
      */
     private long longest(Map<String, HostTensor> first) {
       List<String> names = tokenInputs();
-      return Math.max(source.longestTokens(names), Source.tokens(first, names));
+      return Math.max(source.longestTokens(names, b.samples), Source.tokens(first, names));
     }
 
     /** The inputs whose axis 1 counts the tokens: the reference input and the mask. */

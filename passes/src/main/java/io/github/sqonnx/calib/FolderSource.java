@@ -132,13 +132,18 @@ final class FolderSource implements Source {
   }
 
   /**
-   * Reads those inputs of every folder once more, before the run (token ids and masks: small; a
-   * test_data_set folder is read whole, since its files name their input inside).
+   * Reads those inputs of the folders a run of {@code samples} samples takes once more, before the
+   * run (token ids and masks: small; a test_data_set folder is read whole, since its files name their
+   * input inside).
    */
   @Override
-  public long longestTokens(java.util.Collection<String> names) {
+  public long longestTokens(java.util.Collection<String> names, long samples) {
     long most = 0;
+    long seen = 0;
     for (Path set : sets) {
+      if (seen >= samples) {
+        break;
+      }
       Map<String, HostTensor> batch = npy ? new LinkedHashMap<>() : readPb(set);
       for (String n : names) {
         Path f = set.resolve(n + ".npy");
@@ -147,6 +152,7 @@ final class FolderSource implements Source {
         }
       }
       most = Math.max(most, Source.tokens(batch, names));
+      seen += Source.samples(batch, names);
     }
     return most;
   }

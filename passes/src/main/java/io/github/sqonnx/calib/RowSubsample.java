@@ -150,7 +150,8 @@ record RowSubsample(int axis, int end, long budget) {
   /**
    * Hands every real row of a sample (axis before the last) to {@code sink} with its weight. A padded
    * row is skipped: the graph set its values to NaN (the mask covers a whole row), and a row whose
-   * first value is NaN is taken as one.
+   * first and last values are NaN is taken as one (a real row with a NaN channel is kept, as the whole
+   * fetch keeps it; its NaN values are dropped where they are binned).
    */
   void rows(IntBuffer data, long[] sampled, long step, long queries, RowSink sink) {
     int rowLength = Math.toIntExact(sampled[sampled.length - 1]);
@@ -158,11 +159,15 @@ record RowSubsample(int axis, int end, long budget) {
     int[] row = new int[Math.max(1, rowLength)];
     for (long r = 0; r < rows; r++) {
       data.get(Math.toIntExact(r * rowLength), row, 0, rowLength);
-      if ((row[0] & 0x7fffffff) > 0x7f800000) {
+      if (isNaN(row[0]) && isNaN(row[rowLength - 1])) {
         continue;
       }
       sink.add(row, rowLength, weight(index(r, sampled), queries, step));
     }
+  }
+
+  private static boolean isNaN(int bits) {
+    return (bits & 0x7fffffff) > 0x7f800000;
   }
 
   /** The kept index along the axis of row {@code r} (rows run along the last axis). */

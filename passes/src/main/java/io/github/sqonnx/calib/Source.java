@@ -16,11 +16,23 @@ interface Source extends AutoCloseable {
   String where();
 
   /**
-   * The largest axis-1 length (tokens) of these inputs over every sample the source gives, where it
+   * The largest axis-1 length (tokens) of these inputs over the first {@code samples} samples the
+   * source gives (those a run calibrates: a longer one after them must not change the run), where it
    * can tell without being consumed; else -1. It decides whether long tensors are row-sampled.
    */
-  default long longestTokens(java.util.Collection<String> inputs) {
+  default long longestTokens(java.util.Collection<String> inputs, long samples) {
     return -1;
+  }
+
+  /** The samples in {@code batch}: axis 0 of the first of {@code inputs} it has (1 where none). */
+  static long samples(Map<String, HostTensor> batch, java.util.Collection<String> inputs) {
+    for (String n : inputs) {
+      HostTensor t = batch.get(n);
+      if (t != null && t.shape().length > 0) {
+        return t.shape()[0];
+      }
+    }
+    return 1;
   }
 
   /** The largest axis-1 length of {@code inputs} in {@code batch}; 0 where none has one. */
@@ -44,13 +56,16 @@ interface Source extends AutoCloseable {
       int n = -1;
 
       @Override
-      public long longestTokens(java.util.Collection<String> inputs) {
+      public long longestTokens(java.util.Collection<String> inputs, long samples) {
         if (!(feeds instanceof java.util.Collection)) {
           return -1; // an iterable may be one pass only: not read ahead
         }
         long most = 0;
-        for (Map<String, HostTensor> batch : feeds) {
+        long seen = 0;
+        for (Iterator<Map<String, HostTensor>> i = feeds.iterator(); i.hasNext() && seen < samples; ) {
+          Map<String, HostTensor> batch = i.next();
           most = Math.max(most, tokens(batch, inputs));
+          seen += samples(batch, inputs);
         }
         return most;
       }

@@ -211,9 +211,12 @@ final class TextSource implements Source {
     return ids.size();
   }
 
-  /** Every text input is [batch, tokens]: the longest tokenized line (ids are sorted by length). */
+  /**
+   * Every text input is [batch, tokens]: the longest tokenized line (ids are sorted by length); the
+   * lines are the ones drawn for the run, so {@code samples} is already applied.
+   */
   @Override
-  public long longestTokens(java.util.Collection<String> inputs) {
+  public long longestTokens(java.util.Collection<String> inputs, long samples) {
     return ids.isEmpty() ? 0 : ids.get(ids.size() - 1).length;
   }
 

@@ -138,8 +138,10 @@ class TokenRowSampleTest {
     batches.addAll(GeneratedInputs.batches(GeneratedInputs.sequences(1, 100, 100, 100, 1), 1, inputs));
     batches.addAll(GeneratedInputs.batches(GeneratedInputs.sequences(1, 600, 600, 100, 2), 1, inputs));
     List<String> names = List.of("input_ids", "attention_mask");
-    assertEquals(600, Source.of(batches).longestTokens(names));
-    assertEquals(-1, Source.of(onePass(batches)).longestTokens(names));
+    assertEquals(600, Source.of(batches).longestTokens(names, 512));
+    // negative: a run of 1 sample calibrates only the first, whose 100 tokens decide
+    assertEquals(100, Source.of(batches).longestTokens(names, 1));
+    assertEquals(-1, Source.of(onePass(batches)).longestTokens(names, 512));
     // a one-pass source whose first sample is short keeps the whole fetch, and says so once the long one comes
     List<String> notes = new ArrayList<>();
     Calibrator.forModel(model).feeds(onePass(batches)).quiet(true).threads(2).log(notes::add).run();
@@ -156,8 +158,8 @@ class TokenRowSampleTest {
     Path dir = tmp.resolve("cal");
     io.github.sqonnx.testmodels.LargeLlama.calibration(dir, 2, 700, 100);
     try (FolderSource f = new FolderSource(dir, inputs)) {
-      assertEquals(700, f.longestTokens(names));
-      assertEquals(0, f.longestTokens(List.of("position_ids")));
+      assertEquals(700, f.longestTokens(names, 512));
+      assertEquals(0, f.longestTokens(List.of("position_ids"), 512));
     }
   }
 
