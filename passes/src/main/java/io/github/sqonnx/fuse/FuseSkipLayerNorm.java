@@ -27,9 +27,14 @@ import java.util.Set;
  * (ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, Mul γ, Add β). Why: ONNX Runtime's CPU
  * optimizer fuses the decomposed form into LayerNormalization but not the residual Add into it, and
  * its SkipLayerNormalization kernel ran several times faster than LayerNormalization plus Add on
- * MiniLM (profile in docs/BENCHMARKS.md). Left alone, with the reason: a sum read by anything else (a
- * pre-LN residual stream keeps the sum), a norm over another axis, γ or β not constant float32 [H],
- * a decomposed form with other constants or extra readers.
+ * MiniLM (profile in docs/BENCHMARKS.md). A pre-LN residual stream reads the sum again further on (and
+ * a decoder's last sum may be a graph output): the fused op then writes it too, as its fourth output
+ * (input_skip_bias_sum), under the sum's name:
+ * <pre>
+ *   s = a + b; LayerNorm(s) · γ + β, s read on   →   y, _, _, s = SkipLayerNormalization(a, b, γ, β)
+ * </pre>
+ * Left alone, with the reason: a norm over another axis, γ or β not constant float32 [H], a decomposed
+ * form with other constants or extra readers.
  */
 public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Site> {
   /**
@@ -39,6 +44,12 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
   record Site(Node root, Node add, Node last, List<Node> inside, Value gamma, Value beta, double epsilon, Rejection why) {
     static Site rejected(Node root, Node add, Rejection why) {
       return new Site(root, add, null, List.of(), null, null, 0, why);
+    }
+
+    /** Whether the residual sum is read outside the norm (or is a graph output): pre-LN. */
+    boolean keepsSum() {
+      Value sum = add.output(0);
+      return sum.isGraphOutput() || sum.consumers().stream().anyMatch(n -> !inside.contains(n));
     }
   }
 
@@ -78,24 +89,42 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
   @Override
   public String rewrite(Site s, Rewriter rw, PassContext context) {
     Value out = s.last().output(0);
+    Value sum = s.add().output(0);
+    boolean keepsSum = s.keepsSum();
     rw.setOpset(FuseAttention.MS, 1);
     Rewriter.NodeBuilder b = rw.op("SkipLayerNormalization").domain(FuseAttention.MS)
         .name(s.root().name().isEmpty() ? "SkipLayerNorm" : scope(s.root()) + "SkipLayerNorm")
-        .attr(Attr.of("epsilon", (float) s.epsilon())).outputs(out.name() + "_fused");
+        .attr(Attr.of("epsilon", (float) s.epsilon()));
+    if (keepsSum) {
+      b.outputs(out.name() + "_fused", null, null, sum.name() + "_fused");
+    } else {
+      b.outputs(out.name() + "_fused");
+    }
     if (s.beta() == null) {
       b.inputs(s.add().input(0), s.add().input(1), s.gamma());
     } else {
       b.inputs(s.add().input(0), s.add().input(1), s.gamma(), s.beta());
     }
-    Node skip = b.insertBefore(s.last());
-    if (out.isGraphOutput()) {
-      rw.replaceGraphOutput(out, skip.output(0));
-    } else {
-      rw.replaceAllUsesWith(out, skip.output(0));
-      rw.takeName(out, skip.output(0));
+    // where the sum is read on, its readers may come before the norm's last node: right after the Add
+    Node skip = keepsSum ? b.insertAfter(s.add()) : b.insertBefore(s.last());
+    if (keepsSum) {
+      moveTo(rw, sum, skip.output(3));
     }
+    moveTo(rw, out, skip.output(0));
     Graphs.removeIfDead(rw, s.last());
+    Graphs.removeIfDead(rw, s.add());
     return String.format(Locale.ROOT, "%s + %s, epsilon %.3g", s.add().input(0).name(), s.add().input(1).name(), s.epsilon());
+  }
+
+  /** Every reader of {@code v} reads {@code to} instead, under v's name (a graph output stays one). */
+  private static void moveTo(Rewriter rw, Value v, Value to) {
+    if (v.isGraphOutput()) {
+      rw.replaceAllUsesWith(v, to);
+      rw.replaceGraphOutput(v, to);
+    } else {
+      rw.replaceAllUsesWith(v, to);
+      rw.takeName(v, to);
+    }
   }
 
   @Override
@@ -117,7 +146,7 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
       require(o == null || (o.uses().isEmpty() && !o.isGraphOutput()), Reason.UNSUPPORTED_PATTERN,
           ln + " writes its mean or inverse deviation for another reader");
     }
-    requireSumOnlyFeeds(add, List.of(ln));
+    requireSumNotCaptured(add);
     Value gamma = ln.input(1);
     Value beta = ln.inputs().size() > 2 ? ln.input(2) : null;
     long h = width(gamma, ln);
@@ -157,7 +186,7 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
     Node last = shift != null ? shift : mul;
     List<Node> inside = shift != null
         ? List.of(mean, sub, pow, var, eps, sqrt, div, mul, shift) : List.of(mean, sub, pow, var, eps, sqrt, div, mul);
-    requireSumOnlyFeeds(add, List.of(mean, sub));
+    requireSumNotCaptured(add);
     for (Node n : inside) {
       if (n != last) {
         require(!n.output(0).isGraphOutput(), Reason.SHARED, "'" + n.output(0).name() + "' inside the LayerNorm is a graph output");
@@ -166,14 +195,14 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
     return new Site(mean, add, last, inside, gamma, beta, epsilon.get(), null);
   }
 
-  /** Post-LN: the residual sum is read by the norm alone (a pre-LN stream reads it again further on). */
-  private static void requireSumOnlyFeeds(Node add, List<Node> norm) {
+  /**
+   * The sum may be read on (pre-LN: SkipLayerNormalization writes it too), but not from inside a
+   * subgraph: a captured name would have to be renamed inside it as well.
+   */
+  private static void requireSumNotCaptured(Node add) {
     Value s = add.output(0);
-    require(!s.isGraphOutput(), Reason.SHARED, "the residual sum '" + s.name() + "' is a graph output");
-    for (Node r : s.consumers()) {
-      require(norm.contains(r), Reason.SHARED, "the residual sum '" + s.name() + "' is also read by " + r
-          + " (pre-LN residual stream): SkipLayerNormalization would have to write the sum too");
-    }
+    require(s.uses().stream().noneMatch(Value.Use::isCapture), Reason.SHARED,
+        "the residual sum '" + s.name() + "' is read inside a subgraph");
   }
 
   /** The size of a constant float32 [H] γ or β; fails otherwise. */

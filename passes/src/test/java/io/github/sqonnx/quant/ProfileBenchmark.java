@@ -43,7 +43,8 @@ import java.util.Map;
  * {@code --shapes BxS,...} (1x32,8x128,32x256; decoder 1x128,8x128 prefill and 1x1,8x1 decode),
  * {@code --quantized LABEL=PATH} another quantized model to time beside the others (repeatable: a
  * candidate measured head to head), {@code --candidate LABEL=key:value;key:value} the default pipeline
- * with these quantize options (e.g. {@code "O3, attention float=attention:false"}; repeatable), {@code --out FILE} (docs/BENCHMARKS.md), {@code --no-write}.
+ * with these rewrite options (by key, e.g. {@code fuse:true;fusions:skip-layernorm}) or else quantize
+ * options (e.g. {@code "O3, attention float=attention:false"}; repeatable), {@code --out FILE} (docs/BENCHMARKS.md), {@code --no-write}.
  */
 public final class ProfileBenchmark {
   private static final int THREADS = 2;
@@ -133,7 +134,8 @@ public final class ProfileBenchmark {
       RewriteOptions.Builder cb = base.get();
       for (String kv : c.substring(eq + 1).split(";")) {
         String[] p = kv.split(":", 2);
-        cb = cb.quantOption(p[0], p[1]);
+        // a rewrite option by its key (fuse, fusions, ...), else a quantize option
+        cb = RewriteOptions.TABLE.byKey(p[0]).isPresent() ? cb.set(p[0], p[1]) : cb.quantOption(p[0], p[1]);
       }
       Path q = work.resolve("candidate-" + c.substring(0, eq).replaceAll("[^A-Za-z0-9.=-]+", "_") + ".onnx");
       SqOnnx.rewrite(fp32, q, cb.build());
