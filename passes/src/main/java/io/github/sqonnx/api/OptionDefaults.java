@@ -23,7 +23,7 @@ public final class OptionDefaults {
    * fused graph used where an attention fused (FusedRewrite), which measured faster than the unfused one on MiniLM and bge-small (docs/BENCHMARKS.md);
    * off otherwise (TensorRT has no com.microsoft ops, saved statistics name the unfused graph's tensors).
    */
-  public static final String FUSE_DOC = "on for O3 on cpu with text or tensor calibration where attention fuses, else off";
+  public static final String FUSE_DOC = "on for O3 on cpu with text or tensor calibration where attention or the norms of a pre-LN residual stream fuse, else off";
   public static final String FUSIONS = "attention,skip-layernorm";
   /** Held-out samples a rewrite measures on when an accuracy target or a report asks for a measurement. */
   public static final int EVAL_SAMPLES = 64;

@@ -92,21 +92,26 @@ class FuseRewriteTest {
   }
 
   @Test
-  void byDefaultOnlyAGraphWhoseAttentionFusesIsFused() {
-    // a generated BERT-like encoder fuses by default; a pre-LN decoder (causal attention: nothing for
-    // FuseAttention) keeps its graph and gets no fuse pass, though its final norm alone could fuse when asked
+  void byDefaultAGraphWhoseAttentionOrPreLnNormsFuseIsFusedAndARmsNormDecoderIsNot() {
+    // a generated BERT-like encoder fuses its attention; a pre-LN decoder (causal attention: nothing for
+    // FuseAttention) its residual norms, the sums written by SkipLayerNormalization; a Llama-like decoder
+    // (RMSNorm: no LayerNorm to fuse) keeps its graph and gets no fuse pass
     for (io.github.sqonnx.testmodels.TransformerSpec.Kind kind : List.of(io.github.sqonnx.testmodels.TransformerSpec.Kind.ENCODER_POST_LN,
-        io.github.sqonnx.testmodels.TransformerSpec.Kind.DECODER_PRE_LN)) {
+        io.github.sqonnx.testmodels.TransformerSpec.Kind.DECODER_PRE_LN, io.github.sqonnx.testmodels.TransformerSpec.Kind.DECODER_LLAMA)) {
       Path fp32 = tmp.resolve(kind + ".onnx");
       try (Model m = io.github.sqonnx.testmodels.TransformerBuilder.build(
           io.github.sqonnx.testmodels.TransformerSpec.builder().kind(kind).seed(3).build())) {
         ModelIO.save(m, fp32);
       }
-      RewriteResult r = SqOnnx.rewrite(fp32, tmp.resolve(kind + "-o3.onnx"), RewriteOptions.builder().quiet(true)
+      Path o3 = tmp.resolve(kind + "-o3.onnx");
+      RewriteResult r = SqOnnx.rewrite(fp32, o3, RewriteOptions.builder().quiet(true)
           .calibration(CalibrationData.feeds(PerLayerTest.feeds(fp32, 1, 2))).build());
       boolean encoder = kind == io.github.sqonnx.testmodels.TransformerSpec.Kind.ENCODER_POST_LN;
-      assertEquals(encoder, r.passes().get(0).pass().equals("fuse"), kind + "\n" + r.summary());
-      assertEquals(encoder, count(tmp.resolve(kind + "-o3.onnx"), "QAttention") > 0, r.summary());
+      boolean llama = kind == io.github.sqonnx.testmodels.TransformerSpec.Kind.DECODER_LLAMA;
+      assertEquals(!llama, r.passes().get(0).pass().equals("fuse"), kind + "\n" + r.summary());
+      assertEquals(encoder, count(o3, "QAttention") > 0, r.summary());
+      assertEquals(!llama, count(o3, "SkipLayerNormalization") > 0, r.summary());
+      assertTrue(r.fusion().allInteger(), r.summary());
     }
   }
 

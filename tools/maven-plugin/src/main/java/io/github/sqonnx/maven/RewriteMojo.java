@@ -64,7 +64,7 @@ public class RewriteMojo extends AbstractSqOnnxMojo {
   /**
    * First fuse BERT-style self-attention and residual Add + LayerNorm into ONNX Runtime's com.microsoft Attention
    * (INT8: QAttention) and SkipLayerNormalization (--[no-]fuse); not set: on for O3 on cpu with text or tensor
-   * calibration where attention fuses, else off.
+   * calibration where attention or the norms of a pre-LN residual stream fuse, else off.
    */
   @Parameter(property = "sq-onnx.fuse")
   Boolean fuse;
