@@ -37,7 +37,7 @@ import java.util.Map;
  *   mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test \
  *       -Dexec.mainClass=io.github.sqonnx.quant.ProfileBenchmark -Dexec.args="--model minilm --rounds 15"
  * </pre>
- * Options: {@code --model minilm|bge|decoder} (bge needs {@code -Psecond-model} unpacked; decoder is a
+ * Options: {@code --model minilm|bge|decoder|llama} (bge needs {@code -Psecond-model} unpacked; llama is the decoder in Llama form; decoder is a
  * generated OPT-like decoder, 6 layers, width 384, measured against FP32 only), {@code --rounds N}
  * timed rounds per shape (15), {@code --profile-runs N} profiled runs per model (10), {@code --profile-shape BxS} the profiled shape (8x128),
  * {@code --shapes BxS,...} (1x32,8x128,32x256; decoder 1x128,8x128 prefill and 1x1,8x1 decode),
@@ -77,10 +77,10 @@ public final class ProfileBenchmark {
         default: throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
-    if (!List.of("minilm", "bge", "decoder").contains(model)) {
-      throw new IllegalArgumentException("--model wants minilm, bge or decoder, got " + model);
+    if (!List.of("minilm", "bge", "decoder", "llama").contains(model)) {
+      throw new IllegalArgumentException("--model wants minilm, bge, decoder or llama, got " + model);
     }
-    boolean decoder = model.equals("decoder");
+    boolean decoder = model.equals("decoder") || model.equals("llama");
     if (shapes == null) {
       shapes = decoder ? "1x128,8x128,1x1,8x1" : "1x32,8x128,32x256";
     }
@@ -91,7 +91,8 @@ public final class ProfileBenchmark {
     Path tokenizer = null;
     int vocab;
     if (decoder) {
-      TransformerSpec spec = TransformerSpec.builder().kind(TransformerSpec.Kind.DECODER_PRE_LN).hidden(384).layers(6)
+      TransformerSpec spec = TransformerSpec.builder().kind(model.equals("llama") ? TransformerSpec.Kind.DECODER_LLAMA
+              : TransformerSpec.Kind.DECODER_PRE_LN).hidden(384).layers(6)
           .heads(6).vocab(8192).maxSeq(512).outlierChannels(4).seed(16).build();
       fp32 = work.resolve("decoder-fp32.onnx");
       try (Model m = TransformerBuilder.build(spec)) {
@@ -182,6 +183,7 @@ public final class ProfileBenchmark {
     return "## Profile, " + switch (model) {
       case "bge" -> "bge-small";
       case "decoder" -> "generated decoder";
+      case "llama" -> "generated Llama-like decoder";
       default -> "MiniLM";
     } + "\n";
   }
@@ -274,6 +276,7 @@ public final class ProfileBenchmark {
     String name = switch (model) {
       case "bge" -> "BAAI bge-small-en-v1.5 (12 layers)";
       case "decoder" -> "a generated OPT-like decoder (6 layers, width 384, 6 heads, FFN 1536, vocab 8192, no KV cache)";
+      case "llama" -> "a generated Llama-like decoder (RMSNorm, SwiGLU FFN, no biases; 6 layers, width 384, 6 heads, vocab 8192, no KV cache)";
       default -> "all-MiniLM-L6-v2";
     };
     b.append(String.format(Locale.ROOT, "%s on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, all graph "
@@ -358,7 +361,7 @@ public final class ProfileBenchmark {
       }
       b.append('\n');
     }
-    b.append(model.equals("decoder")
+    b.append(model.equals("decoder") || model.equals("llama")
         ? "\nAccuracy: mean cosine of the logits rows against FP32 (4 x 64 random tokens). Shapes b x 1 time one decode step of this "
             + "cache-less decoder (the GEMM shape of a decode step, no past keys).\n"
         : "\nAccuracy: mean cosine of mean-pooled sentence embeddings against FP32 on 256 held-out europarl sentences. "
