@@ -100,10 +100,19 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
     } else {
       b.outputs(out.name() + "_fused");
     }
+    // ORT takes a broadcast operand ([1, S, H] position embeddings) only as the skip, the second input: as
+    // the first, its output silently keeps batch 1 (measured, ORT 1.29). The sum commutes, so the operand
+    // that carries the batch goes first.
+    Value first = s.add().input(0);
+    Value second = s.add().input(1);
+    if (!carriesBatch(first) && carriesBatch(second)) {
+      first = s.add().input(1);
+      second = s.add().input(0);
+    }
     if (s.beta() == null) {
-      b.inputs(s.add().input(0), s.add().input(1), s.gamma());
+      b.inputs(first, second, s.gamma());
     } else {
-      b.inputs(s.add().input(0), s.add().input(1), s.gamma(), s.beta());
+      b.inputs(first, second, s.gamma(), s.beta());
     }
     // where the sum is read on, its readers may come before the norm's last node: right after the Add
     Node skip = keepsSum ? b.insertAfter(s.add()) : b.insertBefore(s.last());
@@ -114,6 +123,41 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
     Graphs.removeIfDead(rw, s.last());
     Graphs.removeIfDead(rw, s.add());
     return String.format(Locale.ROOT, "%s + %s, epsilon %.3g", s.add().input(0).name(), s.add().input(1).name(), s.epsilon());
+  }
+
+  /**
+   * Whether {@code v} is computed from a graph input whose first dimension is not fixed at 1 (input ids,
+   * an attention mask), other than through Shape or Size: position embeddings gathered from a Range of
+   * the sequence length do not carry the batch, word embeddings do. Walks at most BATCH_SEARCH nodes up.
+   */
+  static boolean carriesBatch(Value v) {
+    java.util.Deque<Value> todo = new java.util.ArrayDeque<>(List.of(v));
+    Set<Node> seen = new java.util.HashSet<>();
+    while (!todo.isEmpty() && seen.size() < BATCH_SEARCH) {
+      Value x = todo.poll();
+      if (x.isGraphInput()) {
+        if (!firstDimIsOne(x)) {
+          return true;
+        }
+        continue;
+      }
+      Node p = x.producer().orElse(null);
+      if (p == null || !seen.add(p) || p.opType().equals("Shape") || p.opType().equals("Size")) {
+        continue;
+      }
+      p.inputs().stream().filter(i -> i != null && i.constantValue().isEmpty()).forEach(todo::add);
+    }
+    return false;
+  }
+
+  private static final int BATCH_SEARCH = 256;
+
+  private static boolean firstDimIsOne(Value input) {
+    return input.type().filter(t -> t.hasTensorType() && t.getTensorType().hasShape()
+        && t.getTensorType().getShape().getDimCount() > 0).map(t -> {
+          var d = t.getTensorType().getShape().getDim(0);
+          return d.hasDimValue() && d.getDimValue() == 1;
+        }).orElse(false);
   }
 
   /** Every reader of {@code v} reads {@code to} instead, under v's name (a graph output stays one). */

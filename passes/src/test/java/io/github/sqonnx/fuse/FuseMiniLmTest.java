@@ -104,6 +104,26 @@ class FuseMiniLmTest {
     }
   }
 
+  @Test
+  void aBroadcastPositionEmbeddingAddedFirstBecomesTheSkipNotTheInput() {
+    // the export adds word + type, then + position ([1, S, H]); here the position comes first. As
+    // SkipLayerNormalization's first input it would silently give batch 1 (edited() compares at batch 3)
+    PassResult r = edited("position-first", (rw, m) -> {
+      io.github.sqonnx.ir.Node add = Fusions.node(m, "/embeddings/Add_1");
+      Value a = add.input(0);
+      Value b = add.input(1);
+      rw.setInput(add, 0, b);
+      rw.setInput(add, 1, a);
+    });
+    assertEquals(13, Fusions.findings(r, "fuse-skip-layernorm", true).size(), r.findings().toString());
+    try (Model m = ModelIO.load(RealModels.minilm())) {
+      io.github.sqonnx.ir.Node add = Fusions.node(m, "/embeddings/Add_1");
+      // negative beside it: which operand carries the batch is what decides the order
+      assertTrue(FuseSkipLayerNorm.carriesBatch(add.input(0)), add.input(0).toString());
+      assertTrue(!FuseSkipLayerNorm.carriesBatch(add.input(1)), add.input(1).toString());
+    }
+  }
+
   /**
    * MiniLM with one edit, fused: the edited model and its fusion compute the same (what was left alone
    * is still there and right), and the fusion result is returned.
