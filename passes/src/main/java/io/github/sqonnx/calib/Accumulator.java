@@ -81,9 +81,8 @@ final class Accumulator {
    * The histogram part of a batch whose extremes and count came through {@link #addReduced}: a row
    * subsample {@code s} (of shape {@code sampled}, taken with {@code step} from {@code queries}
    * indices), each row's bins weighted by the rows it stands for. A channel-last tensor's per-channel
-   * windows get each real row folded in as many times (what a full fetch of rows alike would give;
-   * {@link ChannelWindows} keeps its one-row loop), and its row sample is offered each row once (it
-   * keeps distinct rows only).
+   * windows get each real row counted as many times (what a full fetch of rows alike would give), in one
+   * pass, and its row sample is offered each row once (it keeps distinct rows only).
    */
   void addSampled(IntBuffer data, long[] sampled, RowSubsample s, long step, long queries) {
     if (histogram != null && channelHist == null) {
@@ -97,8 +96,8 @@ final class Accumulator {
         if (rowSample != null) {
           rowSample.offerBits(row, 0, len);
         }
-        for (long w = 0; channelHist != null && w < weight; w++) {
-          channelHist.add(row, len);
+        if (channelHist != null) {
+          channelHist.add(row, len, Math.toIntExact(weight));
         }
       });
     }

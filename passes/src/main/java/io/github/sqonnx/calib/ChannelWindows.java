@@ -85,7 +85,16 @@ final class ChannelWindows {
    * the window) goes to {@link #outside}.
    */
   void add(int[] bits, int n) {
-    if (++rows > 1L << (9 + shift)) {
+    add(bits, n, 1);
+  }
+
+  /**
+   * Adds one row that stands for {@code w} rows alike (a row sample's weight, {@link RowSubsample}): every
+   * count and sum grows by w, as w calls of {@link #add(int[], int)} would make them, in one pass.
+   */
+  void add(int[] bits, int n, int w) {
+    rows += w;
+    while (rows > 1L << (9 + shift)) {
       dropSumBit();
     }
     int[] cell = Bins.Table.CELL;
@@ -97,24 +106,24 @@ final class ChannelWindows {
       int rel = b - start[i];
       int zero = (b - 1) >> 31; // -1 for bin 0, else 0
       if (((rel | (slots - 1 - rel)) & ~zero) < 0) { // not in [start, start + slots), not bin 0
-        outside(i, b, a);
+        outside(i, b, a, w);
         continue;
       }
       int k = base + ((slotOf[b] & ~zero) | (slots & zero));
-      counts[k]++;
-      sums[k] += (a & 0x7fffff) >>> shift;
+      counts[k] += w;
+      sums[k] += w * ((a & 0x7fffff) >>> shift);
     }
   }
 
   /** A NaN (dropped, as before), a value below the window (to the lump) or above it (slides it up). */
-  private void outside(int c, int b, int a) {
+  private void outside(int c, int b, int a, int w) {
     if (b >= TensorStats.BINS) {
       return;
     }
     if (b < start[c]) {
-      lumpCount[c]++;
-      lumpPosition[c] += position(Float.intBitsToFloat(a));
-      below[b]++;
+      lumpCount[c] += w;
+      lumpPosition[c] += w * position(Float.intBitsToFloat(a));
+      below[b] += w;
       return;
     }
     int from = start[c];
@@ -124,8 +133,8 @@ final class ChannelWindows {
     }
     start[c] = to;
     int k = c * (slots + 1) + slotOf[b];
-    counts[k]++;
-    sums[k] += (a & 0x7fffff) >>> shift;
+    counts[k] += w;
+    sums[k] += w * ((a & 0x7fffff) >>> shift);
   }
 
   /** Moves a bin that the window leaves into the lump, at its values' mean position. */

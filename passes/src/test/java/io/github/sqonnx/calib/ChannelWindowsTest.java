@@ -66,6 +66,39 @@ class ChannelWindowsTest {
     assertTrue(Arrays.stream(w.lumpCount).sum() > 0, "nothing lumped: the case tests nothing");
   }
 
+  @Test
+  void aRowOfWeightWCountsAsWRowsAlike() {
+    // rows that slide windows, lump values and hit zeros; each added once with a weight against w times one by one
+    Random r = new Random(11);
+    ChannelWindows weighted = new ChannelWindows(6, 2);
+    ChannelWindows repeated = new ChannelWindows(6, 2);
+    for (int t = 0; t < 300; t++) {
+      float[] v = new float[6];
+      for (int c = 0; c < 6; c++) {
+        v[c] = t % 17 == 0 && c == 2 ? 0f : (float) (r.nextGaussian() * Math.pow(4, c) * (1 + t / 60));
+      }
+      int w = 1 + r.nextInt(5);
+      weighted.add(row(v), 6, w);
+      for (int k = 0; k < w; k++) {
+        repeated.add(row(v), 6);
+      }
+    }
+    assertArrayEquals(repeated.counts, weighted.counts);
+    assertArrayEquals(repeated.lumpCount, weighted.lumpCount);
+    assertArrayEquals(repeated.below, weighted.below);
+    assertArrayEquals(repeated.start, weighted.start);
+    assertArrayEquals(repeated.lumpPosition, weighted.lumpPosition, 1e-3); // sums of ~4e5 in float rounding
+    // the sums drop a bit at the same row counts (under 2^9 rows here: none), so they agree exactly
+    assertEquals(repeated.shift, weighted.shift);
+    assertArrayEquals(repeated.sums, weighted.sums);
+    // negative beside it: weight 1 is not the same as weight w
+    ChannelWindows once = new ChannelWindows(6, 2);
+    once.add(row(1f, 2f, 3f, 4f, 5f, 6f), 6, 1);
+    ChannelWindows thrice = new ChannelWindows(6, 2);
+    thrice.add(row(1f, 2f, 3f, 4f, 5f, 6f), 6, 3);
+    assertNotEquals(Arrays.stream(once.counts).sum(), Arrays.stream(thrice.counts).sum());
+  }
+
   /** Channels of bell-shaped values at scales over 6 decades, with a rare outlier token, and factors. */
   private static ChannelStats[] calibrate(int octaves, Random r, int channels, int tokens) {
     ChannelWindows w = new ChannelWindows(channels, octaves);
