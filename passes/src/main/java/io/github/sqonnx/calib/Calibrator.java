@@ -383,7 +383,8 @@ public final class Calibrator {
       InputCheck.contradictedNames(inputs, first).ifPresent(m -> note(name + ": " + m)); // once a run
       checkRef(first);
       probe(first);
-      boolean rowSamples = !b.inGraph && longest(first) > b.rowSampleAbove;
+      List<String> tokenInputs = tokenInputs();
+      boolean rowSamples = !b.inGraph && longest(first, tokenInputs) > b.rowSampleAbove;
       List<CalibrationGraph.Plan> plans = new ArrayList<>();
       List<String> unsupported = new ArrayList<>();
       for (String t : targets) {
@@ -407,7 +408,7 @@ public final class Calibrator {
       Map<String, CalibrationGraph.Outputs> outs =
           CalibrationGraph.build(b.model, plans, mask, past != null ? ref : null, !b.inGraph, file);
       // said once the graph is built: an old opset or an unsupported layout keeps a tensor whole after all
-      if (outs.values().stream().anyMatch(o -> o.sample() != null && o.sample().end() == o.sample().axis() + 1)) {
+      if (outs.values().stream().anyMatch(o -> o.sample() != null && o.sample().oneTokenAxis())) {
         note("samples of over " + b.rowSampleAbove + " tokens: the histograms of tensors with one token axis come from "
             + RowSubsample.ROWS + " rows a sample at most (their extremes from every row)");
       }
@@ -438,7 +439,7 @@ public final class Calibrator {
               past.check(batch, source.where());
             }
           }
-          if (!rowSamples && !longSeen && !b.inGraph && Source.tokens(batch, tokenInputs()) > b.rowSampleAbove) {
+          if (!rowSamples && !longSeen && !b.inGraph && Source.tokens(batch, tokenInputs) > b.rowSampleAbove) {
             longSeen = true; // a one-pass source whose first batch was short: said once, not per batch
             note(source.where() + ": samples of over " + b.rowSampleAbove + " tokens after shorter first ones: "
                 + "tensors are fetched whole (exact; pinned memory grows with the sequence length), since a "
@@ -548,8 +549,7 @@ public final class Calibrator {
      * a run whose first batch is short keeps the whole fetch (the safe form, exact, pinned memory
      * linear in the sequence length).
      */
-    private long longest(Map<String, HostTensor> first) {
-      List<String> names = tokenInputs();
+    private long longest(Map<String, HostTensor> first, List<String> names) {
       return Math.max(source.longestTokens(names, b.samples), Source.tokens(first, names));
     }
 

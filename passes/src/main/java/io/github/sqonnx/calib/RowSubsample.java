@@ -68,6 +68,11 @@ record RowSubsample(int axis, int end, long budget) {
     return new RowSubsample(first, first + 1, ROWS - HEAD);
   }
 
+  /** Whether this is the form for a tensor with one token axis (rows of a sample), not two. */
+  boolean oneTokenAxis() {
+    return end == axis + 1;
+  }
+
   /** The step for a tensor of shape {@code dims}: (n - 1) / budget + 1, as the graph computes it. */
   long step(long[] dims) {
     long n = 1;

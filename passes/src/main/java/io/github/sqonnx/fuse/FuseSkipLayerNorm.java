@@ -162,11 +162,10 @@ public final class FuseSkipLayerNorm implements RewriteRule<FuseSkipLayerNorm.Si
 
   /** Every reader of {@code v} reads {@code to} instead, under v's name (a graph output stays one). */
   private static void moveTo(Rewriter rw, Value v, Value to) {
+    rw.replaceAllUsesWith(v, to);
     if (v.isGraphOutput()) {
-      rw.replaceAllUsesWith(v, to);
       rw.replaceGraphOutput(v, to);
     } else {
-      rw.replaceAllUsesWith(v, to);
       rw.takeName(v, to);
     }
   }
