@@ -150,6 +150,28 @@ class FuzzTest {
     check(c);
   }
 
+  /** A CI run drew Nest after a mutation had left nodes but no graph input; apply itself threw then. */
+  @net.jqwik.api.Example
+  void nestOnAGraphWithoutInputsMakesADanglingIf() throws IOException {
+    byte[] b = ModelProto.newBuilder().setIrVersion(8)
+        .addOpsetImport(io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setVersion(17))
+        .setGraph(GraphProto.newBuilder().setName("g")
+            .addNode(NodeProto.newBuilder().setOpType("Relu").setName("r").addInput("x").addOutput("y")))
+        .build().toByteArray();
+    GraphProto g = ModelProto.parseFrom(apply(new Nest(2), b)).getGraph();
+    assertEquals("If", g.getNode(0).getOpType());
+    assertEquals(List.of("no_such_input"), g.getNode(0).getInputList());
+    Path dir = Files.createTempDirectory("sq-onnx-fuzz");
+    try {
+      Path model = Files.write(dir.resolve("m.onnx"), apply(new Nest(2), b));
+      Cli.Result r = Cli.run(new Object[] {"inspect", model});
+      assertEquals(2, r.code(), r::toString);
+      assertEquals(1, r.errLines().size(), r::toString);
+    } finally {
+      TempFiles.deleteTree(dir);
+    }
+  }
+
   @Property(tries = 10_000, shrinking = net.jqwik.api.ShrinkingMode.BOUNDED)
   @Tag("fuzz-long")
   void tenThousandMutatedModels(@ForAll("cases") Case c) {
@@ -276,10 +298,12 @@ class FuzzTest {
     } else if (m instanceof Nest nest && g.getNodeCount() > 0) {
       NodeProto last = g.getNode(g.getNodeCount() - 1);
       NodeProto inner = last;
+      // an earlier mutation can leave nodes but no graph input: the condition then dangles, itself a bad model
+      String cond = inputs > 0 ? g.getInput(0).getName() : "no_such_input";
       for (int i = 0; i < nest.depth(); i++) {
         GraphProto branch = GraphProto.newBuilder().setName("b" + i).addNode(inner)
             .addAllOutput(p.getGraph().getOutputList()).build();
-        inner = NodeProto.newBuilder().setOpType("If").setName("if" + i).addInput(g.getInput(0).getName())
+        inner = NodeProto.newBuilder().setOpType("If").setName("if" + i).addInput(cond)
             .addAllOutput(last.getOutputList())
             .addAttribute(AttributeProto.newBuilder().setName("then_branch").setType(AttributeProto.AttributeType.GRAPH)
                 .setG(branch))
