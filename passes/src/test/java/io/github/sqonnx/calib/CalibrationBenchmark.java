@@ -6,6 +6,7 @@ import io.github.sqonnx.ir.ModelIO;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
+import io.github.sqonnx.testing.Machine;
 import io.github.sqonnx.testmodels.RealModels;
 import java.io.File;
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -56,6 +58,7 @@ public final class CalibrationBenchmark {
     }
     int rounds = 5;
     Path out = Path.of("docs/BENCHMARKS.md");
+    String loadBefore = Machine.load();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--rounds")) {
         rounds = Integer.parseInt(args[++i]);
@@ -179,9 +182,11 @@ public final class CalibrationBenchmark {
     md.append("## Calibration\n\n");
     md.append("MiniLM-L6 (FP32, opset 11, 48 calibrated tensors), 512 English europarl sentences, at most ")
         .append(MAX_LENGTH).append(" tokens, batches of ").append(BATCH).append(" sorted by length (")
-        .append(tokens).append(" real tokens, ").append(padded).append(" with padding), ONNX Runtime CPU with ")
+        .append(tokens).append(" real tokens, ").append(padded).append(" with padding), ONNX Runtime ").append(Machine.ortVersion()).append(" CPU with ")
         .append(THREADS).append(" intra-op threads, on this ").append(Runtime.getRuntime().availableProcessors())
-        .append("-core machine (shared with other work at times: the process CPU time is the steadier measure). ")
+        .append("-core machine (").append(Machine.cpu()).append("; load average ").append(loadBefore).append(" before, ")
+        .append(Machine.load()).append(" after; the process CPU time is the steadier measure). Measured ")
+        .append(LocalDate.now()).append(". ")
         .append(rounds).append(" rounds, interleaved. \"Loop\" is the time spent on")
         .append(" the batches alone (wall, and the process's CPU time, ORT's threads included); \"total\" adds tokenizing,")
         .append(" probing the layouts, writing the calibration copy and loading it into ORT. Times are medians; ratios are")

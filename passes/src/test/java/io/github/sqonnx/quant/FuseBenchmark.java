@@ -8,7 +8,7 @@ import io.github.sqonnx.fuse.FusePass;
 import io.github.sqonnx.ir.Model;
 import io.github.sqonnx.ir.ModelIO;
 import io.github.sqonnx.testmodels.RealModels;
-import java.lang.management.ManagementFactory;
+import io.github.sqonnx.testing.Machine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -64,7 +64,7 @@ public final class FuseBenchmark {
     Path fp32 = bge ? RealModels.bge() : RealModels.minilm();
     Path tokenizer = bge ? RealModels.bgeTokenizer() : RealModels.minilmTokenizer();
     Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-fuse-bench-" + model));
-    String loadBefore = load();
+    String loadBefore = Machine.load();
     List<ProfileBenchmark.Variant> variants = new ArrayList<>();
     variants.add(new ProfileBenchmark.Variant("FP32", fp32));
     variants.add(new ProfileBenchmark.Variant("ORT dynamic INT8 (-q peer)", bge ? RealModels.bgeQ() : RealModels.minilmQ()));
@@ -119,7 +119,7 @@ public final class FuseBenchmark {
       shapeList.add(new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])});
     }
     Map<String, double[]> speed = ProfileBenchmark.timeShapes(variants, shapeList, rounds, 30522, 1);
-    String section = markdown(bge, variants, accuracy, shapeList, speed, rounds, loadBefore, load(), summaries,
+    String section = markdown(bge, variants, accuracy, shapeList, speed, rounds, loadBefore, Machine.load(), summaries,
         String.join(" ", args));
     System.out.println(section);
     if (write) {
@@ -137,12 +137,12 @@ public final class FuseBenchmark {
       List<String> summaries, String args) {
     StringBuilder b = new StringBuilder(heading(bge)).append('\n');
     b.append(String.format(Locale.ROOT, "%s, plain export, on ONNX Runtime %s CPU, %d intra-op threads, all graph optimizations; "
-        + "random token ids at full length, %d interleaved rounds per shape after one warm-up round, medians (small shapes "
+        + "random token ids at full length, %d interleaved rounds per shape after one warm-up round, each timing right after an untimed call of the same model, medians (small shapes "
         + "repeat each timing 4-16 times). Measured %s on %s (%d cores seen), load average %s before, %s after (the "
         + "benchmark keeps both cores busy, so about 2 is an otherwise idle machine; other jobs move the ratios): compare "
         + "rows of this run only. SmoothQuant rows: α 0.5 + O3, 512 calibration sentences.%n%n",
         bge ? "BAAI bge-small-en-v1.5 (12 layers)" : "all-MiniLM-L6-v2 (6 layers)",
-        ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion(), THREADS, rounds, LocalDate.now(), QuantBenchmark.cpu(),
+        Machine.ortVersion(), THREADS, rounds, LocalDate.now(), Machine.cpu(),
         Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
     b.append("| model | mean cosine |");
     shapes.forEach(s -> b.append(String.format(Locale.ROOT, " b%dx%d ms | vs FP32 |", s[0], s[1])));
@@ -170,9 +170,5 @@ public final class FuseBenchmark {
     b.append("Rerun: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.quant.FuseBenchmark -Dexec.args=\"").append(args).append("\"`\n");
     return b.toString();
-  }
-
-  private static String load() {
-    return String.format(Locale.ROOT, "%.1f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
   }
 }

@@ -12,6 +12,7 @@ import io.github.sqonnx.ir.Rewriter;
 import io.github.sqonnx.ir.Value;
 import io.github.sqonnx.testmodels.OrtFusedEncoder;
 import io.github.sqonnx.testmodels.RealModels;
+import io.github.sqonnx.testing.Machine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -68,7 +69,7 @@ public final class FusedBenchmark {
     Path plainQ = o3(plain, calib, work.resolve("minilm-o3.onnx"), notes);
     Path fusedQ = o3(fused, calib, work.resolve("minilm-fused-o3.onnx"), notes);
     Path splitQ = o3(split, calib, work.resolve("minilm-fused-split-o3.onnx"), notes);
-    String loadBefore = QuantBenchmark.load();
+    String loadBefore = Machine.load();
     try (MiniLmText text = new MiniLmText(RealModels.minilmTokenizer())) {
       List<String> eval = RealModels.englishSentences(nEval, nCalib);
       QuantBenchmark b = new QuantBenchmark(work, text, RealModels.englishSentences(nCalib), eval);
@@ -81,7 +82,7 @@ public final class FusedBenchmark {
           new QuantBenchmark.Variant("SmoothQuant O3", "ORT-fused, split: int8 MatMul + MultiHeadAttention", splitQ),
           new QuantBenchmark.Variant("ORT dynamic INT8 (peer)", "unfused export", RealModels.minilmQ()));
       List<QuantBenchmark.Result> results = b.measure(new ArrayList<>(variants), rounds);
-      String table = markdown(results, rounds, nCalib, eval.size(), loadBefore, QuantBenchmark.load(), notes, String.join(" ", args));
+      String table = markdown(results, rounds, nCalib, eval.size(), loadBefore, Machine.load(), notes, String.join(" ", args));
       System.out.println(table);
       io.github.sqonnx.testing.BenchmarksDoc.writeSection(out, "## ORT-fused graphs\n", table);
       System.out.println("wrote " + out);
@@ -129,7 +130,7 @@ public final class FusedBenchmark {
         + "medians. Accuracy: mean-pooled embeddings of %d held-out europarl sentences vs the unfused FP32 (calibration: %d other "
         + "sentences). SmoothQuant rows: α 0.5 + O3, the CLI's defaults. Measured %s on a loaded 2-core machine shared with other "
         + "jobs (load average %s before, %s after): compare rows of this run only.%n%n",
-        QuantBenchmark.ortVersion(), QuantBenchmark.cpu(), rounds, nEval, nCalib, LocalDate.now(), loadBefore, loadAfter));
+        Machine.ortVersion(), Machine.cpu(), rounds, nEval, nCalib, LocalDate.now(), loadBefore, loadAfter));
     b.append("| Model | Form | Size MB | Median ms | Speed-up vs unfused FP32 | Best ms | Best-of speed-up | Mean cosine | kNN@10 |\n");
     b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (QuantBenchmark.Result r : results) {

@@ -112,15 +112,19 @@ final class OpProfile {
           for (String i : s.getInputNames()) {
             in.put(i, inputs.get(i));
           }
-          try (OrtSession.Result ignored = s.run(in)) {
-            // outputs unused: only the profile matters
+          // twice a visit, the second one summarized: the first absorbs the previous session's
+          // still-spinning threads, as Interleaved does for the timings
+          for (int twice = 0; twice < 2; twice++) {
+            try (OrtSession.Result ignored = s.run(in)) {
+              // outputs unused: only the profile matters
+            }
           }
         }
       }
       Map<String, Result> out = new LinkedHashMap<>();
       for (String n : names) {
         Path json = Path.of(sessions.get(n).endProfiling());
-        out.put(n, summarize(json, optimized.get(n), warmup, runs));
+        out.put(n, summarize(json, optimized.get(n), 2 * warmup, runs, 2));
         Files.deleteIfExists(json);
       }
       return out;
@@ -133,11 +137,12 @@ final class OpProfile {
   }
 
   /**
-   * Sums each timed run's kernel events into categories and returns, per category, the median over
+   * Sums each timed run's kernel events (after {@code warmup} runs, the last of every {@code stride}
+   * consecutive runs) into categories and returns, per category, the median over
    * the runs (robust to a run in which another process took the cores); the kernel total and the run
    * time are medians too, so the categories need not add up to the total exactly.
    */
-  static Result summarize(Path profile, Path optimizedModel, int warmup, int runs) throws IOException {
+  static Result summarize(Path profile, Path optimizedModel, int warmup, int runs, int stride) throws IOException {
     Map<String, Category> byNode = categories(optimizedModel);
     JsonNode events = new ObjectMapper().readTree(profile.toFile());
     List<long[]> modelRuns = new ArrayList<>();
@@ -147,10 +152,13 @@ final class OpProfile {
       }
     }
     modelRuns.sort((a, b) -> Long.compare(a[0], b[0]));
-    if (modelRuns.size() < warmup + runs) {
-      throw new IllegalStateException(profile + ": " + modelRuns.size() + " model_run events, expected " + (warmup + runs));
+    if (modelRuns.size() < warmup + runs * stride) {
+      throw new IllegalStateException(profile + ": " + modelRuns.size() + " model_run events, expected " + (warmup + runs * stride));
     }
-    List<long[]> timed = modelRuns.subList(warmup, modelRuns.size());
+    List<long[]> timed = new ArrayList<>();
+    for (int i = warmup + stride - 1; i < modelRuns.size(); i += stride) {
+      timed.add(modelRuns.get(i)); // the last run of each visit
+    }
     int n = timed.size();
     Map<Category, double[]> perRun = new LinkedHashMap<>();
     for (Category c : Category.values()) {
@@ -176,7 +184,7 @@ final class OpProfile {
         }
       }
       if (run < 0) {
-        continue; // a warm-up run
+        continue; // a warm-up run or the untimed first run of a visit
       }
       String node = name.substring(0, name.length() - "_kernel_time".length());
       String op = e.path("args").path("op_name").asText();

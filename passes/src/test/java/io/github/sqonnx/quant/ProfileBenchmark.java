@@ -10,7 +10,7 @@ import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.testmodels.RealModels;
 import io.github.sqonnx.testmodels.TransformerBuilder;
 import io.github.sqonnx.testmodels.TransformerSpec;
-import java.lang.management.ManagementFactory;
+import io.github.sqonnx.testing.Machine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -85,7 +85,7 @@ public final class ProfileBenchmark {
       shapes = decoder ? "1x128,8x128,1x1,8x1" : "1x32,8x128,32x256";
     }
     Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-profile-" + model));
-    String loadBefore = load();
+    String loadBefore = Machine.load();
     List<Variant> variants = new ArrayList<>();
     Path fp32;
     Path tokenizer = null;
@@ -171,7 +171,7 @@ public final class ProfileBenchmark {
     Map<String, double[]> speed = timeShapes(variants, shapeList, rounds, vocab, 2);
 
     String section = markdown(model, variants, accuracy, profile, profShape, shapeList, speed, rounds, profileRuns,
-        loadBefore, load(), String.join(" ", Arrays.stream(args).map(a -> a.contains(" ") ? "'" + a + "'" : a).toList()));
+        loadBefore, Machine.load(), String.join(" ", Arrays.stream(args).map(a -> a.contains(" ") ? "'" + a + "'" : a).toList()));
     System.out.println(section);
     if (write) {
       io.github.sqonnx.testing.BenchmarksDoc.writeSection(out, heading(model), section);
@@ -282,9 +282,9 @@ public final class ProfileBenchmark {
     b.append(String.format(Locale.ROOT, "%s on ONNX Runtime %s CPU (%s, %d cores seen), %d intra-op threads, all graph "
         + "optimizations. Measured %s on a 2-core machine shared with other jobs: load average %s before, %s after; "
         + "absolute times are not comparable between runs, ratios within one run are.%n%n",
-        name, QuantBenchmark.ortVersion(), QuantBenchmark.cpu(), Runtime.getRuntime().availableProcessors(), THREADS, LocalDate.now(), loadBefore, loadAfter));
+        name, Machine.ortVersion(), Machine.cpu(), Runtime.getRuntime().availableProcessors(), THREADS, LocalDate.now(), loadBefore, loadAfter));
     b.append(String.format(Locale.ROOT, "Time per op category (ORT's profiler, kernel time, ms per run, median over %d profiled "
-        + "runs after 3 warm-up runs, the models interleaved; categories are medians each, so they need not add up to the total), batch %d x %d random token ids:%n%n", profileRuns, profShape[0], profShape[1]));
+        + "runs after 3 warm-up runs, the models interleaved, each profiled run right after an untimed one of the same model; categories are medians each, so they need not add up to the total), batch %d x %d random token ids:%n%n", profileRuns, profShape[0], profShape[1]));
     b.append("| category |");
     variants.forEach(v -> b.append(' ').append(v.label()).append(" |"));
     b.append("\n|---|");
@@ -332,7 +332,7 @@ public final class ProfileBenchmark {
     }
     b.append("\n\n");
 
-    b.append(String.format(Locale.ROOT, "Head to head (random token ids at full length, %d interleaved rounds per shape, "
+    b.append(String.format(Locale.ROOT, "Head to head (random token ids at full length, %d interleaved rounds per shape, each timing right after an untimed call of the same model, "
         + "medians; small shapes repeat each timing 4-16 times):%n%n", rounds));
     b.append("| model | accuracy |");
     shapes.forEach(s -> b.append(String.format(Locale.ROOT, " b%dx%d ms | vs FP32 |", s[0], s[1])));
@@ -379,9 +379,5 @@ public final class ProfileBenchmark {
       }
     }
     return Path.of("").toAbsolutePath();
-  }
-
-  private static String load() {
-    return String.format(Locale.ROOT, "%.1f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
   }
 }

@@ -1,5 +1,9 @@
 package io.github.sqonnx.quant;
 
+import io.github.sqonnx.api.CalibrationData;
+import io.github.sqonnx.api.RewriteOptions;
+import io.github.sqonnx.api.RewriteResult;
+import io.github.sqonnx.api.SqOnnx;
 import io.github.sqonnx.calib.ActivationStats;
 import io.github.sqonnx.calib.Calibrator;
 import io.github.sqonnx.ir.Model;
@@ -8,9 +12,9 @@ import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.PassContext;
 import io.github.sqonnx.smooth.SmoothPass;
+import io.github.sqonnx.testing.Machine;
 import io.github.sqonnx.testmodels.RealModels;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -93,7 +97,7 @@ public final class QuantBenchmark {
     }
     boolean bge = model.equals("bge");
     Path work = Files.createDirectories(Path.of(System.getProperty("java.io.tmpdir"), "sq-onnx-quant-bench-" + model));
-    String loadBefore = load();
+    String loadBefore = Machine.load();
     try (MiniLmText text = new MiniLmText(bge ? RealModels.bgeTokenizer() : RealModels.minilmTokenizer())) {
       QuantBenchmark b = new QuantBenchmark(work, text, RealModels.englishSentences(nCalib),
           RealModels.englishSentences(nEval, nCalib));
@@ -113,7 +117,7 @@ public final class QuantBenchmark {
       }
       List<Result> results = b.measure(variants, rounds);
       b.args = String.join(" ", args);
-      String table = b.markdown(results, rounds, loadBefore, load());
+      String table = b.markdown(results, rounds, loadBefore, Machine.load());
       System.out.println(table);
       io.github.sqonnx.testing.BenchmarksDoc.writeSection(out, b.section, table);
       System.out.println("wrote " + out);
@@ -143,6 +147,7 @@ public final class QuantBenchmark {
     v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3 static", allStatic));
     v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3 (default)", o3));
     v.add(quantizedSmoothed(s, "SmoothQuant α=0.5 + O3, GELU outputs per-token", o3.withGeluInputs(QuantOptions.GeluInputs.PER_TOKEN)));
+    v.add(rewriteDefault());
     return v;
   }
 
@@ -173,6 +178,7 @@ public final class QuantBenchmark {
     for (Path s : smoothed) {
       v.add(quantizedSmoothed(s, s.getFileName() + " + O3 (default)", o3));
     }
+    v.add(rewriteDefault());
     return v;
   }
 
@@ -208,11 +214,29 @@ public final class QuantBenchmark {
 
   /** Statistics over the calibration sentences by the project's calibrator (padding excluded). */
   ActivationStats calibrate(Path model) {
+    return Calibrator.forModel(model).feeds(calibrationBatches()).samples(calib.size()).quiet(true).run();
+  }
+
+  private List<Map<String, HostTensor>> calibrationBatches() {
     List<Map<String, HostTensor>> feeds = new ArrayList<>();
     for (int from = 0; from < calib.size(); from += 16) {
       feeds.add(text.batch(calib.subList(from, Math.min(calib.size(), from + 16))));
     }
-    return Calibrator.forModel(model).feeds(feeds).samples(calib.size()).quiet(true).run();
+    return feeds;
+  }
+
+  /**
+   * What {@code rewrite} writes by default on cpu (α 0.5, O3, attention and residual norms fused first),
+   * through the public API and calibrated on the same batches as the other rows: the rows above are
+   * the unfused graph the quantizer alone writes, kept to compare its forms.
+   */
+  Variant rewriteDefault() {
+    Path q = work.resolve("rewrite-default.onnx");
+    RewriteResult r = SqOnnx.rewrite(fp32, q, RewriteOptions.builder().quiet(true).fuse(true)
+        .calibration(CalibrationData.feeds(calibrationBatches())).samples(calib.size()).build());
+    System.out.println(r.summary());
+    return new Variant("SmoothQuant α=0.5 + O3, fused (`rewrite`'s default on cpu)",
+        "smoothed; QAttention + SkipLayerNormalization, static", q);
   }
 
   private Path smooth(Path fp32, ActivationStats stats, double alpha) {
@@ -292,7 +316,7 @@ public final class QuantBenchmark {
         + "fastest run (less sensitive to other processes on a shared machine). Accuracy: mean-pooled sentence embeddings of %d held-out "
         + "europarl sentences vs FP32 (calibration: %d other sentences). Measured %s; load average %s before, %s after "
         + "(a shared machine: compare rows of one run only).%n%n",
-        ortVersion(), cpu(), Runtime.getRuntime().availableProcessors(), THREADS, BATCH, SEQ, rounds, eval.size(), calib.size(),
+        Machine.ortVersion(), Machine.cpu(), Runtime.getRuntime().availableProcessors(), THREADS, BATCH, SEQ, rounds, eval.size(), calib.size(),
         LocalDate.now(), loadBefore, loadAfter));
     b.append("| Model | Form | Size MB | x smaller | Median ms | Speed-up vs FP32 | Best ms | Best-of speed-up | Mean cosine | kNN@10 |\n");
     b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -310,7 +334,10 @@ public final class QuantBenchmark {
         + "input's static range and computes their share of the product in float beside the integer GEMM (Gather, a "
         + "[tokens, k] x [k, 384] MatMul, an Add); \"GELU outputs per-token\" quantizes the FFN2 inputs per token at run "
         + "time instead. SmoothQuant rows smooth the FP32 model first (SmoothPass, alpha as given), then calibrate "
-        + "and quantize it. Weights int8 per output channel unless said; the token-embedding table is stored int8 "
+        + "and quantize it. These rows are the quantizer's forms of the unfused graph (`--no-fuse`); the last row is "
+        + "what `rewrite` writes by default on cpu, through the public API with the same calibration batches: "
+        + "attention fused into QAttention (Q·Kᵀ and P·V in float inside it) and residual LayerNorms into "
+        + "SkipLayerNormalization, then smoothed and quantized. Weights int8 per output channel unless said; the token-embedding table is stored int8 "
         + "(hence the size). Best ms is the fastest timed run: under load from other processes the median mostly "
         + "measures the load.\n");
     b.append(fp32.equals(RealModels.minilm()) ? "" : "\nThe second model is unpacked only on request: `mvn -q install -DskipTests -Psecond-model` first.\n");
@@ -320,8 +347,6 @@ public final class QuantBenchmark {
     return b.toString();
   }
 
-
-
   static Path findRoot() {
     for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
       if (Files.isDirectory(d.resolve("passes")) && Files.isDirectory(d.resolve("testmodels"))) {
@@ -329,31 +354,5 @@ public final class QuantBenchmark {
       }
     }
     return Path.of("").toAbsolutePath();
-  }
-
-  static String load() {
-    double l = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-    return String.format(Locale.ROOT, "%.1f", l);
-  }
-
-  static String cpu() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) {
-          return line.substring(line.indexOf(':') + 1).trim();
-        }
-      }
-    } catch (IOException e) {
-      // not Linux: the architecture is still worth printing
-    }
-    return System.getProperty("os.arch");
-  }
-
-  static String ortVersion() {
-    try {
-      return ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion();
-    } catch (RuntimeException e) {
-      return "?";
-    }
   }
 }

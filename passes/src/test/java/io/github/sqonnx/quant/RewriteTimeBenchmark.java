@@ -8,6 +8,7 @@ import io.github.sqonnx.ort.HostTensor;
 import io.github.sqonnx.ort.OrtRunner;
 import io.github.sqonnx.pass.PassSpec;
 import io.github.sqonnx.testing.BenchmarksDoc;
+import io.github.sqonnx.testing.Machine;
 import io.github.sqonnx.testmodels.RealModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -98,7 +99,7 @@ public final class RewriteTimeBenchmark {
           + " Load average %.1f before, %.1f after (the benchmark itself keeps both cores busy, so about 2 is an"
           + " otherwise idle machine; other jobs stretch ORT's pool most, so only ratios taken per round compare)."
           + " Accuracy: mean-pooled sentence embeddings of 256 held-out sentences against FP32. Measured %s.%n%n",
-          SAMPLES, BATCH, QuantBenchmark.ortVersion(), QuantBenchmark.cpu(), Runtime.getRuntime().availableProcessors(),
+          SAMPLES, BATCH, Machine.ortVersion(), Machine.cpu(), Runtime.getRuntime().availableProcessors(),
           THREADS, rounds, load0, load1, java.time.LocalDate.now()));
       md.append("| run | median wall | / plain pass | mean cosine | kNN@10 |\n|---|---:|---:|---:|---:|\n");
       md.append(String.format(Locale.ROOT, "| plain ORT pass (of which running the batches) | %.2f s (%.2f s) | 1.00x | | |%n",
