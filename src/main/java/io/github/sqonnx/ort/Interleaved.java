@@ -25,13 +25,23 @@ public final class Interleaved {
 
   /** Median seconds per timed call of each variant, after {@code warmup} untimed rounds. */
   public static Map<String, Double> medians(Map<String, Runnable> variants, int warmup, int rounds) {
+    return medians(variants, warmup, rounds, true);
+  }
+
+  /**
+   * As {@link #medians(Map, int, int)}; {@code settle} false times each visit's first call, the form
+   * used before 2026-12-06, kept so that its bias can be measured beside the settled one.
+   */
+  public static Map<String, Double> medians(Map<String, Runnable> variants, int warmup, int rounds, boolean settle) {
     List<String> names = new ArrayList<>(variants.keySet());
     Map<String, double[]> times = new LinkedHashMap<>();
     names.forEach(n -> times.put(n, new double[rounds]));
     for (int r = -warmup; r < rounds; r++) {
       for (int k = 0; k < names.size(); k++) {
         String n = names.get(Math.floorMod(k + r, names.size()));
-        variants.get(n).run();
+        if (settle) {
+          variants.get(n).run();
+        }
         long t0 = System.nanoTime();
         variants.get(n).run();
         double dt = (System.nanoTime() - t0) / 1e9;

@@ -33,7 +33,8 @@ import java.util.Map;
  * {@code --shapes BxS,...} (1x32,8x128,32x256), {@code --fp32-fused} (also time the fused FP32 graph),
  * {@code --mha} (also the fused O3 with each QAttention as an integer QKV GEMM + MultiHeadAttention, {@link MhaForm}),
  * {@code --ort-fused} (also O3 of testmodels' OrtFusedEncoder form, every optimizer fusion, BERT names only),
- * {@code --out FILE}, {@code --no-write}.
+ * {@code --out FILE}, {@code --no-write}, {@code --no-settle} (time each visit's first call, the biased form
+ * used before 2026-12-06; see {@link io.github.sqonnx.ort.Interleaved}).
  */
 public final class FuseBenchmark {
   private static final int THREADS = 2;
@@ -45,6 +46,7 @@ public final class FuseBenchmark {
     boolean fp32Fused = false;
     boolean ortFused = false;
     boolean mha = false;
+    boolean settle = true;
     boolean write = true;
     Path out = Path.of("docs", "BENCHMARKS.md").toAbsolutePath();
     for (int i = 0; i < args.length; i++) {
@@ -55,6 +57,7 @@ public final class FuseBenchmark {
         case "--fp32-fused" -> fp32Fused = true;
         case "--ort-fused" -> ortFused = true;
         case "--mha" -> mha = true;
+        case "--no-settle" -> settle = false;
         case "--out" -> out = Path.of(args[++i]);
         case "--no-write" -> write = false;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -118,8 +121,8 @@ public final class FuseBenchmark {
       String[] p = s.split("x");
       shapeList.add(new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])});
     }
-    Map<String, double[]> speed = ProfileBenchmark.timeShapes(variants, shapeList, rounds, 30522, 1);
-    String section = markdown(bge, variants, accuracy, shapeList, speed, rounds, loadBefore, Machine.load(), summaries,
+    Map<String, double[]> speed = ProfileBenchmark.timeShapes(variants, shapeList, rounds, 30522, 1, settle);
+    String section = markdown(bge, variants, accuracy, shapeList, speed, rounds, settle, loadBefore, Machine.load(), summaries,
         String.join(" ", args));
     System.out.println(section);
     if (write) {
@@ -133,16 +136,18 @@ public final class FuseBenchmark {
   }
 
   static String markdown(boolean bge, List<ProfileBenchmark.Variant> variants, Map<String, Double> accuracy,
-      List<int[]> shapes, Map<String, double[]> speed, int rounds, String loadBefore, String loadAfter,
+      List<int[]> shapes, Map<String, double[]> speed, int rounds, boolean settle, String loadBefore, String loadAfter,
       List<String> summaries, String args) {
     StringBuilder b = new StringBuilder(heading(bge)).append('\n');
     b.append(String.format(Locale.ROOT, "%s, plain export, on ONNX Runtime %s CPU, %d intra-op threads, all graph optimizations; "
-        + "random token ids at full length, %d interleaved rounds per shape after one warm-up round, each timing right after an untimed call of the same model, medians (small shapes "
+        + "random token ids at full length, %d interleaved rounds per shape after one warm-up round, %s, medians (small shapes "
         + "repeat each timing 4-16 times). Measured %s on %s (%d cores seen), load average %s before, %s after (the "
         + "benchmark keeps both cores busy, so about 2 is an otherwise idle machine; other jobs move the ratios): compare "
         + "rows of this run only. SmoothQuant rows: α 0.5 + O3, 512 calibration sentences.%n%n",
         bge ? "BAAI bge-small-en-v1.5 (12 layers)" : "all-MiniLM-L6-v2 (6 layers)",
-        Machine.ortVersion(), THREADS, rounds, LocalDate.now(), Machine.cpu(),
+        Machine.ortVersion(), THREADS, rounds,
+        settle ? "each timing right after an untimed call of the same model" : "each visit's first call timed (--no-settle)",
+        LocalDate.now(), Machine.cpu(),
         Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
     b.append("| model | mean cosine |");
     shapes.forEach(s -> b.append(String.format(Locale.ROOT, " b%dx%d ms | vs FP32 |", s[0], s[1])));

@@ -168,7 +168,7 @@ public final class ProfileBenchmark {
       String[] p = s.split("x");
       shapeList.add(new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])});
     }
-    Map<String, double[]> speed = timeShapes(variants, shapeList, rounds, vocab, 2);
+    Map<String, double[]> speed = timeShapes(variants, shapeList, rounds, vocab, 2, true);
 
     String section = markdown(model, variants, accuracy, profile, profShape, shapeList, speed, rounds, profileRuns,
         loadBefore, Machine.load(), String.join(" ", Arrays.stream(args).map(a -> a.contains(" ") ? "'" + a + "'" : a).toList()));
@@ -189,7 +189,8 @@ public final class ProfileBenchmark {
   }
 
   /** Median ms per run of every variant at every shape: {@code warmups} rounds, then rounds interleaved, rotating order. */
-  static Map<String, double[]> timeShapes(List<Variant> variants, List<int[]> shapes, int rounds, int vocab, int warmups) {
+  static Map<String, double[]> timeShapes(List<Variant> variants, List<int[]> shapes, int rounds, int vocab, int warmups,
+      boolean settle) {
     Map<String, double[]> out = new LinkedHashMap<>();
     variants.forEach(v -> out.put(v.label(), new double[shapes.size()]));
     List<OrtRunner> sessions = new ArrayList<>();
@@ -211,7 +212,7 @@ public final class ProfileBenchmark {
             }
           });
         }
-        Map<String, Double> med = io.github.sqonnx.ort.Interleaved.medians(runs, warmups, rounds);
+        Map<String, Double> med = io.github.sqonnx.ort.Interleaved.medians(runs, warmups, rounds, settle);
         for (Variant v : variants) {
           out.get(v.label())[s] = med.get(v.label()) * 1000 / reps;
         }
