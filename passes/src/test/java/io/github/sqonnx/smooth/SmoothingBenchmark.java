@@ -46,6 +46,9 @@ public final class SmoothingBenchmark {
     variants.put("O3 static everywhere + all patterns", base(calib, tok, samples).quantOption("geluInputs", "scheme"));
     variants.put("O3 static everywhere, no smoothing", base(calib, tok, samples).quantOption("geluInputs", "scheme")
         .smoothing(false));
+    // what rewrite writes by default on cpu: attention inside QAttention, so only norm → Linear sites remain
+    variants.put("O3 fused (`rewrite`'s default on cpu): all patterns that remain", base(calib, tok, samples).fuse(true));
+    variants.put("O3 fused, no smoothing", base(calib, tok, samples).fuse(true).smoothing(false));
     StringBuilder table = new StringBuilder("| variant | smoothed sites | token rel L2 | token mean cosine | min cosine |\n"
         + "|---|---:|---:|---:|---:|\n");
     VerifyOptions vo = VerifyOptions.text(held, tok, 256).withTolerance(1, 0);
@@ -81,7 +84,8 @@ public final class SmoothingBenchmark {
         + "256 held-out sentences (heldout-en.txt): relative L2 and cosine of the token embeddings "
         + "(last_hidden_state, padded positions excluded) against FP32. O3 = static INT8 per-tensor activations, "
         + "per-channel int8 weights; \"O3\" rows use the default remedy for GELU outputs (their outlier channels in float), \"static "
-        + "everywhere\" rows do not. α 0.5.\n\n" + table
+        + "everywhere\" rows do not. α 0.5. Rows are the unfused graph (`--no-fuse`) unless they say \"fused\": "
+        + "there attention is one QAttention node, so only the norm → Linear sites remain to smooth.\n\n" + table
         + "\nRun-time cost of exactness in a post-LN encoder: the LayerNorm output also feeds the residual Add, "
         + "which gets X back through one Mul by s per site (12 on MiniLM). FP32, 2 threads, batch 8, up to 128 "
         + "tokens, interleaved rounds, medians:\n\n" + cost
@@ -90,7 +94,8 @@ public final class SmoothingBenchmark {
     io.github.sqonnx.testing.BenchmarksDoc.writeSection(Path.of(System.getProperty("docs", "../docs/BENCHMARKS.md")), "## Smoothing", section);
   }
 
+  /** The unfused graph (`--no-fuse`): fused attention would hide the Linear → Linear and Q·Kᵀ sites measured here. */
   private static RewriteOptions.Builder base(Path calib, Path tok, int samples) {
-    return RewriteOptions.builder().calibration(CalibrationData.text(calib, tok)).samples(samples).quiet(true);
+    return RewriteOptions.builder().calibration(CalibrationData.text(calib, tok)).samples(samples).quiet(true).fuse(false);
   }
 }
