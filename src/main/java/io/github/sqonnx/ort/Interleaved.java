@@ -13,12 +13,12 @@ import java.util.Map;
  *
  * <p>Each visit runs the variant once untimed, then times one call: a server runs one model call
  * after call, and the first call after another model's is not what it sees. Measured on MiniLM
- * (ORT 1.29, 2 threads, 2 cores, b8 x 128): timed right after another session, each model took 15-25
- * ms longer than alone in its own process (FP32 127 against 100 ms, the fused O3 63 against 39),
- * most of it the previous session's intra-op threads still spinning on the same cores (with spinning
- * off the penalty was 4-6 ms). A fixed penalty weighs most on the fastest model and so understated
- * every speed-up; with the untimed call first the ratios match separate processes' (2.44x against
- * 2.56x FP32 for the fused O3, where the old form gave 2.01x).
+ * (ORT 1.29, 2 threads, 2 cores, b8 x 128): timed right after another session, each model took 15-40
+ * ms longer (FP32 127 against 100 ms alone in its own process, the fused O3 63 against 39), most of it
+ * the previous session's intra-op threads still spinning on the same cores (with spinning off the
+ * penalty was 4-6 ms). A fixed penalty weighs most on the fastest model and so understated every
+ * speed-up; with the untimed call first the ratios come close to separate processes' (2.44x against
+ * 2.56x FP32 for the fused O3 in one run, where the old form gave 2.01x).
  */
 public final class Interleaved {
   private Interleaved() {}

@@ -14,12 +14,14 @@ import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorShapeProto;
 import io.github.sqonnx.onnx.proto.Onnx.TypeProto;
 import io.github.sqonnx.onnx.proto.Onnx.ValueInfoProto;
+import io.github.sqonnx.ort.Interleaved;
 import io.github.sqonnx.testing.BenchmarksDoc;
 import io.github.sqonnx.testing.Machine;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -30,7 +32,8 @@ import java.util.Random;
  * ([B, S, 1536]): issue #16 listed FastGelu as a candidate for the ~10% GELU takes in the fused O3
  * profile, so it is measured here before any rewrite would emit it. The export's erf form (which ORT's
  * optimizer fuses into com.microsoft Gelu), com.microsoft Gelu and FastGelu, ONNX Gelu-20 exact and tanh;
- * interleaved, medians, 2 intra-op threads; writes "GELU kernels" into docs/BENCHMARKS.md.
+ * interleaved ({@link Interleaved}: rotating order, each timing after an untimed call), medians, 2
+ * intra-op threads; writes "GELU kernels" into docs/BENCHMARKS.md.
  *
  * <p>Run: {@code mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test
  * -Dexec.mainClass=io.github.sqonnx.quant.GeluKernelBenchmark [-Dexec.args="--rounds 15 --no-write"]}
@@ -89,18 +92,22 @@ public final class GeluKernelBenchmark {
               maxDiff[k] = Math.max(maxDiff[k], Math.abs(y[i] - reference[i]));
             }
           }
-          double[][] t = new double[forms.size()][rounds];
-          for (int round = 0; round < rounds; round++) {
-            for (int k = 0; k < forms.size(); k++) {
-              long t0 = System.nanoTime();
-              for (int rep = 0; rep < REPEAT; rep++) {
-                sessions.get(k).run(Map.of("x", in)).close();
-              }
-              t[k][round] = (System.nanoTime() - t0) / 1e6 / REPEAT;
-            }
-          }
+          Map<String, Runnable> runs = new LinkedHashMap<>();
           for (int k = 0; k < forms.size(); k++) {
-            medians[k][si] = QuantBenchmark.median(t[k]);
+            OrtSession session = sessions.get(k);
+            runs.put(forms.get(k).label(), () -> {
+              for (int rep = 0; rep < REPEAT; rep++) {
+                try {
+                  session.run(Map.of("x", in)).close();
+                } catch (OrtException e) {
+                  throw new IllegalStateException(e);
+                }
+              }
+            });
+          }
+          Map<String, Double> med = Interleaved.medians(runs, 1, rounds);
+          for (int k = 0; k < forms.size(); k++) {
+            medians[k][si] = med.get(forms.get(k).label()) * 1000 / REPEAT;
           }
         }
       }
@@ -116,7 +123,8 @@ public final class GeluKernelBenchmark {
       table.append("\n");
     }
     String section = String.format(Locale.ROOT, "## GELU kernels\n\nONNX Runtime %s CPU (%s, %d cores seen), 2 intra-op threads, all "
-        + "graph optimizations; one GELU over [B, S, %d] float, inputs N(0, 2²); %d interleaved rounds of %d runs, medians. Measured %s, "
+        + "graph optimizations; one GELU over [B, S, %d] float, inputs N(0, 2²); %d interleaved rounds of %d runs, each timing "
+        + "after an untimed call of the same form, medians. Measured %s, "
         + "load average %s before, %s after. \"vs erf form\": its time over the row's (above 1: faster).%n%n%s%n"
         + "Rerun: `mvn -q -pl passes test-compile exec:java -Dexec.classpathScope=test "
         + "-Dexec.mainClass=io.github.sqonnx.quant.GeluKernelBenchmark`%n",

@@ -37,6 +37,8 @@ final class OpProfile {
     LINEAR_FLOAT("Linear GEMMs, float"),
     ATTENTION_INT8("attention matmuls, integer kernels"),
     ATTENTION_FLOAT("attention matmuls, float"),
+    // one kernel holding the QKV projection and the float attention core: neither a GEMM nor a float op alone
+    FUSED_ATTENTION("fused attention (QAttention, Attention, MultiHeadAttention)"),
     QDQ("QuantizeLinear / DequantizeLinear"),
     DYNAMIC_Q("DynamicQuantizeLinear"),
     LAYERNORM("LayerNorm (fused or decomposed)"),
@@ -71,14 +73,15 @@ final class OpProfile {
   }
 
   private static final Set<String> INT8_MATMULS = Set.of("MatMulIntegerToFloat", "QLinearMatMul", "DynamicQuantizeMatMul",
-      "MatMulInteger", "QGemm", "QAttention", "QLinearConv");
+      "MatMulInteger", "QGemm", "QLinearConv");
   private static final Set<String> FLOAT_MATMULS = Set.of("MatMul", "FusedMatMul", "Gemm", "FusedGemm", "TransposeMatMul");
 
   private OpProfile() {}
 
   /**
-   * Profiles every model on the same feeds: {@code warmup} untimed runs each, then {@code runs}
-   * profiled runs, round by round in rotating order. Keys of the result are the keys of {@code models}.
+   * Profiles every model on the same feeds: {@code warmup} untimed visits each, then {@code runs}
+   * profiled visits, round by round in rotating order; a visit is two runs, and only the second is
+   * summarized. Keys of the result are the keys of {@code models}.
    */
   static Map<String, Result> run(Map<String, Path> models, Map<String, HostTensor> feeds, int warmup, int runs, Path work)
       throws OrtException, IOException {
@@ -152,13 +155,10 @@ final class OpProfile {
       }
     }
     modelRuns.sort((a, b) -> Long.compare(a[0], b[0]));
-    if (modelRuns.size() < warmup + runs * stride) {
+    if (modelRuns.size() != warmup + runs * stride) {
       throw new IllegalStateException(profile + ": " + modelRuns.size() + " model_run events, expected " + (warmup + runs * stride));
     }
-    List<long[]> timed = new ArrayList<>();
-    for (int i = warmup + stride - 1; i < modelRuns.size(); i += stride) {
-      timed.add(modelRuns.get(i)); // the last run of each visit
-    }
+    List<long[]> timed = timedRuns(modelRuns, warmup, stride);
     int n = timed.size();
     Map<Category, double[]> perRun = new LinkedHashMap<>();
     for (Category c : Category.values()) {
@@ -198,6 +198,15 @@ final class OpProfile {
     Map<String, Double> opMs = new LinkedHashMap<>();
     perOp.forEach((o, us) -> opMs.put(o, median(us) / 1000.0));
     return new Result(ms, median(kernel) / 1000.0, median(wall) / 1000.0, opMs);
+  }
+
+  /** After {@code warmup} runs, the last run of every {@code stride} consecutive ones (a visit's timed run). */
+  static List<long[]> timedRuns(List<long[]> runs, int warmup, int stride) {
+    List<long[]> timed = new ArrayList<>();
+    for (int i = warmup + stride - 1; i < runs.size(); i += stride) {
+      timed.add(runs.get(i));
+    }
+    return timed;
   }
 
   static double median(double[] v) {
@@ -243,6 +252,8 @@ final class OpProfile {
         return Category.GELU;
       case "Softmax": case "QLinearSoftmax":
         return Category.SOFTMAX;
+      case "QAttention": case "Attention": case "MultiHeadAttention":
+        return Category.FUSED_ATTENTION;
       case "Transpose": case "Reshape": case "Squeeze": case "Unsqueeze": case "Flatten": case "Identity":
         return Category.TRANSPOSE_RESHAPE;
       case "Gather": case "GatherElements": case "EmbedLayerNormalization":

@@ -318,11 +318,23 @@ public final class ProfileBenchmark {
         + "time (%.0f%%). At the int8 rate (%.0fx fp32 on AVX512-VNNI) with every float op as it is, a run would take %.2f ms: "
         + "**at most %.2fx FP32** (Amdahl).", gemm, f.kernelMsPerRun(), 100 * gemm / f.kernelMsPerRun(), VNNI_RATE, ceilingMs, ceiling));
     OpProfile.Result o3p = profile.get("O3 default");
-    double o3Ceiling = f.kernelMsPerRun() / (o3p.kernelMsPerRun() - o3p.gemmMs() + gemm / VNNI_RATE);
-    b.append(String.format(Locale.ROOT, " With O3's own non-GEMM ops instead (its Q/DQ included, and its cheaper float ops: biases "
-        + "inside the integer GEMMs, Gelu without the bias), the ceiling is %.2fx FP32.", o3Ceiling));
+    if (o3p.ms(OpProfile.Category.FUSED_ATTENTION) == 0) {
+      double o3Ceiling = f.kernelMsPerRun() / (o3p.kernelMsPerRun() - o3p.gemmMs() + gemm / VNNI_RATE);
+      b.append(String.format(Locale.ROOT, " With O3's own non-GEMM ops instead (its Q/DQ included, and its cheaper float ops: biases "
+          + "inside the integer GEMMs, Gelu without the bias), the ceiling is %.2fx FP32.", o3Ceiling));
+    }
     for (Variant v : variants.subList(1, variants.size())) {
       OpProfile.Result r = profile.get(v.label());
+      double fused = r.ms(OpProfile.Category.FUSED_ATTENTION);
+      if (fused > 0) {
+        // its QKV projection and its float attention core are one kernel: no GEMM-only figure to set against FP32's
+        b.append(String.format(Locale.ROOT, " %s: kernels %.2fx FP32 (the ceiling above speeds up GEMMs only; "
+            + "the fusions also remove float work); its fused attention kernels (QKV projection and float core together) take %.2f ms, its other Linear GEMMs %.2f ms, "
+            + "quantize/dequantize %.2f ms.", v.label(), f.kernelMsPerRun() / r.kernelMsPerRun(), fused,
+            r.ms(OpProfile.Category.LINEAR_INT8) + r.ms(OpProfile.Category.LINEAR_FLOAT),
+            r.ms(OpProfile.Category.QDQ) + r.ms(OpProfile.Category.DYNAMIC_Q)));
+        continue;
+      }
       double linearFp32 = f.ms(OpProfile.Category.LINEAR_FLOAT) + f.ms(OpProfile.Category.LINEAR_INT8);
       double linearHere = r.ms(OpProfile.Category.LINEAR_INT8) + r.ms(OpProfile.Category.LINEAR_FLOAT);
       double overhead = r.ms(OpProfile.Category.QDQ) + r.ms(OpProfile.Category.DYNAMIC_Q);

@@ -235,6 +235,10 @@ public final class QuantBenchmark {
     RewriteResult r = SqOnnx.rewrite(fp32, q, RewriteOptions.builder().quiet(true).fuse(true)
         .calibration(CalibrationData.feeds(calibrationBatches())).samples(calib.size()).build());
     System.out.println(r.summary());
+    // rewrite ran the fusion check itself (its summary's "integer kernels" line)
+    if (r.fusion() == null || !r.fusion().allInteger()) {
+      throw new IllegalStateException("the fused default left quantized sites outside integer kernels: " + r.summary());
+    }
     return new Variant("SmoothQuant α=0.5 + O3, fused (`rewrite`'s default on cpu)",
         "smoothed; QAttention + SkipLayerNormalization, static", q);
   }
@@ -326,7 +330,7 @@ public final class QuantBenchmark {
           r.meanCosine(), r.knn()));
     }
     b.append("\nEvery quantized model above passed the fusion check (FusionCheck): each of its INT8 sites runs in an ORT "
-        + "integer kernel (MatMulIntegerToFloat, QLinearMatMul, DynamicQuantizeMatMul). Static Linears carry "
+        + "integer kernel (MatMulIntegerToFloat, QLinearMatMul, DynamicQuantizeMatMul, and in the fused row QAttention). Static Linears carry "
         + "their bias inside MatMulIntegerToFloat (per-token FFN2 Linears keep a float bias Add). "
         + "\"O3 static\" rows quantize every "
         + "matmul input statically; \"O3 (default)\" does too, but takes the few GELU-output channels whose calibrated "

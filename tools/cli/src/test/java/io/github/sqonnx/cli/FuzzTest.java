@@ -16,6 +16,7 @@ import io.github.sqonnx.onnx.proto.Onnx.AttributeProto;
 import io.github.sqonnx.onnx.proto.Onnx.GraphProto;
 import io.github.sqonnx.onnx.proto.Onnx.ModelProto;
 import io.github.sqonnx.onnx.proto.Onnx.NodeProto;
+import io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto;
 import io.github.sqonnx.onnx.proto.Onnx.StringStringEntryProto;
 import io.github.sqonnx.onnx.proto.Onnx.TensorProto;
 import io.github.sqonnx.testmodels.RealModels;
@@ -36,6 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -151,19 +153,20 @@ class FuzzTest {
   }
 
   /** A CI run drew Nest after a mutation had left nodes but no graph input; apply itself threw then. */
-  @net.jqwik.api.Example
+  @Example
   void nestOnAGraphWithoutInputsMakesADanglingIf() throws IOException {
     byte[] b = ModelProto.newBuilder().setIrVersion(8)
-        .addOpsetImport(io.github.sqonnx.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setVersion(17))
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17))
         .setGraph(GraphProto.newBuilder().setName("g")
             .addNode(NodeProto.newBuilder().setOpType("Relu").setName("r").addInput("x").addOutput("y")))
         .build().toByteArray();
-    GraphProto g = ModelProto.parseFrom(apply(new Nest(2), b)).getGraph();
+    byte[] nested = apply(new Nest(2), b);
+    GraphProto g = ModelProto.parseFrom(nested).getGraph();
     assertEquals("If", g.getNode(0).getOpType());
     assertEquals(List.of("no_such_input"), g.getNode(0).getInputList());
     Path dir = Files.createTempDirectory("sq-onnx-fuzz");
     try {
-      Path model = Files.write(dir.resolve("m.onnx"), apply(new Nest(2), b));
+      Path model = Files.write(dir.resolve("m.onnx"), nested);
       Cli.Result r = Cli.run(new Object[] {"inspect", model});
       assertEquals(2, r.code(), r::toString);
       assertEquals(1, r.errLines().size(), r::toString);
