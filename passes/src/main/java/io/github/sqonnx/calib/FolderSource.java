@@ -138,23 +138,22 @@ final class FolderSource implements Source {
    */
   @Override
   public long longestTokens(java.util.Collection<String> names, long samples) {
-    long most = 0;
-    long seen = 0;
-    for (Path set : sets) {
-      if (seen >= samples) {
-        break;
-      }
-      Map<String, HostTensor> batch = npy ? new LinkedHashMap<>() : readPb(set);
-      for (String n : names) {
-        Path f = set.resolve(n + ".npy");
-        if (npy && Files.isRegularFile(f)) {
-          batch.put(n, Npy.read(f));
-        }
-      }
-      most = Math.max(most, Source.tokens(batch, names));
-      seen += Source.samples(batch, names);
+    return Source.longestTokens(sets.stream().map(set -> tokenInputs(set, names)).iterator(), names, samples);
+  }
+
+  /** The named inputs of one folder (lazily, one folder at a time, as the loop asks). */
+  private Map<String, HostTensor> tokenInputs(Path set, java.util.Collection<String> names) {
+    if (!npy) {
+      return readPb(set);
     }
-    return most;
+    Map<String, HostTensor> batch = new LinkedHashMap<>();
+    for (String n : names) {
+      Path f = set.resolve(n + ".npy");
+      if (Files.isRegularFile(f)) {
+        batch.put(n, Npy.read(f));
+      }
+    }
+    return batch;
   }
 
   @Override

@@ -24,6 +24,20 @@ interface Source extends AutoCloseable {
     return -1;
   }
 
+  /**
+   * The largest axis-1 length of {@code inputs} over the batches that hold the first {@code samples}
+   * samples: the one loop behind every source that can read ahead.
+   */
+  static long longestTokens(Iterator<Map<String, HostTensor>> batches, java.util.Collection<String> inputs, long samples) {
+    long most = 0;
+    for (long seen = 0; batches.hasNext() && seen < samples; ) {
+      Map<String, HostTensor> batch = batches.next();
+      most = Math.max(most, tokens(batch, inputs));
+      seen += samples(batch, inputs);
+    }
+    return most;
+  }
+
   /** The samples in {@code batch}: axis 0 of the first of {@code inputs} it has (1 where none). */
   static long samples(Map<String, HostTensor> batch, java.util.Collection<String> inputs) {
     for (String n : inputs) {
@@ -60,14 +74,7 @@ interface Source extends AutoCloseable {
         if (!(feeds instanceof java.util.Collection)) {
           return -1; // an iterable may be one pass only: not read ahead
         }
-        long most = 0;
-        long seen = 0;
-        for (Iterator<Map<String, HostTensor>> i = feeds.iterator(); i.hasNext() && seen < samples; ) {
-          Map<String, HostTensor> batch = i.next();
-          most = Math.max(most, tokens(batch, inputs));
-          seen += samples(batch, inputs);
-        }
-        return most;
+        return Source.longestTokens(feeds.iterator(), inputs, samples);
       }
 
       @Override

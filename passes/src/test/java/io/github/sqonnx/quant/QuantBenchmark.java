@@ -217,13 +217,18 @@ public final class QuantBenchmark {
     return Calibrator.forModel(model).feeds(calibrationBatches()).samples(calib.size()).quiet(true).run();
   }
 
+  /** The calibration sentences in batches of 16, tokenized once for every row that calibrates. */
   private List<Map<String, HostTensor>> calibrationBatches() {
-    List<Map<String, HostTensor>> feeds = new ArrayList<>();
-    for (int from = 0; from < calib.size(); from += 16) {
-      feeds.add(text.batch(calib.subList(from, Math.min(calib.size(), from + 16))));
+    if (calibrationBatches == null) {
+      calibrationBatches = new ArrayList<>();
+      for (int from = 0; from < calib.size(); from += 16) {
+        calibrationBatches.add(text.batch(calib.subList(from, Math.min(calib.size(), from + 16))));
+      }
     }
-    return feeds;
+    return calibrationBatches;
   }
+
+  private List<Map<String, HostTensor>> calibrationBatches;
 
   /**
    * What {@code rewrite} writes by default on cpu (α 0.5, O3, attention and residual norms fused first),

@@ -56,7 +56,7 @@ public final class RewriteTimeBenchmark {
     Path work = Files.createTempDirectory("sq-onnx-rewrite-time");
     List<String> sentences = Files.readAllLines(calib).subList(0, SAMPLES);
     List<String> eval = Files.readAllLines(RealModels.dir().resolve("heldout-en.txt")).subList(0, 256);
-    double load0 = load();
+    double load0 = Machine.loadAverage();
     List<double[]> rows = new ArrayList<>(); // plain, plain loop, one pass, two passes
     RewriteOptions one = options(calib, false);
     Map<String, List<Double>> phases = new java.util.LinkedHashMap<>(); // one-pass rewrite: phase -> seconds per round
@@ -89,7 +89,7 @@ public final class RewriteTimeBenchmark {
         accOne = new double[] {MiniLmText.meanCosine(e, ea), MiniLmText.knnRecall(e, ea, 10)};
         accTwo = new double[] {MiniLmText.meanCosine(e, eb), MiniLmText.knnRecall(e, eb, 10)};
       }
-      double load1 = load();
+      double load1 = Machine.loadAverage();
       StringBuilder md = new StringBuilder("## Rewrite time\n\n");
       md.append(String.format(Locale.ROOT, "all-MiniLM-L6-v2, SmoothQuant α 0.5 + O3 (the default), %d English europarl"
           + " sentences (calibration-en.txt), at most 128 tokens, batches of %d, ONNX Runtime %s CPU (%s, %d cores seen)"
@@ -175,9 +175,5 @@ public final class RewriteTimeBenchmark {
     double[] s = v.clone();
     Arrays.sort(s);
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  }
-
-  private static double load() {
-    return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
   }
 }

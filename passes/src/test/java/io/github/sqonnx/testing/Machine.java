@@ -12,7 +12,12 @@ public final class Machine {
 
   /** The one-minute load average, e.g. "1.8": about 2 means the 2 cores were busy with the benchmark alone. */
   public static String load() {
-    return String.format(Locale.ROOT, "%.1f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    return String.format(Locale.ROOT, "%.1f", loadAverage());
+  }
+
+  /** The one-minute load average as a number, for benchmarks that compute with it. */
+  public static double loadAverage() {
+    return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
   }
 
   /** The CPU's model name from /proc/cpuinfo, or the architecture where there is none. */

@@ -7,12 +7,12 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.providers.OrtTensorRTProviderOptions;
 import io.github.sqonnx.ort.Feeds;
 import io.github.sqonnx.ort.HostTensor;
+import io.github.sqonnx.ort.Interleaved;
 import io.github.sqonnx.ort.OrtRunner;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -84,27 +84,28 @@ public final class GpuCheck {
       for (Map.Entry<String, HostTensor> e : feeds.entrySet()) {
         inputs.put(e.getKey(), OrtRunner.toOrt(env, e.getValue()));
       }
-      Map<Run, double[]> times = new LinkedHashMap<>();
       Map<Run, float[]> outputs = new LinkedHashMap<>();
+      Map<String, Runnable> timed = new LinkedHashMap<>();
       for (Run r : runs) {
-        times.put(r, new double[rounds]);
         outputs.put(r, run(sessions.get(r), inputs));
         run(sessions.get(r), inputs); // warm-up: engine build (TensorRT), allocations
+        OrtSession s = sessions.get(r);
+        timed.put(key(r), () -> {
+          try {
+            run(s, inputs);
+          } catch (OrtException e) {
+            throw new IllegalStateException(r.provider() + " run of " + r.model() + " failed: " + e.getMessage(), e);
+          }
+        });
       }
-      for (int k = 0; k < rounds; k++) {
-        for (int j = 0; j < runs.size(); j++) {
-          Run r = runs.get((j + k) % runs.size());
-          run(sessions.get(r), inputs); // untimed first, as Interleaved does: a session's first call after another's is slower
-          long t = System.nanoTime();
-          run(sessions.get(r), inputs);
-          times.get(r)[k] = (System.nanoTime() - t) / 1e6;
-        }
-      }
+      // rotating order, each timed call after an untimed one of the same session (see Interleaved)
+      Map<String, Double> seconds = Interleaved.medians(timed, 0, rounds);
       System.out.printf(Locale.ROOT, "batch %d x %d, %d interleaved rounds, medians; accuracy against FP32 on the CPU%n", batch, seq, rounds);
       System.out.printf(Locale.ROOT, "%-10s %-32s %10s %12s %12s %10s%n", "provider", "model", "median ms", "vs FP32", "mean cosine", "rel L2");
       for (Run r : runs) {
-        double ms = median(times.get(r));
-        double fp32 = median(times.get(runs.stream().filter(x -> x.provider().equals(r.provider()) && x.label().equals("FP32")).findFirst().orElseThrow()));
+        double ms = seconds.get(key(r)) * 1000;
+        double fp32 = seconds.get(key(runs.stream().filter(x -> x.provider().equals(r.provider()) && x.label().equals("FP32"))
+            .findFirst().orElseThrow())) * 1000;
         double cos = rowCosine(reference.floats(), outputs.get(r), (int) reference.shape()[reference.shape().length - 1]);
         double l2 = relL2(reference.floats(), outputs.get(r));
         System.out.printf(Locale.ROOT, "%-10s %-32s %10.2f %11.2fx %12.5f %10.4f%n", r.provider(), r.label(), ms, fp32 / ms, cos, l2);
@@ -176,9 +177,7 @@ public final class GpuCheck {
     return Math.sqrt(d / n);
   }
 
-  private static double median(double[] t) {
-    double[] s = t.clone();
-    Arrays.sort(s);
-    return (s[(s.length - 1) / 2] + s[s.length / 2]) / 2;
+  private static String key(Run r) {
+    return r.provider() + " " + r.model(); // the label is a file name, not unique across folders
   }
 }
